@@ -1,0 +1,28 @@
+# Every third-party package comes from Debian (tools/setup.sh) or, for a CUDA
+# build, from a LibTorch passed through Torch_DIR / CMAKE_PREFIX_PATH.
+
+find_package(Torch REQUIRED)
+if(Torch_VERSION)
+  message(STATUS "opd: LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}")
+endif()
+find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 CONFIG QUIET)
+if(NOT CLI11_FOUND)
+  # Debian's libcli11-dev ships the headers and a pkg-config file only.
+  find_path(OPD_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${OPD_CLI11_INCLUDE})
+endif()
+
+# TORCH_LIBRARIES is a plain list; wrap it once so targets link one name.
+if(NOT TARGET opd_torch)
+  add_library(opd_torch INTERFACE)
+  target_link_libraries(opd_torch INTERFACE ${TORCH_LIBRARIES})
+  target_include_directories(opd_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+  separate_arguments(_opd_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  target_compile_options(opd_torch INTERFACE ${_opd_torch_flags})
+endif()

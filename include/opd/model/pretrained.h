@@ -1,0 +1,38 @@
+// HF model directories in and out: config.json + safetensors (single file or
+// sharded with an index), plus the tokenizer files that travel with a model.
+#pragma once
+
+#include "opd/model/causal_lm.h"
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace opd::model {
+
+struct LoadOptions {
+  std::optional<at::ScalarType> dtype;  // compute dtype; default: config.json's torch_dtype
+  at::Device device = at::kCPU;
+};
+
+// Builds the model config.json describes and fills every parameter from the
+// directory's safetensors. Throws one error naming the directory and the
+// tensor when a weight is missing, unexpected, or of a shape config.json does
+// not imply.
+CausalLM load_pretrained(const std::string& dir, const LoadOptions& options = {});
+
+struct SaveOptions {
+  std::optional<at::ScalarType> dtype;         // storage dtype; default: config's torch_dtype
+  int64_t max_shard_bytes = int64_t{5} << 30;  // larger models get sharded, e.g. 5 GiB
+  std::string copy_files_from;                 // a model dir whose tokenizer files are copied
+};
+
+// Writes an HF model directory atomically: everything goes to a temporary
+// sibling that is renamed over `dir` only when complete. Throws (leaving any
+// previous `dir` intact) on non-finite weights or I/O failure.
+void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions& options = {});
+
+// Parameter name -> tensor, in checkpoint naming.
+std::map<std::string, at::Tensor> named_weights(CausalLM& model);
+
+}  // namespace opd::model

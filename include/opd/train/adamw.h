@@ -1,0 +1,38 @@
+// AdamW (decoupled weight decay) over plain tensors, as torch.optim.AdamW
+// computes it. Owning the update keeps its state ours to shard and checkpoint.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace opd::train {
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // applied to matrices only (dim >= 2), not norms or biases
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<at::Tensor> params, AdamWOptions options);
+  // One update of every parameter with a gradient, at learning rate `lr`.
+  void step(double lr);
+  void zero_grad();
+  int64_t steps_taken() const { return step_; }
+  const std::vector<at::Tensor>& params() const { return params_; }
+
+ private:
+  std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;
+  AdamWOptions options_;
+  int64_t step_ = 0;
+};
+
+// L2 norm over all gradients together (fp32); undefined grads count as zero.
+double global_grad_norm(const std::vector<at::Tensor>& params);
+// Scales gradients so their global norm is at most max_norm (when > 0 and
+// the norm is finite); returns the norm before clipping.
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+
+}  // namespace opd::train

@@ -1,0 +1,60 @@
+// Everything a training run is told, as plain typed structs. YAML is read into
+// these in one place (config_loader.h); nothing else parses YAML.
+#pragma once
+
+#include "opd/objectives/objective_config.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace opd::train {
+
+// A model the run loads: an HF model directory.
+struct ModelSpec {
+  std::string path;               // e.g. /models/Qwen3-1.7B
+  std::string dtype = "float32";  // compute dtype: float32, bfloat16, float16
+};
+
+struct DataConfig {
+  std::string train_path;          // JSONL of prompts, e.g. data/train.jsonl
+  int64_t prompts_per_step = 8;    // prompts sampled per optimizer step (global)
+  int64_t samples_per_prompt = 1;  // rollouts per prompt, e.g. 4
+  bool shuffle = true;             // reshuffle each epoch (seeded)
+};
+
+struct RolloutConfig {
+  int64_t max_new_tokens = 64;  // response length cap, e.g. 8192
+  double temperature = 1.0;     // 0 = greedy
+  int64_t top_k = 0;            // 0 = off
+  double top_p = 1.0;           // 1 = off
+};
+
+enum class LrSchedule { kConstant, kCosine };
+
+struct OptimConfig {
+  double lr = 1e-5;                   // peak learning rate
+  double weight_decay = 0.0;          // decoupled (AdamW)
+  double beta1 = 0.9, beta2 = 0.999;  // YAML `betas: [0.9, 0.999]`
+  double eps = 1e-8;
+  double grad_clip = 1.0;             // max global grad norm; 0 = off
+  int64_t warmup_steps = 0;           // linear warmup from 0
+  LrSchedule schedule = LrSchedule::kConstant;
+  double min_lr_ratio = 0.0;          // cosine floor as a fraction of lr
+};
+
+struct TrainConfig {
+  std::string run_dir = "runs/default";  // metrics, resolved config, checkpoints
+  uint64_t seed = 0;
+  int64_t steps = 100;                   // optimizer steps
+  int64_t micro_batch_size = 8;          // sequences per forward/backward
+  int64_t log_every = 1;                 // steps between progress lines
+  int64_t save_every = 0;                // steps between checkpoints; 0 = only at the end
+  ModelSpec student, teacher;
+  DataConfig data;
+  RolloutConfig rollout;
+  OptimConfig optim;
+  ObjectiveConfig objective;
+};
+
+}  // namespace opd::train

@@ -1,0 +1,50 @@
+#include "opd/model/attention.h"
+
+#include "opd/core/compat.h"
+#include "opd/model/kv_cache.h"
+#include "opd/model/rotary_embedding.h"
+
+#include <cmath>
+
+namespace opd::model {
+
+AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
+    : layer_index_(layer_index),
+      heads_(c.num_attention_heads),
+      kv_heads_(c.num_key_value_heads),
+      head_dim_(c.head_dim) {
+  using torch::nn::LinearOptions;
+  q_proj = register_module("q_proj", torch::nn::Linear(LinearOptions(c.hidden_size, heads_ * head_dim_).bias(c.qkv_bias)));
+  k_proj = register_module("k_proj", torch::nn::Linear(LinearOptions(c.hidden_size, kv_heads_ * head_dim_).bias(c.qkv_bias)));
+  v_proj = register_module("v_proj", torch::nn::Linear(LinearOptions(c.hidden_size, kv_heads_ * head_dim_).bias(c.qkv_bias)));
+  o_proj = register_module("o_proj", torch::nn::Linear(LinearOptions(heads_ * head_dim_, c.hidden_size).bias(c.o_proj_bias)));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps));
+  }
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
+                                  const at::Tensor& sin, const at::Tensor& bias,
+                                  KvCache* cache) {
+  const int64_t B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, heads_, head_dim_});
+  auto k = k_proj(x).view({B, T, kv_heads_, head_dim_});
+  auto v = v_proj(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);
+  if (q_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = apply_rotary(q.transpose(1, 2), cos, sin);
+  k = apply_rotary(k.transpose(1, 2), cos, sin);
+  if (cache != nullptr) std::tie(k, v) = cache->append(layer_index_, k, v);
+  if (kv_heads_ != heads_) {
+    const int64_t group = heads_ / kv_heads_;
+    k = k.repeat_interleave(group, 1);
+    v = v.repeat_interleave(group, 1);
+  }
+  auto out = compat::scaled_dot_product_attention(q, k, v, bias, 1.0 / std::sqrt(double(head_dim_)));
+  return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
+}
+
+}  // namespace opd::model

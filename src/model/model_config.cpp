@@ -1,0 +1,255 @@
+#include "opd/model/model_config.h"
+
+#include <c10/util/Exception.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace opd::model {
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one config.json, naming file and key in every error.
+class Fields {
+ public:
+  Fields(const json& j, const std::string& where) : j_(j), where_(where) {}
+
+  bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+
+  int64_t positive_int(const char* key) const {
+    TORCH_CHECK(has(key), where_, ": missing required key '", key, "'");
+    return positive_int_value(key, j_.at(key));
+  }
+  int64_t positive_int(const char* key, int64_t fallback) const {
+    return has(key) ? positive_int_value(key, j_.at(key)) : fallback;
+  }
+  double positive_number(const char* key, double fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    TORCH_CHECK(v.is_number() && v.get<double>() > 0, where_, ": '", key,
+                "' must be a positive number, got ", v.dump());
+    return v.get<double>();
+  }
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    TORCH_CHECK(v.is_boolean(), where_, ": '", key, "' must be true or false, got ", v.dump());
+    return v.get<bool>();
+  }
+  std::string string(const char* key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    const auto& v = j_.at(key);
+    TORCH_CHECK(v.is_string(), where_, ": '", key, "' must be a string, got ", v.dump());
+    return v.get<std::string>();
+  }
+  const json& at(const char* key) const { return j_.at(key); }
+  const std::string& where() const { return where_; }
+
+ private:
+  int64_t positive_int_value(const char* key, const json& v) const {
+    TORCH_CHECK(v.is_number_integer() && v.get<int64_t>() > 0, where_, ": '", key,
+                "' must be a positive integer, got ", v.dump());
+    return v.get<int64_t>();
+  }
+  const json& j_;
+  std::string where_;
+};
+
+Architecture parse_architecture(const Fields& f) {
+  const std::string type = f.string("model_type", "");
+  if (type == "qwen3") return Architecture::kQwen3;
+  if (type == "qwen2") return Architecture::kQwen2;
+  if (type == "llama") return Architecture::kLlama;
+  if (type == "mistral") return Architecture::kMistral;
+  TORCH_CHECK(false, f.where(), ": 'model_type' must be one of qwen3, qwen2, llama, mistral, got '",
+              type, "'");
+}
+
+RopeScaling parse_rope_scaling(const Fields& f) {
+  RopeScaling out;
+  if (!f.has("rope_scaling")) return out;
+  const json& rs = f.at("rope_scaling");
+  TORCH_CHECK(rs.is_object(), f.where(), ": 'rope_scaling' must be an object or null, got ",
+              rs.dump());
+  const std::string where = f.where() + " rope_scaling";
+  Fields s(rs, where);
+  const std::string kind = s.string("rope_type", s.string("type", "default"));
+  if (kind == "default") return out;
+  TORCH_CHECK(kind == "llama3", where, ": rope type '", kind,
+              "' is not supported (supported: default, llama3)");
+  out.kind = RopeScaling::Kind::kLlama3;
+  out.factor = s.positive_number("factor", 8.0);
+  out.low_freq_factor = s.positive_number("low_freq_factor", 1.0);
+  out.high_freq_factor = s.positive_number("high_freq_factor", 4.0);
+  out.original_max_position_embeddings = s.positive_int("original_max_position_embeddings", 8192);
+  TORCH_CHECK(out.high_freq_factor > out.low_freq_factor, where,
+              ": high_freq_factor must exceed low_freq_factor");
+  return out;
+}
+
+std::vector<int64_t> parse_token_ids(const Fields& f, const char* key) {
+  std::vector<int64_t> ids;
+  if (!f.has(key)) return ids;
+  const json& v = f.at(key);
+  if (v.is_number_integer()) {
+    ids.push_back(v.get<int64_t>());
+  } else {
+    TORCH_CHECK(v.is_array(), f.where(), ": '", key, "' must be an integer or a list, got ",
+                v.dump());
+    for (const auto& e : v) {
+      TORCH_CHECK(e.is_number_integer(), f.where(), ": '", key, "' holds a non-integer ", e.dump());
+      ids.push_back(e.get<int64_t>());
+    }
+  }
+  return ids;
+}
+
+}  // namespace
+
+c10::ScalarType dtype_from_name(const std::string& name, const std::string& where) {
+  if (name == "bfloat16" || name == "bf16") return c10::ScalarType::BFloat16;
+  if (name == "float16" || name == "fp16" || name == "half") return c10::ScalarType::Half;
+  if (name == "float32" || name == "fp32" || name == "float") return c10::ScalarType::Float;
+  TORCH_CHECK(false, where, ": dtype must be bfloat16, float16 or float32, got '", name, "'");
+}
+
+std::string dtype_name(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::ScalarType::BFloat16: return "bfloat16";
+    case c10::ScalarType::Half: return "float16";
+    case c10::ScalarType::Float: return "float32";
+    default: TORCH_CHECK(false, "dtype_name: unsupported weight dtype ", dtype);
+  }
+}
+
+const char* architecture_name(Architecture a) {
+  switch (a) {
+    case Architecture::kQwen3: return "qwen3";
+    case Architecture::kQwen2: return "qwen2";
+    case Architecture::kLlama: return "llama";
+    case Architecture::kMistral: return "mistral";
+  }
+  return "unknown";
+}
+
+ModelConfig parse_model_config(const std::string& json_text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    TORCH_CHECK(false, where, ": not valid JSON (", e.what(), ")");
+  }
+  TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
+  Fields f(j, where);
+  ModelConfig c;
+  c.architecture = parse_architecture(f);
+  c.vocab_size = f.positive_int("vocab_size");
+  c.hidden_size = f.positive_int("hidden_size");
+  c.intermediate_size = f.positive_int("intermediate_size");
+  c.num_hidden_layers = f.positive_int("num_hidden_layers");
+  c.num_attention_heads = f.positive_int("num_attention_heads");
+  c.num_key_value_heads = f.positive_int("num_key_value_heads", c.num_attention_heads);
+  // Qwen3Config defaults head_dim to 128; the others derive it.
+  const int64_t derived_head_dim = c.architecture == Architecture::kQwen3
+                                       ? 128
+                                       : c.hidden_size / c.num_attention_heads;
+  c.head_dim = f.positive_int("head_dim", derived_head_dim);
+  c.max_position_embeddings = f.positive_int("max_position_embeddings", 32768);
+  c.rope_theta = f.positive_number("rope_theta", 10000.0);
+  c.rms_norm_eps = f.positive_number("rms_norm_eps", 1e-6);
+  c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
+  c.rope_scaling = parse_rope_scaling(f);
+  c.eos_token_ids = parse_token_ids(f, "eos_token_id");
+  const auto bos = parse_token_ids(f, "bos_token_id");
+  c.bos_token_id = bos.empty() ? -1 : bos.front();
+  // Newer transformers write `dtype`, older `torch_dtype`.
+  c.dtype = dtype_from_name(f.string("dtype", f.string("torch_dtype", "float32")),
+                            where + " torch_dtype");
+
+  const std::string act = f.string("hidden_act", "silu");
+  TORCH_CHECK(act == "silu", where, ": 'hidden_act' must be silu, got '", act, "'");
+  TORCH_CHECK(c.num_attention_heads % c.num_key_value_heads == 0, where,
+              ": num_attention_heads (", c.num_attention_heads,
+              ") must be a multiple of num_key_value_heads (", c.num_key_value_heads, ")");
+  TORCH_CHECK(c.head_dim % 2 == 0, where, ": head_dim must be even for RoPE, got ", c.head_dim);
+
+  switch (c.architecture) {
+    case Architecture::kQwen2:
+      c.qkv_bias = true;  // Qwen2 hard-codes q/k/v biases; o_proj has none
+      TORCH_CHECK(!f.boolean("use_sliding_window", false), where,
+                  ": use_sliding_window=true is not supported for qwen2");
+      break;
+    case Architecture::kQwen3:
+      c.qk_norm = true;
+      c.qkv_bias = c.o_proj_bias = f.boolean("attention_bias", false);
+      TORCH_CHECK(!f.boolean("use_sliding_window", false), where,
+                  ": use_sliding_window=true is not supported for qwen3");
+      break;
+    case Architecture::kLlama:
+      c.qkv_bias = c.o_proj_bias = f.boolean("attention_bias", false);
+      c.mlp_bias = f.boolean("mlp_bias", false);
+      break;
+    case Architecture::kMistral:
+      c.sliding_window = f.positive_int("sliding_window", 0);
+      break;
+  }
+  c.json = j.dump(2);
+  return c;
+}
+
+ModelConfig read_model_config(const std::string& dir) {
+  namespace fs = std::filesystem;
+  TORCH_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  const fs::path path = fs::path(dir) / "config.json";
+  TORCH_CHECK(fs::is_regular_file(path), "model directory '", dir, "' has no config.json");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_model_config(text.str(), path.string());
+}
+
+std::string model_config_json(const ModelConfig& c) {
+  json j = c.json.empty() ? json::object() : json::parse(c.json);
+  j["model_type"] = architecture_name(c.architecture);
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rope_theta"] = c.rope_theta;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["hidden_act"] = "silu";
+  j["torch_dtype"] = dtype_name(c.dtype);
+  if (j.contains("dtype")) j["dtype"] = dtype_name(c.dtype);
+  switch (c.architecture) {
+    case Architecture::kQwen2: break;
+    case Architecture::kQwen3: j["attention_bias"] = c.qkv_bias; break;
+    case Architecture::kLlama:
+      j["attention_bias"] = c.qkv_bias;
+      j["mlp_bias"] = c.mlp_bias;
+      break;
+    case Architecture::kMistral:
+      j["sliding_window"] = c.sliding_window > 0 ? json(c.sliding_window) : json(nullptr);
+      break;
+  }
+  if (!j.contains("architectures")) {
+    static const char* kClass[] = {"Qwen3ForCausalLM", "Qwen2ForCausalLM", "LlamaForCausalLM",
+                                   "MistralForCausalLM"};
+    j["architectures"] = json::array({kClass[static_cast<int>(c.architecture)]});
+  }
+  if (!c.eos_token_ids.empty() && !j.contains("eos_token_id")) {
+    j["eos_token_id"] = c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0])
+                                                    : json(c.eos_token_ids);
+  }
+  if (c.bos_token_id >= 0 && !j.contains("bos_token_id")) j["bos_token_id"] = c.bos_token_id;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace opd::model

@@ -1,0 +1,114 @@
+#include "opd/model/pretrained.h"
+
+#include "opd/model/hf_weights.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <unistd.h>
+
+namespace opd::model {
+namespace fs = std::filesystem;
+namespace {
+
+// Files HF tooling expects next to the weights; copied when present.
+constexpr const char* kCompanionFiles[] = {
+    "tokenizer.json",  "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+    "merges.txt",      "tokenizer.model",       "added_tokens.json",       "generation_config.json",
+    "chat_template.jinja"};
+
+// Tensors some checkpoints carry that the model does not own.
+bool ignorable(const std::string& name, const ModelConfig& config) {
+  if (name.find("rotary_emb.inv_freq") != std::string::npos) return true;
+  return config.tie_word_embeddings && name == "lm_head.weight";
+}
+
+std::string shape_string(at::IntArrayRef s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+}  // namespace
+
+std::map<std::string, at::Tensor> named_weights(CausalLM& model) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& item : model->named_parameters(/*recurse=*/true)) out[item.key()] = item.value();
+  return out;
+}
+
+CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
+  ModelConfig config = read_model_config(dir);
+  const at::ScalarType dtype = options.dtype.value_or(config.dtype);
+  TensorMap stored = read_hf_weights(dir);
+
+  CausalLM model(config);
+  torch::NoGradGuard no_grad;
+  auto params = named_weights(model);
+  for (auto& [name, param] : params) {
+    auto it = stored.find(name);
+    TORCH_CHECK(it != stored.end(), "model directory '", dir, "': tensor '", name,
+                "' is missing from the safetensors files");
+    TORCH_CHECK(it->second.sizes() == param.sizes(), "model directory '", dir, "': tensor '",
+                name, "' has shape ", shape_string(it->second.sizes()),
+                " but config.json implies ", shape_string(param.sizes()));
+    TORCH_CHECK(it->second.is_floating_point(), "model directory '", dir, "': tensor '", name,
+                "' has non-float dtype ", it->second.scalar_type());
+    param.copy_(it->second);
+  }
+  for (const auto& [name, tensor] : stored) {
+    TORCH_CHECK(params.count(name) || ignorable(name, config), "model directory '", dir,
+                "': unexpected tensor '", name, "' (", architecture_name(config.architecture),
+                " with ", config.num_hidden_layers, " layers has no such weight)");
+  }
+  model->to(options.device, dtype);
+  return model;
+}
+
+void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions& options) {
+  ModelConfig config = model->config();
+  config.dtype = options.dtype.value_or(config.dtype);
+  TensorMap tensors;
+  for (const auto& [name, param] : named_weights(model)) {
+    auto t = param.detach();
+    TORCH_CHECK(t.isfinite().all().item<bool>(), "save_pretrained: refusing to save '", dir,
+                "': tensor '", name, "' holds NaN or Inf");
+    tensors[name] = t.to(at::kCPU, config.dtype).contiguous();
+  }
+
+  const fs::path target(dir);
+  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  fs::create_directories(parent);
+  const std::string suffix = "." + std::to_string(::getpid());
+  const fs::path tmp = parent / ("." + target.filename().string() + ".tmp" + suffix);
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    {
+      std::ofstream out(tmp / "config.json", std::ios::binary);
+      out << model_config_json(config);
+      TORCH_CHECK(out.good(), "save_pretrained: could not write ", (tmp / "config.json").string());
+    }
+    write_hf_weights(tmp.string(), tensors, WeightWriteOptions{options.max_shard_bytes});
+    if (!options.copy_files_from.empty()) {
+      for (const char* name : kCompanionFiles) {
+        const fs::path src = fs::path(options.copy_files_from) / name;
+        if (fs::is_regular_file(src)) fs::copy_file(src, tmp / name);
+      }
+    }
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw;
+  }
+  // Swap in the finished directory; the old one is removed only afterwards.
+  const fs::path old = parent / ("." + target.filename().string() + ".old" + suffix);
+  const bool had_old = fs::exists(target);
+  if (had_old) fs::rename(target, old);
+  fs::rename(tmp, target);
+  if (had_old) fs::remove_all(old);
+}
+
+}  // namespace opd::model

@@ -1,0 +1,61 @@
+#include "opd/train/adamw.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+
+namespace opd::train {
+
+AdamW::AdamW(std::vector<at::Tensor> params, AdamWOptions options)
+    : params_(std::move(params)), options_(options) {
+  for (const auto& p : params_) {
+    exp_avg_.push_back(at::zeros_like(p, p.options().dtype(at::kFloat)));
+    exp_avg_sq_.push_back(at::zeros_like(p, p.options().dtype(at::kFloat)));
+  }
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++step_;
+  const double bias1 = 1.0 - std::pow(options_.beta1, double(step_));
+  const double bias2 = 1.0 - std::pow(options_.beta2, double(step_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined()) continue;
+    auto g = p.grad().to(at::kFloat);
+    exp_avg_[i].mul_(options_.beta1).add_(g, 1.0 - options_.beta1);
+    exp_avg_sq_[i].mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
+    auto denom = (exp_avg_sq_[i].sqrt() / std::sqrt(bias2)).add_(options_.eps);
+    auto update = (exp_avg_[i] / denom).mul_(lr / bias1);
+    if (options_.weight_decay > 0 && p.dim() >= 2) update.add_(p.to(at::kFloat), lr * options_.weight_decay);
+    p.sub_(update.to(p.scalar_type()));
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& p : params_) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+}
+
+double global_grad_norm(const std::vector<at::Tensor>& params) {
+  double sq = 0.0;
+  for (const auto& p : params) {
+    if (p.grad().defined()) sq += p.grad().to(at::kFloat).pow(2).sum().item<double>();
+  }
+  return std::sqrt(sq);
+}
+
+double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  const double norm = global_grad_norm(params);
+  if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
+    torch::NoGradGuard no_grad;
+    const double scale = max_norm / (norm + 1e-6);
+    for (const auto& p : params) {
+      if (p.grad().defined()) p.grad().mul_(scale);
+    }
+  }
+  return norm;
+}
+
+}  // namespace opd::train

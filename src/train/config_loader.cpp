@@ -1,0 +1,639 @@
+#include "opd/train/config_loader.h"
+
+#include <c10/util/Exception.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+namespace opd::train {
+namespace {
+
+// The recipe's shape. Sections are exactly one level deep; everything else at
+// the top level is a scalar. Both the file and `--set` keys are checked
+// against these lists, and MapReader refuses to read a key not listed here, so
+// the accepted keys cannot drift from the ones converted.
+const std::vector<std::string> kTopScalars = {"run_dir",          "seed",      "steps",
+                                              "micro_batch_size", "log_every", "save_every"};
+const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = {
+    {"student", {"path", "dtype"}},
+    {"teacher", {"path", "dtype"}},
+    {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle"}},
+    {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p"}},
+    {"objective", {"name"}},
+    {"optim",
+     {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
+      "min_lr_ratio"}},
+};
+const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16"};
+
+const std::vector<std::string>& top_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k = kTopScalars;
+    for (const auto& s : kSections) k.push_back(s.first);
+    return k;
+  }();
+  return keys;
+}
+
+const std::vector<std::string>* section_keys(const std::string& name) {
+  for (const auto& s : kSections) {
+    if (s.first == name) return &s.second;
+  }
+  return nullptr;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+std::string join(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string join_path(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+// Keeps error messages on one line and of bounded length.
+std::string printable(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += c;
+    }
+  }
+  if (out.size() > 80) out = out.substr(0, 77) + "...";
+  return out;
+}
+
+// What a node is, for "got ..." in errors: the scalar text quoted, else its kind.
+std::string describe(const YAML::Node& node) {
+  if (!node.IsDefined()) return "nothing";
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "null (an empty value)";
+    case YAML::NodeType::Scalar: return "'" + printable(node.Scalar()) + "'";
+    case YAML::NodeType::Sequence:
+      return "a list of " + std::to_string(node.size()) + (node.size() == 1 ? " item" : " items");
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Undefined: return "nothing";
+  }
+  return "nothing";
+}
+
+// Where errors point: the file, then the `--set` that put the value there or
+// else the line the value sits on.
+class Context {
+ public:
+  explicit Context(std::string file) : file_(std::move(file)) {}
+
+  const std::string& file() const { return file_; }
+
+  // Remembers that `key` (dotted) was set by the override `text`.
+  void record_override(const std::string& key, const std::string& text) {
+    overrides_.emplace_back(key, text);
+  }
+
+  // "file:12: " or "file: --set optim.lr=x: " or "file: ", for the value at
+  // dotted `path` whose node (or key) sits at `mark`.
+  std::string at(const std::string& path, const YAML::Mark& mark) const {
+    for (auto it = overrides_.rbegin(); it != overrides_.rend(); ++it) {
+      const std::string& k = it->first;
+      const bool under = path.size() > k.size() && path.compare(0, k.size(), k) == 0 &&
+                         (path[k.size()] == '.' || path[k.size()] == '[');
+      if (path == k || under) return file_ + ": --set " + printable(it->second) + ": ";
+    }
+    if (!mark.is_null() && mark.line >= 0) return file_ + ":" + std::to_string(mark.line + 1) + ": ";
+    return file_ + ": ";
+  }
+
+ private:
+  std::string file_;
+  std::vector<std::pair<std::string, std::string>> overrides_;  // (dotted key, "--set" text)
+};
+
+// Strict decimal integer: optional sign, digits. No floats, no hex.
+std::optional<int64_t> parse_int64(const std::string& s, bool* out_of_range) {
+  size_t i = (!s.empty() && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+  if (i == s.size()) return std::nullopt;
+  for (size_t j = i; j < s.size(); ++j) {
+    if (s[j] < '0' || s[j] > '9') return std::nullopt;
+  }
+  const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+  int64_t v = 0;
+  auto r = std::from_chars(begin, s.data() + s.size(), v);
+  if (r.ec == std::errc::result_out_of_range) {
+    *out_of_range = true;
+    return std::nullopt;
+  }
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Strict decimal non-negative integer up to 2^64 - 1.
+std::optional<uint64_t> parse_uint64(const std::string& s, bool* out_of_range) {
+  const size_t skip = (!s.empty() && s[0] == '+') ? 1 : 0;
+  if (skip == s.size()) return std::nullopt;
+  for (size_t j = skip; j < s.size(); ++j) {
+    if (s[j] < '0' || s[j] > '9') return std::nullopt;
+  }
+  uint64_t v = 0;
+  auto r = std::from_chars(s.data() + skip, s.data() + s.size(), v);
+  if (r.ec == std::errc::result_out_of_range) {
+    *out_of_range = true;
+    return std::nullopt;
+  }
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Decimal number as YAML writes it (`3`, `-0.5`, `3e-4`, `1.0e-8`, `.5`);
+// nothing else strtod would take (hex, inf, nan).
+std::optional<double> parse_number(const std::string& s, bool* out_of_range) {
+  size_t i = (!s.empty() && (s[0] == '+' || s[0] == '-')) ? 1 : 0;
+  size_t digits = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i, ++exp_digits;
+    if (exp_digits == 0) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
+  double v = 0;
+  auto r = std::from_chars(begin, s.data() + s.size(), v);
+  if (r.ec == std::errc::result_out_of_range || (r.ec == std::errc() && !std::isfinite(v))) {
+    *out_of_range = true;
+    return std::nullopt;
+  }
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// An interval of allowed numbers, and how to say it in an error.
+struct Range {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+  bool lo_open = false, hi_open = false;
+
+  bool contains(double x) const {
+    const bool above = lo_open ? x > lo : x >= lo;
+    const bool below = hi_open ? x < hi : x <= hi;
+    return above && below;
+  }
+  std::string describe() const {
+    std::ostringstream s;
+    if (std::isinf(hi)) {
+      s << (lo_open ? "> " : ">= ") << lo;
+    } else {
+      s << "in " << (lo_open ? "(" : "[") << lo << ", " << hi << (hi_open ? ")" : "]");
+    }
+    return s.str();
+  }
+};
+Range at_least(double lo) { return Range{lo, std::numeric_limits<double>::infinity(), false, false}; }
+Range above(double lo) { return Range{lo, std::numeric_limits<double>::infinity(), true, false}; }
+Range between(double lo, bool lo_open, double hi, bool hi_open) {
+  return Range{lo, hi, lo_open, hi_open};
+}
+
+// A map, or nothing / null (read as empty); else the error a user sees for it.
+void check_map(const Context& ctx, const YAML::Node& node, const std::string& path,
+               const std::vector<std::string>& keys) {
+  if (!node.IsDefined() || node.IsNull() || node.IsMap()) return;
+  TORCH_CHECK(false, ctx.at(path, node.Mark()), path.empty() ? std::string("the recipe") : path,
+              " must be a map (keys: ", join(keys), "), got ", describe(node));
+}
+
+const char* schedule_name(LrSchedule s) {
+  switch (s) {
+    case LrSchedule::kConstant: return "constant";
+    case LrSchedule::kCosine: return "cosine";
+  }
+  TORCH_INTERNAL_ASSERT(false, "unknown LrSchedule");
+}
+
+LrSchedule schedule_from_name(const std::string& name) {
+  for (LrSchedule s : {LrSchedule::kConstant, LrSchedule::kCosine}) {
+    if (name == schedule_name(s)) return s;
+  }
+  TORCH_INTERNAL_ASSERT(false, "unchecked schedule ", name);
+}
+
+// Typed reads of scalar nodes; `where` is Context::at(...) + the dotted path.
+bool is_quoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+const char* quoted_note(const YAML::Node& node) {
+  return is_quoted(node) ? " (quoted, so a string)" : "";
+}
+
+int64_t read_int(const YAML::Node& node, const std::string& where) {
+  bool out_of_range = false;
+  std::optional<int64_t> v;
+  if (node.IsScalar() && !is_quoted(node)) v = parse_int64(node.Scalar(), &out_of_range);
+  TORCH_CHECK(v.has_value(), where, " must be an integer, got ", describe(node),
+              out_of_range ? " (out of range)" : quoted_note(node));
+  return *v;
+}
+
+double read_number(const YAML::Node& node, const std::string& where) {
+  bool out_of_range = false;
+  std::optional<double> v;
+  if (node.IsScalar() && !is_quoted(node)) v = parse_number(node.Scalar(), &out_of_range);
+  TORCH_CHECK(v.has_value(), where, " must be a number, got ", describe(node),
+              out_of_range ? " (out of range)" : quoted_note(node));
+  return *v;
+}
+
+bool read_bool(const YAML::Node& node, const std::string& where) {
+  if (node.IsScalar() && !is_quoted(node)) {
+    const std::string& s = node.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+  }
+  TORCH_CHECK(false, where, " must be true or false, got ", describe(node), quoted_note(node));
+}
+
+std::string read_string(const YAML::Node& node, const std::string& where) {
+  TORCH_CHECK(node.IsScalar(), where, " must be a string, got ", describe(node));
+  return node.Scalar();
+}
+
+// One YAML map (the top level or a section): checks its keys on construction
+// and reads typed values with defaults. A missing or null node reads as empty.
+class MapReader {
+ public:
+  MapReader(const Context& ctx, const YAML::Node& node, std::string path,
+            const std::vector<std::string>& allowed)
+      : ctx_(ctx), path_(std::move(path)), allowed_(allowed) {
+    if (node.IsDefined()) mark_ = node.Mark();
+    check_map(ctx_, node, path_, allowed_);
+    if (!node.IsDefined() || node.IsNull()) return;
+    for (const auto& kv : node) {
+      const YAML::Node& key = kv.first;
+      TORCH_CHECK(key.IsScalar(), ctx_.at(path_, key.Mark()),
+                  path_.empty() ? std::string("the recipe") : path_,
+                  ": keys must be names, got ", describe(key));
+      const std::string name = key.Scalar();
+      const std::string full = join_path(path_, name);
+      TORCH_CHECK(contains(allowed_, name), ctx_.at(full, key.Mark()), printable(full),
+                  ": unknown key (allowed: ", join(allowed_), ")");
+      auto found = entries_.find(name);
+      TORCH_CHECK(found == entries_.end(), ctx_.at(full, key.Mark()), full,
+                  ": duplicate key (first at line ", found->second.first.Mark().line + 1, ")");
+      entries_.emplace(name, std::make_pair(key, kv.second));
+    }
+  }
+
+  std::string path(const std::string& key) const { return join_path(path_, key); }
+
+  // The value under `key`, if present.
+  std::optional<YAML::Node> find(const std::string& key) const {
+    TORCH_INTERNAL_ASSERT(contains(allowed_, key), "config_loader reads unlisted key ", path(key));
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second.second;
+  }
+
+  // Error prefix plus dotted path for the value under `key`.
+  std::string where(const std::string& key, const YAML::Node& value) const {
+    return ctx_.at(path(key), value.Mark()) + path(key);
+  }
+
+  MapReader section(const std::string& key) const {
+    const std::vector<std::string>* keys = section_keys(key);
+    TORCH_INTERNAL_ASSERT(keys != nullptr && path_.empty(), "not a section: ", path(key));
+    auto v = find(key);
+    return MapReader(ctx_, v ? *v : YAML::Node(), path(key), *keys);
+  }
+
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min) const {
+    auto v = find(key);
+    if (!v) return fallback;
+    const int64_t x = read_int(*v, where(key, *v));
+    TORCH_CHECK(x >= min, where(key, *v), " must be >= ", min, ", got ", x);
+    return x;
+  }
+
+  uint64_t unsigned_integer(const std::string& key, uint64_t fallback) const {
+    auto v = find(key);
+    if (!v) return fallback;
+    const std::string w = where(key, *v);
+    bool out_of_range = false;
+    if (v->IsScalar() && !is_quoted(*v)) {
+      if (auto x = parse_uint64(v->Scalar(), &out_of_range)) return *x;
+      bool ignored = false;
+      const auto as_signed = parse_int64(v->Scalar(), &ignored);
+      TORCH_CHECK(!as_signed.has_value(), w, " must be >= 0, got ", v->Scalar());
+    }
+    TORCH_CHECK(false, w, " must be a non-negative integer, got ", describe(*v),
+                out_of_range ? " (out of range)" : quoted_note(*v));
+  }
+
+  double number(const std::string& key, double fallback, const Range& range) const {
+    auto v = find(key);
+    if (!v) return fallback;
+    const double x = read_number(*v, where(key, *v));
+    TORCH_CHECK(range.contains(x), where(key, *v), " must be ", range.describe(), ", got ",
+                v->Scalar());
+    return x;
+  }
+
+  bool boolean(const std::string& key, bool fallback) const {
+    auto v = find(key);
+    return v ? read_bool(*v, where(key, *v)) : fallback;
+  }
+
+  // A string that must not be empty; `fallback` nullopt makes the key required.
+  std::string nonempty_string(const std::string& key,
+                              const std::optional<std::string>& fallback) const {
+    auto v = find(key);
+    if (!v) {
+      TORCH_CHECK(fallback.has_value(), ctx_.at(path(key), mark_), path(key),
+                  ": missing required key");
+      return *fallback;
+    }
+    std::string s = read_string(*v, where(key, *v));
+    TORCH_CHECK(!s.empty(), where(key, *v), " must be a non-empty string, got ''");
+    return s;
+  }
+
+  // A string from a fixed list of names.
+  std::string choice(const std::string& key, const std::string& fallback,
+                     const std::vector<std::string>& allowed) const {
+    auto v = find(key);
+    if (!v) return fallback;
+    const std::string w = where(key, *v);
+    TORCH_CHECK(v->IsScalar() && contains(allowed, v->Scalar()), w, " must be one of: ",
+                join(allowed), "; got ", describe(*v));
+    return v->Scalar();
+  }
+
+ private:
+  const Context& ctx_;
+  std::string path_;
+  const std::vector<std::string>& allowed_;
+  YAML::Mark mark_ = YAML::Mark::null_mark();
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>> entries_;  // name -> (key, value)
+};
+
+ModelSpec read_model(const MapReader& m, const ModelSpec& d) {
+  ModelSpec s;
+  s.path = m.nonempty_string("path", std::nullopt);
+  s.dtype = m.choice("dtype", d.dtype, kDtypes);
+  return s;
+}
+
+std::pair<double, double> read_betas(const Context& ctx, const MapReader& m, double b1,
+                                     double b2) {
+  auto v = m.find("betas");
+  if (!v) return {b1, b2};
+  TORCH_CHECK(v->IsSequence() && v->size() == 2, m.where("betas", *v),
+              " must be a list of two numbers [beta1, beta2], got ", describe(*v));
+  const YAML::Node& seq = *v;
+  double b[2];
+  for (size_t i = 0; i < 2; ++i) {
+    const YAML::Node e = seq[i];
+    const std::string path = m.path("betas") + "[" + std::to_string(i) + "]";
+    const std::string where = ctx.at(path, e.Mark()) + path;
+    b[i] = read_number(e, where);
+    const Range r = between(0, false, 1, true);
+    TORCH_CHECK(r.contains(b[i]), where, " must be ", r.describe(), ", got ", e.Scalar());
+  }
+  return {b[0], b[1]};
+}
+
+TrainConfig convert(const YAML::Node& root, const Context& ctx) {
+  const TrainConfig d;
+  TrainConfig c;
+  const MapReader top(ctx, root, "", top_keys());
+  c.run_dir = top.nonempty_string("run_dir", d.run_dir);
+  c.seed = top.unsigned_integer("seed", d.seed);
+  c.steps = top.integer("steps", d.steps, 1);
+  c.micro_batch_size = top.integer("micro_batch_size", d.micro_batch_size, 1);
+  c.log_every = top.integer("log_every", d.log_every, 1);
+  c.save_every = top.integer("save_every", d.save_every, 0);
+
+  c.student = read_model(top.section("student"), d.student);
+  c.teacher = read_model(top.section("teacher"), d.teacher);
+
+  const MapReader data = top.section("data");
+  c.data.train_path = data.nonempty_string("train", std::nullopt);
+  c.data.prompts_per_step = data.integer("prompts_per_step", d.data.prompts_per_step, 1);
+  c.data.samples_per_prompt = data.integer("samples_per_prompt", d.data.samples_per_prompt, 1);
+  c.data.shuffle = data.boolean("shuffle", d.data.shuffle);
+
+  const MapReader rollout = top.section("rollout");
+  c.rollout.max_new_tokens = rollout.integer("max_new_tokens", d.rollout.max_new_tokens, 1);
+  c.rollout.temperature = rollout.number("temperature", d.rollout.temperature, at_least(0));
+  c.rollout.top_k = rollout.integer("top_k", d.rollout.top_k, 0);
+  c.rollout.top_p = rollout.number("top_p", d.rollout.top_p, between(0, true, 1, false));
+
+  const MapReader objective = top.section("objective");
+  if (auto v = objective.find("name")) {
+    const std::string w = objective.where("name", *v);
+    c.objective.kind = opd::objective_kind_from_name(read_string(*v, w), w);
+  }
+
+  const MapReader optim = top.section("optim");
+  c.optim.lr = optim.number("lr", d.optim.lr, above(0));
+  c.optim.weight_decay = optim.number("weight_decay", d.optim.weight_decay, at_least(0));
+  std::tie(c.optim.beta1, c.optim.beta2) = read_betas(ctx, optim, d.optim.beta1, d.optim.beta2);
+  c.optim.eps = optim.number("eps", d.optim.eps, above(0));
+  c.optim.grad_clip = optim.number("grad_clip", d.optim.grad_clip, at_least(0));
+  c.optim.warmup_steps = optim.integer("warmup_steps", d.optim.warmup_steps, 0);
+  c.optim.schedule = schedule_from_name(
+      optim.choice("schedule", schedule_name(d.optim.schedule),
+                   {schedule_name(LrSchedule::kConstant), schedule_name(LrSchedule::kCosine)}));
+  c.optim.min_lr_ratio =
+      optim.number("min_lr_ratio", d.optim.min_lr_ratio, between(0, false, 1, false));
+  return c;
+}
+
+// Applies one "dotted.key=value" to the tree, creating the section map if
+// needed. The key is checked against the schema here (so `optim.lrr=1` fails
+// like a typo in the file); the value is checked later with the rest.
+void apply_override(YAML::Node& root, const std::string& text, Context& ctx) {
+  const std::string at = ctx.file() + ": --set " + printable(text) + ": ";
+  const size_t eq = text.find('=');
+  TORCH_CHECK(eq != std::string::npos, at, "expected key=value (e.g. optim.lr=3e-4)");
+  const std::string key = text.substr(0, eq);
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    const size_t dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot == std::string::npos ? std::string::npos : dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  for (const auto& p : parts) {
+    TORCH_CHECK(!p.empty(), at, "malformed key '", printable(key),
+                "' (expected a dotted path such as optim.lr)");
+  }
+  TORCH_CHECK(contains(top_keys(), parts[0]), at, printable(parts[0]),
+              ": unknown key (allowed: ", join(top_keys()), ")");
+  const std::vector<std::string>* sub = section_keys(parts[0]);
+  if (parts.size() > 1) {
+    TORCH_CHECK(sub != nullptr, at, printable(key), ": unknown key (", parts[0],
+                " is not a map)");
+    const std::string two = parts[0] + "." + parts[1];
+    TORCH_CHECK(contains(*sub, parts[1]), at, printable(two), ": unknown key (allowed: ",
+                join(*sub), ")");
+    TORCH_CHECK(parts.size() == 2, at, printable(key), ": unknown key (", two, " is not a map)");
+  }
+
+  YAML::Node value;
+  try {
+    value = YAML::Load(text.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    TORCH_CHECK(false, at, "malformed YAML value: ", printable(e.msg));
+  }
+
+  // yaml-cpp turns a list or scalar into a map when indexed by name; refuse
+  // first so a malformed file is reported, not silently replaced.
+  check_map(ctx, root, "", top_keys());
+  if (!root.IsMap()) root.reset(YAML::Node(YAML::NodeType::Map));
+  if (parts.size() == 1) {
+    root[parts[0]] = value;
+  } else {
+    YAML::Node section = root[parts[0]];
+    check_map(ctx, section, parts[0], *sub);
+    if (!section.IsDefined() || section.IsNull()) {
+      root[parts[0]] = YAML::Node(YAML::NodeType::Map);
+      section.reset(root[parts[0]]);
+    }
+    section[parts[1]] = value;
+  }
+  ctx.record_override(key, text);
+}
+
+// Shortest text that reads back to exactly `x`, always with a '.' or exponent
+// so a reader sees a float.
+std::string format_double(double x) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), x);
+  TORCH_INTERNAL_ASSERT(r.ec == std::errc());
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+
+TrainConfig parse_train_config(const std::string& yaml_text, const std::string& where,
+                               const std::vector<std::string>& overrides) {
+  Context ctx(where);
+  YAML::Node root;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
+    TORCH_CHECK(docs.size() <= 1, where, ": expected one YAML document, found ", docs.size());
+    if (!docs.empty()) root.reset(docs[0]);
+  } catch (const YAML::Exception& e) {
+    const std::string line = e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1) + ":" +
+                                                         std::to_string(e.mark.column + 1);
+    TORCH_CHECK(false, where, line, ": malformed YAML: ", printable(e.msg));
+  }
+  for (const auto& o : overrides) apply_override(root, o, ctx);
+  return convert(root, ctx);
+}
+
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  TORCH_CHECK(!std::filesystem::is_directory(path, ec), "cannot read recipe ", path,
+              ": is a directory");
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.is_open(), "cannot read recipe ", path, ": ", std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  TORCH_CHECK(!in.bad(), "cannot read recipe ", path, ": read failed");
+  return parse_train_config(text.str(), path, overrides);
+}
+
+std::string train_config_yaml(const TrainConfig& c) {
+  YAML::Emitter out;
+  auto str = [&](const char* key, const std::string& v) {
+    out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << v;
+  };
+  auto plain = [&](const char* key, const std::string& v) {
+    out << YAML::Key << key << YAML::Value << v;
+  };
+  auto integer = [&](const char* key, auto v) { plain(key, std::to_string(v)); };
+  auto number = [&](const char* key, double v) { plain(key, format_double(v)); };
+  auto model = [&](const char* key, const ModelSpec& m) {
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    str("path", m.path);
+    plain("dtype", m.dtype);
+    out << YAML::EndMap;
+  };
+
+  out << YAML::BeginMap;
+  str("run_dir", c.run_dir);
+  integer("seed", c.seed);
+  integer("steps", c.steps);
+  integer("micro_batch_size", c.micro_batch_size);
+  integer("log_every", c.log_every);
+  integer("save_every", c.save_every);
+  model("student", c.student);
+  model("teacher", c.teacher);
+
+  out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
+  str("train", c.data.train_path);
+  integer("prompts_per_step", c.data.prompts_per_step);
+  integer("samples_per_prompt", c.data.samples_per_prompt);
+  out << YAML::Key << "shuffle" << YAML::Value << c.data.shuffle;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "rollout" << YAML::Value << YAML::BeginMap;
+  integer("max_new_tokens", c.rollout.max_new_tokens);
+  number("temperature", c.rollout.temperature);
+  integer("top_k", c.rollout.top_k);
+  number("top_p", c.rollout.top_p);
+  out << YAML::EndMap;
+
+  out << YAML::Key << "objective" << YAML::Value << YAML::BeginMap;
+  plain("name", opd::objective_name(c.objective.kind));
+  out << YAML::EndMap;
+
+  out << YAML::Key << "optim" << YAML::Value << YAML::BeginMap;
+  number("lr", c.optim.lr);
+  number("weight_decay", c.optim.weight_decay);
+  out << YAML::Key << "betas" << YAML::Value << YAML::Flow << YAML::BeginSeq
+      << format_double(c.optim.beta1) << format_double(c.optim.beta2) << YAML::EndSeq;
+  number("eps", c.optim.eps);
+  number("grad_clip", c.optim.grad_clip);
+  integer("warmup_steps", c.optim.warmup_steps);
+  plain("schedule", schedule_name(c.optim.schedule));
+  number("min_lr_ratio", c.optim.min_lr_ratio);
+  out << YAML::EndMap;
+
+  out << YAML::EndMap;
+  TORCH_INTERNAL_ASSERT(out.good(), "config_loader: YAML emitter failed: ", out.GetLastError());
+  return std::string("# Resolved training config: every field, defaults included.\n") +
+         out.c_str() + "\n";
+}
+
+}  // namespace opd::train

@@ -1,0 +1,33 @@
+// Helpers shared by the test suites: scratch directories and error matching.
+#pragma once
+
+#include <c10/util/Exception.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace opd::testing {
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& tag = "opd");
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs fn and returns the message (without backtrace) of the c10::Error or
+// std::exception it throws; returns "<no exception>" when it does not throw.
+std::string error_message(const std::function<void()>& fn);
+
+// Whole file contents as bytes.
+std::string read_file_bytes(const std::string& path);
+
+}  // namespace opd::testing

@@ -1,0 +1,166 @@
+#include "opd/model/pretrained.h"
+#include "opd/model/tiny_model.h"
+#include "opd/train/adamw.h"
+#include "opd/train/config_loader.h"
+#include "opd/train/lr_schedule.h"
+#include "opd/train/trainer.h"
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace opd::train {
+namespace {
+
+using opd::testing::error_message;
+using opd::testing::ScratchDir;
+
+// The smoke setting of configs/smoke/opd_tiny.yaml with its models built in
+// `dir` exactly as tools/quickstart.sh builds them.
+TrainConfig smoke_config(const ScratchDir& dir, int64_t steps) {
+  model::TinyModelSpec teacher;
+  teacher.vocab_size = 64;
+  teacher.seed = 1;
+  teacher.init_std = 0.1;
+  teacher.embed_std = 0.3;
+  model::TinyModelSpec student;
+  student.vocab_size = 64;
+  student.seed = 2;
+  student.init_std = 0.02;
+  auto t = model::make_tiny_model(teacher);
+  auto s = model::make_tiny_model(student);
+  model::save_pretrained(t, dir / "teacher");
+  model::save_pretrained(s, dir / "student");
+  return load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml",
+                           {"student.path=" + (dir / "student"), "teacher.path=" + (dir / "teacher"),
+                            "data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl",
+                            "run_dir=" + (dir / "run"), "steps=" + std::to_string(steps)});
+}
+
+double mean_of(const std::vector<double>& v, size_t begin, size_t end) {
+  double s = 0;
+  for (size_t i = begin; i < end; ++i) s += v[i];
+  return s / double(end - begin);
+}
+
+TEST(Trainer, SmokeRunReverseKlFallsClearly) {
+  ScratchDir dir("opd-smoke");
+  Trainer trainer(smoke_config(dir, 40));
+  auto summary = trainer.run();
+  EXPECT_EQ(summary.steps, 40);
+
+  std::vector<double> kl;
+  std::ifstream in(dir / "run/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    ASSERT_TRUE(j.at("loss").is_number()) << line;
+    EXPECT_EQ(j.at("skipped").get<double>(), 0.0) << line;
+    kl.push_back(j.at("kl_k1").get<double>());
+  }
+  ASSERT_EQ(kl.size(), 40u);
+  const double first = mean_of(kl, 0, 3), last = mean_of(kl, 37, 40);
+  EXPECT_GT(first, 0.5) << "the untrained student should be far from the teacher";
+  EXPECT_LT(last, 0.5 * first) << "reverse KL " << first << " -> " << last;
+  EXPECT_LT(summary.after.value("kl_k1"), 0.5 * summary.before.value("kl_k1"));
+  EXPECT_GT(summary.after.value("teacher_logprob"), summary.before.value("teacher_logprob"));
+
+  // The run directory holds what the README promises.
+  EXPECT_TRUE(std::filesystem::exists(dir / "run/config.yaml"));
+  auto reread = load_train_config(dir / "run/config.yaml");
+  EXPECT_EQ(reread.steps, 40);
+  auto final_model = model::load_pretrained(dir / "run/final");
+  auto trained = model::named_weights(trainer.student());
+  for (auto& [name, t] : model::named_weights(final_model)) EXPECT_TRUE(at::equal(t, trained.at(name))) << name;
+}
+
+TEST(Trainer, SameSeedGivesSameWeights) {
+  ScratchDir a("opd-det-a"), b("opd-det-b");
+  Trainer ta(smoke_config(a, 3)), tb(smoke_config(b, 3));
+  for (int64_t s = 0; s < 3; ++s) {
+    ta.step(s);
+    tb.step(s);
+  }
+  auto wa = model::named_weights(ta.student()), wb = model::named_weights(tb.student());
+  for (auto& [name, t] : wa) EXPECT_TRUE(at::equal(t, wb.at(name))) << name;
+}
+
+// Splitting the step into micro-batches must not change the update (DESIGN §3).
+TEST(Trainer, MicroBatchingDoesNotChangeTheUpdate) {
+  ScratchDir a("opd-mb-a"), b("opd-mb-b");
+  auto ca = smoke_config(a, 1), cb = smoke_config(b, 1);
+  ca.micro_batch_size = 16;
+  cb.micro_batch_size = 3;
+  // Adam's first step is lr * g / (|g| + eps): with a tiny eps it turns
+  // summation-order noise on near-zero gradients into full-size updates. A
+  // large eps keeps the update smooth in g, so the weights compare tightly.
+  ca.optim.eps = cb.optim.eps = 1e-3;
+  Trainer ta(ca), tb(cb);
+  auto ma = ta.step(0), mb = tb.step(0);
+  EXPECT_NEAR(ma.value("loss"), mb.value("loss"), 1e-6 * std::abs(ma.value("loss")));
+  EXPECT_NEAR(ma.value("grad_norm"), mb.value("grad_norm"), 1e-5 * ma.value("grad_norm"));
+  auto wa = model::named_weights(ta.student()), wb = model::named_weights(tb.student());
+  for (auto& [name, t] : wa) {
+    EXPECT_TRUE(at::allclose(t, wb.at(name), 1e-5, 1e-6))
+        << name << " max diff " << (t - wb.at(name)).abs().max().item<double>();
+  }
+}
+
+TEST(Trainer, MissingModelDirectoryNamesTheKey) {
+  ScratchDir dir;
+  auto config = smoke_config(dir, 1);
+  config.teacher.path = dir / "no-such-teacher";
+  const auto msg = error_message([&] { Trainer t(config); });
+  EXPECT_NE(msg.find("teacher.path: no model directory at"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no-such-teacher"), std::string::npos) << msg;
+}
+
+TEST(AdamW, MatchesTheReferenceUpdate) {
+  auto p = at::tensor({1.0f, -2.0f, 0.5f, 3.0f}).view({2, 2}).set_requires_grad(true);
+  auto bias = at::tensor({0.25f}).set_requires_grad(true);
+  AdamW opt({p, bias}, AdamWOptions{0.9, 0.99, 1e-8, 0.1});
+  auto p0 = p.detach().clone(), b0 = bias.detach().clone();
+  std::vector<at::Tensor> grads = {at::tensor({0.1f, 0.2f, -0.3f, 0.4f}).view({2, 2}), at::tensor({-0.5f, 0.1f, 0.2f, 0.0f}).view({2, 2})};
+  auto m = at::zeros_like(p0), v = at::zeros_like(p0), ref = p0.clone();
+  for (int step = 1; step <= 2; ++step) {
+    const auto& g = grads[step - 1];
+    p.mutable_grad() = g.clone();
+    bias.mutable_grad() = at::tensor({1.0f});
+    opt.step(0.01);
+    m = 0.9 * m + 0.1 * g;
+    v = 0.99 * v + 0.01 * g * g;
+    auto mhat = m / (1 - std::pow(0.9, step)), vhat = v / (1 - std::pow(0.99, step));
+    ref = ref - 0.01 * 0.1 * ref - 0.01 * mhat / (vhat.sqrt() + 1e-8);
+  }
+  EXPECT_TRUE(at::allclose(p.detach(), ref, 1e-6, 1e-7)) << p << ref;
+  // Biases (1-D) get no weight decay: two steps of +-lr * 1 exactly.
+  EXPECT_NEAR(bias.item<float>(), b0.item<float>() - 0.02f, 1e-6);
+}
+
+TEST(AdamW, ClipScalesToMaxNorm) {
+  auto p = at::zeros({3}).set_requires_grad(true);
+  p.mutable_grad() = at::tensor({3.0f, 4.0f, 0.0f});
+  EXPECT_NEAR(clip_grad_norm({p}, 1.0), 5.0, 1e-6);
+  EXPECT_NEAR(global_grad_norm({p}), 1.0, 1e-5);
+}
+
+TEST(LrSchedule, WarmupThenCosineToFloor) {
+  OptimConfig o;
+  o.lr = 1.0;
+  o.warmup_steps = 4;
+  o.schedule = LrSchedule::kCosine;
+  o.min_lr_ratio = 0.1;
+  EXPECT_DOUBLE_EQ(learning_rate(o, 0, 14), 0.25);
+  EXPECT_DOUBLE_EQ(learning_rate(o, 3, 14), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate(o, 4, 14), 1.0);
+  EXPECT_NEAR(learning_rate(o, 9, 14), 0.55, 1e-12);  // halfway: floor + half the span
+  EXPECT_NEAR(learning_rate(o, 14, 14), 0.1, 1e-12);
+  o.schedule = LrSchedule::kConstant;
+  EXPECT_DOUBLE_EQ(learning_rate(o, 12, 14), 1.0);
+}
+
+}  // namespace
+}  // namespace opd::train

@@ -1,0 +1,57 @@
+// opd-make-tiny: writes a random HF model directory of a chosen shape, seeded.
+#include "cli_errors.h"
+#include "opd/model/pretrained.h"
+#include "opd/model/tiny_model.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+
+int main(int argc, char** argv) {
+  using namespace opd::model;
+  CLI::App app{"Write a random tiny HF-format model directory (config.json + safetensors)."};
+  std::string out, arch = "qwen3", dtype = "float32";
+  TinyModelSpec spec;
+  bool untied = false;
+  app.add_option("--out", out, "output model directory")->required();
+  app.add_option("--arch", arch, "qwen3 | qwen2 | llama | mistral")
+      ->check(CLI::IsMember({"qwen3", "qwen2", "llama", "mistral"}));
+  app.add_option("--vocab-size", spec.vocab_size)->check(CLI::PositiveNumber);
+  app.add_option("--hidden-size", spec.hidden_size)->check(CLI::PositiveNumber);
+  app.add_option("--intermediate-size", spec.intermediate_size)->check(CLI::PositiveNumber);
+  app.add_option("--layers", spec.num_hidden_layers)->check(CLI::PositiveNumber);
+  app.add_option("--heads", spec.num_attention_heads)->check(CLI::PositiveNumber);
+  app.add_option("--kv-heads", spec.num_key_value_heads)->check(CLI::PositiveNumber);
+  app.add_option("--head-dim", spec.head_dim)->check(CLI::PositiveNumber);
+  app.add_option("--max-positions", spec.max_position_embeddings)->check(CLI::PositiveNumber);
+  app.add_option("--rope-theta", spec.rope_theta)->check(CLI::PositiveNumber);
+  app.add_option("--init-std", spec.init_std, "weights ~ N(0, std^2)")->check(CLI::PositiveNumber);
+  app.add_option("--embed-std", spec.embed_std, "embedding/lm_head std (default: --init-std)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--eos-id", spec.eos_token_id)->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", spec.seed);
+  app.add_option("--dtype", dtype, "float32 | bfloat16 | float16")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_flag("--untied", untied, "separate lm_head instead of tied embeddings");
+  CLI11_PARSE(app, argc, argv);
+
+  return opd::tools::run_main("opd-make-tiny", [&] {
+    static const std::map<std::string, Architecture> kArch = {{"qwen3", Architecture::kQwen3},
+                                                              {"qwen2", Architecture::kQwen2},
+                                                              {"llama", Architecture::kLlama},
+                                                              {"mistral", Architecture::kMistral}};
+    spec.architecture = kArch.at(arch);
+    spec.dtype = dtype_from_name(dtype, "--dtype");
+    spec.tie_word_embeddings = !untied;
+    auto model = make_tiny_model(spec);
+    save_pretrained(model, out);
+    int64_t params = 0;
+    for (const auto& p : model->parameters()) params += p.numel();
+    std::printf("wrote %s: %s, %lld parameters, vocab %lld, %lld layers, seed %llu\n", out.c_str(),
+                arch.c_str(), static_cast<long long>(params), static_cast<long long>(spec.vocab_size),
+                static_cast<long long>(spec.num_hidden_layers),
+                static_cast<unsigned long long>(spec.seed));
+    return 0;
+  });
+}
