@@ -1,0 +1,103 @@
+// The binaries as a user runs them: exit codes, one-line errors, outputs.
+#include "opd/model/pretrained.h"
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+namespace opd {
+namespace {
+
+namespace fs = std::filesystem;
+using opd::testing::ScratchDir;
+
+struct Result {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& command) {
+  Result r{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+const std::string kBin = OPD_BIN_DIR;
+const std::string kRecipe = std::string(OPD_SOURCE_DIR) + "/configs/smoke/opd_tiny.yaml";
+
+// A recipe whose models live in `dir` (made by opd-make-tiny as quickstart does).
+std::string make_models(const ScratchDir& dir) {
+  auto t = run(kBin + "/opd-make-tiny --out " + (dir / "teacher") + " --vocab-size 64 --seed 1 --init-std 0.1 --embed-std 0.3");
+  auto s = run(kBin + "/opd-make-tiny --out " + (dir / "student") + " --vocab-size 64 --seed 2 --init-std 0.02");
+  EXPECT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  return " --set student.path=" + (dir / "student") + " --set teacher.path=" + (dir / "teacher") +
+         " --set data.train=" + OPD_SOURCE_DIR + "/configs/smoke/prompts.jsonl --set run_dir=" + (dir / "run");
+}
+
+int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(Cli, MakeTinyWritesALoadableHfDirectory) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-make-tiny --out " + (dir / "m") + " --arch llama --layers 3 --untied --dtype bfloat16 --seed 4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("llama"), std::string::npos);
+  auto model = model::load_pretrained(dir / "m");
+  EXPECT_EQ(model->config().num_hidden_layers, 3);
+  EXPECT_FALSE(model->config().tie_word_embeddings);
+  EXPECT_EQ(model->dtype(), at::kBFloat16);
+  auto again = run(kBin + "/opd-make-tiny --out " + (dir / "m2") + " --arch llama --layers 3 --untied --dtype bfloat16 --seed 4");
+  EXPECT_EQ(opd::testing::read_file_bytes(dir / "m/model.safetensors"),
+            opd::testing::read_file_bytes(dir / "m2/model.safetensors")) << "same seed, same bytes";
+}
+
+TEST(Cli, TrainRunsAndReportsBeforeAfter) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 3/3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("before -> after 3 steps"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "run/final/model.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "run/metrics.jsonl"));
+}
+
+TEST(Cli, BadInputIsOneLineNamingWhatAndWhere) {
+  ScratchDir dir;
+  const std::string sets = make_models(dir);
+  auto expect_error = [&](const std::string& extra, const std::string& needle) {
+    auto r = run(kBin + "/opd-train --config " + kRecipe + sets + extra);
+    EXPECT_EQ(r.exit_code, 1) << extra << "\n" << r.output;
+    EXPECT_EQ(count_lines(r.output), 1) << extra << "\n" << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << extra << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(dir / "run/final")) << "nothing may be written on bad input";
+  };
+  expect_error(" --set optim.lrr=1", "optim.lrr: unknown key");
+  expect_error(" --set steps=ten", "steps must be an integer");
+  expect_error(" --set objective.name=ppo", "objective.name must be one of");
+  expect_error(" --set teacher.path=" + (dir / "nowhere"), "teacher.path: no model directory");
+
+  std::ofstream(dir / "bad.jsonl") << "{\"prompt_ids\": [1, 2]}\n{\"prompt_ids\": [1,\n";
+  expect_error(" --set data.train=" + (dir / "bad.jsonl"), "bad.jsonl:2: not valid JSON");
+
+  const std::string st = dir / "teacher/model.safetensors";
+  const auto bytes = opd::testing::read_file_bytes(st);
+  std::ofstream(st, std::ios::binary | std::ios::trunc) << bytes.substr(0, 100);
+  expect_error("", "truncated");
+
+  auto missing = run(kBin + "/opd-train --config " + (dir / "nope.yaml"));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("nope.yaml"), std::string::npos) << missing.output;
+}
+
+}  // namespace
+}  // namespace opd
