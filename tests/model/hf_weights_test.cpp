@@ -18,6 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using opd::testing::error_message;
+using opd::testing::expect_error;
+using opd::testing::write_file_bytes;
 using opd::testing::read_file_bytes;
 using opd::testing::ScratchDir;
 
@@ -58,15 +60,6 @@ void expect_same_tensors(const TensorMap& expected, const TensorMap& actual) {
     EXPECT_TRUE(at::equal(it->second, want)) << name;
   }
 }
-
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  const std::string message = error_message(fn);
-  for (const auto& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos)
-        << "expected \"" << part << "\" in: " << message;
-  }
-}
-
 TEST(HfWeights, SingleShardWritesModelSafetensors) {
   ScratchDir dir("opd-hf-weights");
   const TensorMap weights = sample_weights();

@@ -17,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using opd::testing::error_message;
 using opd::testing::read_file_bytes;
+using opd::testing::write_file_bytes;
 using opd::testing::ScratchDir;
 
 TinyModelSpec small_spec() {
@@ -43,11 +44,6 @@ void expect_same_weights(CausalLM& a, CausalLM& b) {
   ASSERT_EQ(wa.size(), wb.size());
   for (auto& [name, t] : wa) EXPECT_TRUE(at::equal(t, wb.at(name))) << name;
 }
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
 class PretrainedDtype : public ::testing::TestWithParam<at::ScalarType> {};
 
 TEST_P(PretrainedDtype, SaveLoadSaveIsByteIdentical) {
@@ -99,9 +95,9 @@ TEST(Pretrained, CompanionFilesTravelAndOldDirIsReplacedWhole) {
   ScratchDir dir;
   auto model = make_tiny_model(small_spec());
   save_pretrained(model, dir / "src");
-  write_text(dir / "src/tokenizer.json", "{\"model\": {}}");
+  write_file_bytes(dir / "src/tokenizer.json", "{\"model\": {}}");
   fs::create_directories(dir / "out");
-  write_text(dir / "out/stale.txt", "old");
+  write_file_bytes(dir / "out/stale.txt", "old");
   save_pretrained(model, dir / "out", SaveOptions{std::nullopt, int64_t{5} << 30, dir / "src"});
   EXPECT_EQ(read_file_bytes(dir / "out/tokenizer.json"), "{\"model\": {}}");
   EXPECT_FALSE(fs::exists(dir / "out/stale.txt"));
@@ -144,7 +140,7 @@ TEST(Pretrained, ShapeDisagreeingWithConfigNamesTensorAndShapes) {
   save_pretrained(model, dir / "m");
   auto j = nlohmann::json::parse(read_file_bytes(dir / "m/config.json"));
   j["intermediate_size"] = 64;  // weights were written with 48
-  write_text(dir / "m/config.json", j.dump());
+  write_file_bytes(dir / "m/config.json", j.dump());
   const auto msg = error_message([&] { load_pretrained(dir / "m"); });
   // Tensors are checked in name order: down_proj [hidden, intermediate] is first.
   EXPECT_NE(msg.find("'model.layers.0.mlp.down_proj.weight' has shape [32, 48]"), std::string::npos) << msg;
@@ -179,7 +175,7 @@ TEST(Pretrained, TruncatedSafetensorsNamesTheFile) {
   save_pretrained(model, dir / "m");
   const std::string path = dir / "m/model.safetensors";
   const auto bytes = read_file_bytes(path);
-  write_text(path, bytes.substr(0, bytes.size() / 2));
+  write_file_bytes(path, bytes.substr(0, bytes.size() / 2));
   const auto msg = error_message([&] { load_pretrained(dir / "m"); });
   EXPECT_NE(msg.find("model.safetensors"), std::string::npos) << msg;
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;

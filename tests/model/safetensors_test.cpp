@@ -22,15 +22,10 @@ namespace {
 
 using json = nlohmann::json;
 using opd::testing::error_message;
+using opd::testing::expect_error;
+using opd::testing::write_file_bytes;
 using opd::testing::read_file_bytes;
 using opd::testing::ScratchDir;
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
 std::string u64_le(uint64_t v) {
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -71,15 +66,6 @@ void expect_same_tensors(const TensorMap& expected, const TensorMap& actual) {
     EXPECT_EQ(got.sizes(), want.sizes()) << name;
     EXPECT_TRUE(got.device().is_cpu()) << name;
     EXPECT_TRUE(at::equal(got, want)) << name;
-  }
-}
-
-// Expects fn to throw a message that holds every one of parts.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  const std::string message = error_message(fn);
-  for (const auto& part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos)
-        << "expected \"" << part << "\" in: " << message;
   }
 }
 
@@ -163,7 +149,7 @@ TEST(Safetensors, ReadsAHandWrittenFile) {
   std::string data(reinterpret_cast<const char*>(values), sizeof(values));
   data += std::string("\x01\x00", 2);
   // Unpadded header (so "w" starts misaligned) and keys in an unusual order.
-  write_bytes(path, raw_file(R"({"w":{"shape":[3],"data_offsets":[0,12],"dtype":"F32"},)"
+  write_file_bytes(path, raw_file(R"({"w":{"shape":[3],"data_offsets":[0,12],"dtype":"F32"},)"
                              R"("m":{"dtype":"BOOL","shape":[2],"data_offsets":[12,14]}})",
                              data));
   const SafetensorsFile file = read_safetensors(path);
@@ -221,34 +207,34 @@ TEST(Safetensors, TruncatedFileNamesPathAndWhere) {
                                     data_start + 10, bytes.size() - 1};
   for (size_t cut : cuts) {
     SCOPED_TRACE("cut at byte " + std::to_string(cut));
-    write_bytes(path, bytes.substr(0, cut));
+    write_file_bytes(path, bytes.substr(0, cut));
     expect_error([&] { read_safetensors(path); }, {path, "truncated"});
   }
-  write_bytes(path, bytes.substr(0, 5));
+  write_file_bytes(path, bytes.substr(0, 5));
   expect_error([&] { read_safetensors(path); }, {"file has 5 bytes"});
-  write_bytes(path, bytes.substr(0, 100));
+  write_file_bytes(path, bytes.substr(0, 100));
   expect_error([&] { read_safetensors(path); },
                {"header says " + std::to_string(n) + " bytes at offset 8, file has 100 bytes"});
-  write_bytes(path, bytes.substr(0, bytes.size() - 4));
+  write_file_bytes(path, bytes.substr(0, bytes.size() - 4));
   expect_error([&] { read_safetensors(path); }, {"tensor 'b' ends at byte 96 of a 92-byte"});
 }
 
 TEST(Safetensors, CorruptHeaderJsonIsAClearError) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]})",
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]})",
                              std::string(4, '\0')));  // missing closing brace
   expect_error([&] { read_safetensors(path); }, {path, "not valid JSON", "offset 8"});
-  write_bytes(path, raw_file("[1, 2]", ""));
+  write_file_bytes(path, raw_file("[1, 2]", ""));
   expect_error([&] { read_safetensors(path); }, {path, "must be a JSON object", "array"});
-  write_bytes(path, raw_file(R"({"__metadata__": {"k": 3}})", ""));
+  write_file_bytes(path, raw_file(R"({"__metadata__": {"k": 3}})", ""));
   expect_error([&] { read_safetensors(path); }, {path, "__metadata__", "'k'", "must be a string"});
-  write_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1]}})", ""));
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1]}})", ""));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'a'", "data_offsets"});
-  write_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}})",
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}})",
                              ""));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'a'", "shape [-1]"});
-  write_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})",
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})",
                              std::string(4, '\0')));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'a'", "data_offsets [4,0]"});
 }
@@ -256,14 +242,14 @@ TEST(Safetensors, CorruptHeaderJsonIsAClearError) {
 TEST(Safetensors, HugeHeaderLengthIsRejected) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "garbage.safetensors";
-  write_bytes(path, u64_le(~uint64_t{0}) + "{}");
+  write_file_bytes(path, u64_le(~uint64_t{0}) + "{}");
   expect_error([&] { read_safetensors(path); }, {path, "header length", "limit"});
 }
 
 TEST(Safetensors, OffsetsThatDisagreeWithShapeAreAClearError) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"model.norm.weight": {"dtype": "F32", "shape": [4],)"
+  write_file_bytes(path, raw_file(R"({"model.norm.weight": {"dtype": "F32", "shape": [4],)"
                              R"( "data_offsets": [0, 10]}})",
                              std::string(10, '\0')));
   expect_error([&] { read_safetensors(path); },
@@ -274,7 +260,7 @@ TEST(Safetensors, OffsetsThatDisagreeWithShapeAreAClearError) {
 TEST(Safetensors, OffsetsPastTheBufferAreAClearError) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"x": {"dtype": "U8", "shape": [200], "data_offsets": [300, 500]}})",
+  write_file_bytes(path, raw_file(R"({"x": {"dtype": "U8", "shape": [200], "data_offsets": [300, 500]}})",
                              std::string(300, '\0')));
   expect_error([&] { read_safetensors(path); },
                {path, "tensor 'x' ends at byte 500 of a 300-byte data buffer"});
@@ -283,15 +269,15 @@ TEST(Safetensors, OffsetsPastTheBufferAreAClearError) {
 TEST(Safetensors, OverlapsGapsAndTrailingBytesAreErrors) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},)"
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},)"
                              R"( "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}})",
                              std::string(6, '\0')));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'b'", "overlap tensor 'a'"});
-  write_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},)"
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},)"
                              R"( "b": {"dtype": "U8", "shape": [4], "data_offsets": [6, 10]}})",
                              std::string(10, '\0')));
   expect_error([&] { read_safetensors(path); }, {path, "[4, 6]", "gap before tensor 'b'"});
-  write_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}})",
+  write_file_bytes(path, raw_file(R"({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}})",
                              std::string(7, '\0')));
   expect_error([&] { read_safetensors(path); }, {path, "3 unaccounted trailing bytes"});
 }
@@ -299,7 +285,7 @@ TEST(Safetensors, OverlapsGapsAndTrailingBytesAreErrors) {
 TEST(Safetensors, UnknownDtypeIsAClearError) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"lm_head.weight": {"dtype": "Q4_K", "shape": [2],)"
+  write_file_bytes(path, raw_file(R"({"lm_head.weight": {"dtype": "Q4_K", "shape": [2],)"
                              R"( "data_offsets": [0, 2]}})",
                              std::string(2, '\0')));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'lm_head.weight'", "dtype 'Q4_K'"});
@@ -308,7 +294,7 @@ TEST(Safetensors, UnknownDtypeIsAClearError) {
 TEST(Safetensors, BoolBytesOtherThanZeroOrOneAreRejected) {
   ScratchDir dir("opd-safetensors");
   const std::string path = dir / "bad.safetensors";
-  write_bytes(path, raw_file(R"({"mask": {"dtype": "BOOL", "shape": [3], "data_offsets": [0, 3]}})",
+  write_file_bytes(path, raw_file(R"({"mask": {"dtype": "BOOL", "shape": [3], "data_offsets": [0, 3]}})",
                              std::string("\x01\x00\x07", 3)));
   expect_error([&] { read_safetensors(path); }, {path, "tensor 'mask'", "byte value 7 at element 2"});
 }
@@ -330,7 +316,7 @@ TEST(Safetensors, DamagedFilesNeverCrash) {
     }
   };
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
-    write_bytes(path, bytes.substr(0, cut));
+    write_file_bytes(path, bytes.substr(0, cut));
     try_read();
   }
   EXPECT_EQ(rejected, static_cast<int>(bytes.size()));  // every strict prefix is invalid
@@ -340,7 +326,7 @@ TEST(Safetensors, DamagedFilesNeverCrash) {
     std::string damaged = bytes;
     const size_t pos = rng() % std::min<size_t>(damaged.size(), 200);
     damaged[pos] = alphabet[rng() % alphabet.size()];
-    write_bytes(path, damaged);
+    write_file_bytes(path, damaged);
     try_read();
   }
   EXPECT_GT(rejected, static_cast<int>(bytes.size()));

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <fstream>
 #include <sstream>
@@ -29,6 +31,19 @@ std::string error_message(const std::function<void()>& fn) {
     return e.what();
   }
   return "<no exception>";
+}
+
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  const std::string message = error_message(fn);
+  for (const auto& part : parts) {
+    EXPECT_NE(message.find(part), std::string::npos)
+        << "expected \"" << part << "\" in: " << message;
+  }
+}
+
+void write_file_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string read_file_bytes(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace opd::testing {
 
@@ -27,7 +28,13 @@ class ScratchDir {
 // std::exception it throws; returns "<no exception>" when it does not throw.
 std::string error_message(const std::function<void()>& fn);
 
+// Expects fn to throw an error whose message holds every one of `parts`
+// (a GoogleTest failure naming the missing part otherwise).
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts);
+
 // Whole file contents as bytes.
 std::string read_file_bytes(const std::string& path);
+// Replaces the file's contents with `bytes`.
+void write_file_bytes(const std::string& path, const std::string& bytes);
 
 }  // namespace opd::testing
