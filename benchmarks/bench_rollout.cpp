@@ -6,6 +6,7 @@
 #include "opd/rollout/generator.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -50,6 +52,7 @@ double median_seconds(const std::function<void()>& fn, int64_t repeats) {
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   opd::model::TinyModelSpec spec;
   spec.vocab_size = a.vocab;
   spec.hidden_size = a.hidden;
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double tokens = cached.response_lengths.sum().item<double>();
+  std::printf("threads: %d\n", at::get_num_threads());
   std::printf("model: %lld layers, hidden %lld, vocab %lld | batch %lld, prompt %lld, new tokens %lld\n",
               (long long)a.layers, (long long)a.hidden, (long long)a.vocab, (long long)a.batch,
               (long long)a.prompt, (long long)a.new_tokens);

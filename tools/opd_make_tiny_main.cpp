@@ -1,5 +1,5 @@
 // opd-make-tiny: writes a random HF model directory of a chosen shape, seeded.
-#include "cli_errors.h"
+#include "cli_main.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 

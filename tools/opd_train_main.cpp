@@ -1,6 +1,6 @@
 // opd-train: on-policy distillation from a YAML recipe.
 //   opd-train --config configs/smoke/opd_tiny.yaml [--set optim.lr=1e-3 ...]
-#include "cli_errors.h"
+#include "cli_main.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/trainer.h"
 

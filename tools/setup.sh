@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ cmake ninja-build ccache pkg-config git
   libtorch-dev libgloo-dev                 # LibTorch 1.13 (CPU) with c10d/Gloo
+  libopenblas0-openmp                      # else LibTorch's matmuls use reference BLAS, ~14x slower
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece libhdf5-dev

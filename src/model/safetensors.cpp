@@ -383,8 +383,15 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
     }
     header["__metadata__"] = std::move(meta);
   }
+  // Data order: widest elements first, then by name (as the reference writer),
+  // so every tensor starts aligned to its element size in the 8-aligned buffer.
+  std::vector<std::pair<std::string, at::Tensor>> ordered(tensors.begin(), tensors.end());
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return a.second.defined() && b.second.defined() &&
+           a.second.element_size() > b.second.element_size();
+  });
   uint64_t offset = 0;
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& [name, tensor] : ordered) {
     TORCH_CHECK(name != "__metadata__", where,
                 ": a tensor may not be named \"__metadata__\" (the header reserves it)");
     check_utf8(where, "tensor name", name);
@@ -418,7 +425,7 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
   AtomicFileWriter out(path);
   out.write(prefix, sizeof(prefix));
   out.write(text.data(), text.size());
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& [name, tensor] : ordered) {
     // One tensor at a time, so a GPU state dict never needs a full host copy.
     const at::Tensor cpu = tensor.detach().to(at::kCPU).contiguous();
     out.write(cpu.data_ptr(), static_cast<size_t>(cpu.numel()) * cpu.element_size());

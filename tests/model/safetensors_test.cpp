@@ -122,16 +122,22 @@ TEST(Safetensors, HeaderIsAlignedAndParsesByHand) {
   const json header = json::parse(header_text);
   EXPECT_EQ(header.at("__metadata__"), json({{"format", "pt"}}));
 
-  // Tensors are laid out back to back in name order, and the bytes are theirs.
+  // Tensors are laid out back to back, widest elements first and then by name
+  // (so each starts aligned to its element size), and the bytes are theirs.
   const std::string buffer = bytes.substr(8 + n);
+  std::vector<std::pair<std::string, at::Tensor>> expected_order(tensors.begin(), tensors.end());
+  std::stable_sort(expected_order.begin(), expected_order.end(), [](const auto& a, const auto& b) {
+    return a.second.element_size() > b.second.element_size();
+  });
   uint64_t expected_begin = 0;
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& [name, tensor] : expected_order) {
     const json& entry = header.at(name);
     EXPECT_EQ(entry.at("dtype").get<std::string>(), safetensors_dtype_name(tensor.scalar_type()));
     EXPECT_EQ(entry.at("shape").get<std::vector<int64_t>>(), tensor.sizes().vec()) << name;
     const auto begin = entry.at("data_offsets")[0].get<uint64_t>();
     const auto end = entry.at("data_offsets")[1].get<uint64_t>();
     EXPECT_EQ(begin, expected_begin) << name;
+    EXPECT_EQ((8 + n + begin) % static_cast<uint64_t>(tensor.element_size()), 0u) << name << " misaligned";
     const at::Tensor contiguous = tensor.contiguous();
     ASSERT_EQ(end - begin, static_cast<uint64_t>(contiguous.nbytes())) << name;
     ASSERT_LE(end, buffer.size()) << name;
