@@ -177,6 +177,12 @@ Metrics Trainer::evaluate() {
   return m;
 }
 
+void Trainer::save_student(const std::string& name) {
+  model::SaveOptions options;
+  options.copy_files_from = config_.student.path;  // tokenizer files travel with the weights
+  model::save_pretrained(student_, (fs::path(config_.run_dir) / name).string(), options);
+}
+
 TrainSummary Trainer::run() {
   fs::create_directories(config_.run_dir);
   {
@@ -209,13 +215,11 @@ TrainSummary Trainer::run() {
                    m.value("tokens_per_s"), format_eta(eta));
     }
     if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) {
-      model::save_pretrained(student_, (fs::path(config_.run_dir) / ("checkpoint-" + std::to_string(s + 1))).string(),
-                             model::SaveOptions{std::nullopt, int64_t{5} << 30, config_.student.path});
+      save_student("checkpoint-" + std::to_string(s + 1));
     }
   }
   summary.after = evaluate();
-  model::save_pretrained(student_, (fs::path(config_.run_dir) / "final").string(),
-                         model::SaveOptions{std::nullopt, int64_t{5} << 30, config_.student.path});
+  save_student("final");
   return summary;
 }
 

@@ -41,6 +41,9 @@ class Trainer {
   const TrainConfig& config() const { return config_; }
 
  private:
+  // Writes the student as an HF directory <run_dir>/<name>, atomically.
+  void save_student(const std::string& name);
+
   TrainConfig config_;
   model::CausalLM student_{nullptr}, teacher_{nullptr};
   data::PromptDataset dataset_;
