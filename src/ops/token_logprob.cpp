@@ -1,21 +1,9 @@
 #include "opd/ops/token_logprob.h"
 
-#include <vector>
+#include "row_chunks.h"
+
 
 namespace opd::ops {
-namespace {
-
-// Applies fn to row chunks of a [N, V] view and concatenates the [N] results.
-template <typename Fn>
-at::Tensor by_row_chunks(const at::Tensor& rows, int64_t chunk_rows, Fn fn) {
-  const int64_t n = rows.size(0);
-  if (n <= chunk_rows) return fn(rows, 0, n);
-  std::vector<at::Tensor> parts;
-  for (int64_t b = 0; b < n; b += chunk_rows) parts.push_back(fn(rows, b, std::min(n, b + chunk_rows)));
-  return at::cat(parts);
-}
-
-}  // namespace
 
 at::Tensor token_logprob(const at::Tensor& logits, const at::Tensor& targets, int64_t chunk_rows) {
   TORCH_CHECK(logits.dim() >= 1 && logits.dim() == targets.dim() + 1,
@@ -29,9 +17,10 @@ at::Tensor token_logprob(const at::Tensor& logits, const at::Tensor& targets, in
   const int64_t V = logits.size(-1);
   auto rows = logits.reshape({-1, V});
   auto ids = targets.reshape({-1, 1});
-  auto out = by_row_chunks(rows, chunk_rows, [&](const at::Tensor& r, int64_t b, int64_t e) {
-    auto chunk = r.slice(0, b, e).to(at::kFloat);
-    return chunk.gather(1, ids.slice(0, b, e)).squeeze(1) - chunk.logsumexp(1);
+  auto out = concat_row_chunks(rows.size(0), chunk_rows, [&](int64_t b, int64_t e) {
+    // log_softmax subtracts the row max first; x - logsumexp(x) would lose the
+    // low bits of every log-prob when logits are large.
+    return at::log_softmax(rows.slice(0, b, e).to(at::kFloat), 1).gather(1, ids.slice(0, b, e)).squeeze(1);
   });
   return out.view(targets.sizes());
 }
@@ -39,11 +28,11 @@ at::Tensor token_logprob(const at::Tensor& logits, const at::Tensor& targets, in
 at::Tensor softmax_entropy(const at::Tensor& logits, int64_t chunk_rows) {
   TORCH_CHECK(logits.dim() >= 1, "softmax_entropy: expected logits [..., V], got ", logits.sizes());
   const int64_t V = logits.size(-1);
-  auto out = by_row_chunks(logits.reshape({-1, V}), chunk_rows,
-                           [](const at::Tensor& r, int64_t b, int64_t e) {
-                             auto logp = at::log_softmax(r.slice(0, b, e).to(at::kFloat), 1);
-                             return -(logp.exp() * logp).sum(1);
-                           });
+  auto rows = logits.reshape({-1, V});
+  auto out = concat_row_chunks(rows.size(0), chunk_rows, [&](int64_t b, int64_t e) {
+    auto logp = at::log_softmax(rows.slice(0, b, e).to(at::kFloat), 1);
+    return -(logp.exp() * logp).sum(1);
+  });
   auto sizes = logits.sizes().vec();
   sizes.pop_back();
   return out.view(sizes);

@@ -46,6 +46,25 @@ void write_file_bytes(const std::string& path, const std::string& bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+::testing::AssertionResult close(const at::Tensor& actual, const at::Tensor& expected, double rtol,
+                                 double atol) {
+  if (actual.sizes() != expected.sizes()) {
+    return ::testing::AssertionFailure() << "sizes " << actual.sizes() << " vs " << expected.sizes();
+  }
+  auto a = actual.to(at::kDouble), e = expected.to(at::kDouble);
+  auto excess = (a - e).abs() - (atol + rtol * e.abs());
+  if (!at::isfinite(a).all().item<bool>() || (excess > 0).any().item<bool>()) {
+    return ::testing::AssertionFailure() << "max |diff| " << (a - e).abs().max().item<double>()
+                                         << " (atol " << atol << ", rtol " << rtol << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+double rel_err(const at::Tensor& actual, const at::Tensor& expected) {
+  auto e = expected.to(at::kDouble);
+  return ((actual.to(at::kDouble) - e).norm() / e.norm().clamp_min(1e-30)).item<double>();
+}
+
 std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;

@@ -1,7 +1,9 @@
 // Helpers shared by the test suites: scratch directories and error matching.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <functional>
@@ -31,6 +33,13 @@ std::string error_message(const std::function<void()>& fn);
 // Expects fn to throw an error whose message holds every one of `parts`
 // (a GoogleTest failure naming the missing part otherwise).
 void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts);
+
+// Elementwise |actual - expected| <= atol + rtol * |expected| (in double), same
+// sizes, and actual finite; the failure names the largest difference.
+::testing::AssertionResult close(const at::Tensor& actual, const at::Tensor& expected, double rtol,
+                                 double atol);
+// ||actual - expected|| / ||expected|| in double.
+double rel_err(const at::Tensor& actual, const at::Tensor& expected);
 
 // Whole file contents as bytes.
 std::string read_file_bytes(const std::string& path);
