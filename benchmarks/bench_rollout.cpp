@@ -2,11 +2,11 @@
 // generation that recomputes the whole sequence every step, on the same
 // random model. Checks first that greedy outputs agree token for token.
 //   build/bin/bench_rollout [--new-tokens 256] [--batch 8] [--layers 4] [--hidden 256]
+#include "opd/core/cpu_threads.h"
 #include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -52,7 +51,7 @@ double median_seconds(const std::function<void()>& fn, int64_t repeats) {
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = opd::use_all_cpu_threads();
   opd::model::TinyModelSpec spec;
   spec.vocab_size = a.vocab;
   spec.hidden_size = a.hidden;
@@ -61,7 +60,7 @@ int main(int argc, char** argv) {
   spec.num_attention_heads = a.hidden / 32;
   spec.num_key_value_heads = std::max<int64_t>(1, a.hidden / 128);
   spec.head_dim = 32;
-  spec.eos_token_id = -1 + a.vocab;  // rarely drawn: rows run the full length
+  spec.eos_token_id = a.vocab - 1;  // rarely drawn: rows run the full length
   auto model = opd::model::make_tiny_model(spec);
   model->eval();
 
@@ -86,7 +85,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double tokens = cached.response_lengths.sum().item<double>();
-  std::printf("threads: %d\n", at::get_num_threads());
+  std::printf("threads: %d\n", threads);
   std::printf("model: %lld layers, hidden %lld, vocab %lld | batch %lld, prompt %lld, new tokens %lld\n",
               (long long)a.layers, (long long)a.hidden, (long long)a.vocab, (long long)a.batch,
               (long long)a.prompt, (long long)a.new_tokens);

@@ -2,7 +2,6 @@
 
 #include "row_chunks.h"
 
-
 namespace opd::ops {
 
 at::Tensor token_logprob(const at::Tensor& logits, const at::Tensor& targets, int64_t chunk_rows) {
