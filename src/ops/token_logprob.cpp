@@ -24,6 +24,24 @@ at::Tensor token_logprob(const at::Tensor& logits, const at::Tensor& targets, in
   return out.view(targets.sizes());
 }
 
+at::Tensor gather_logprobs(const at::Tensor& logits, const at::Tensor& ids, int64_t chunk_rows) {
+  const int64_t d = logits.dim();
+  TORCH_CHECK(d >= 1 && ids.dim() == d && logits.sizes().slice(0, d - 1) == ids.sizes().slice(0, d - 1),
+              "gather_logprobs: expected logits [..., V] and ids [..., K], got ", logits.sizes(),
+              " and ", ids.sizes());
+  TORCH_CHECK(ids.scalar_type() == at::kLong, "gather_logprobs: ids must be int64, got ",
+              ids.scalar_type());
+  TORCH_CHECK(chunk_rows > 0, "gather_logprobs: chunk_rows must be > 0, got ", chunk_rows);
+  const int64_t V = logits.size(-1);
+  const int64_t K = ids.size(-1);
+  auto rows = logits.reshape({-1, V});
+  auto idx = ids.reshape({-1, K});
+  auto out = concat_row_chunks(rows.size(0), chunk_rows, [&](int64_t b, int64_t e) {
+    return at::log_softmax(rows.slice(0, b, e).to(at::kFloat), 1).gather(1, idx.slice(0, b, e));
+  });
+  return out.view(ids.sizes());
+}
+
 at::Tensor softmax_entropy(const at::Tensor& logits, int64_t chunk_rows) {
   TORCH_CHECK(logits.dim() >= 1, "softmax_entropy: expected logits [..., V], got ", logits.sizes());
   const int64_t V = logits.size(-1);

@@ -7,14 +7,31 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <string_view>
 
 namespace opd {
 
-// What an objective asks the scoring passes for.
+// Who writes the response tokens an objective trains on.
+enum class Trajectory {
+  kStudent,  // on-policy rollouts (source = kStudent)
+  kTeacher,  // the teacher writes the whole response (SeqKD; source = kTeacherPrefix)
+  kDataset,  // the dataset's reference solutions (source = kTeacherPrefix)
+  kRefined,  // TRD: the refiner rewrites the student's attempt (source = kRefined)
+};
+
+// What an objective asks the rollout and the scoring passes for.
 struct ObjectiveNeeds {
   bool teacher_logprobs = false;    // tau_t
+  int64_t teacher_topk = 0;         // k > 0: the teacher's top-k ids and log-probs
+  bool teacher_entropy = false;     // H_T,t of the full teacher softmax
+  bool teacher_logits = false;      // full teacher logits, one micro-batch at a time
   bool reference_logprobs = false;  // r_t
+  Trajectory trajectory = Trajectory::kStudent;
+
+  // The union of two objectives' needs (weighted sums); throws when they ask
+  // for different trajectories.
+  ObjectiveNeeds merged(const ObjectiveNeeds& other) const;
 };
 
 // Everything is aligned (core/token_alignment.h): position t is the prediction
@@ -27,8 +44,19 @@ struct ObjectiveInputs {
   // loss_mask scaled by the normaliser (DESIGN §3, global over micro-batches
   // and ranks): an objective's loss is sum_t l_t * token_weight_t.
   at::Tensor token_weight;
-  at::Tensor teacher_logprobs;    // fp32 tau_t (when needs().teacher_logprobs)
-  at::Tensor reference_logprobs;  // fp32 r_t (when needs().reference_logprobs)
+  // Global index of each position within the step (row_in_step * (T-1) + t),
+  // so per-token randomness does not depend on micro-batching. int64.
+  at::Tensor token_index;
+  int64_t step = 0;   // optimizer step (0-based): schedules, trust-mask draws
+  uint64_t seed = 0;  // the run's seed
+
+  // From the scoring passes, when needs() asks (all fp32 unless noted).
+  at::Tensor teacher_logprobs;    // tau_t
+  at::Tensor teacher_topk_ids;    // [B, T-1, k] int64
+  at::Tensor teacher_topk_logp;   // [B, T-1, k], log-probs under the full teacher softmax
+  at::Tensor teacher_entropy;     // H_T,t in nats
+  at::Tensor teacher_logits;      // [B, T-1, V] any float dtype, cut to the student's vocabulary
+  at::Tensor reference_logprobs;  // r_t
 };
 
 struct ObjectiveOutput {

@@ -1,0 +1,40 @@
+// TrOPD (Table 2 of the paper). On student tokens a Bernoulli trust region
+// M_t ~ Bernoulli(min(exp(tau_t - s_t), 1)) splits the tokens:
+//   trusted (M = 1): PG surrogate with the PG objectives' advantage (lambda applies);
+//   outlier (M = 0): variant fkl  -> top-k forward KL,
+//                    variant mask -> nothing,
+//                    variant clip -> PG surrogate with max(A, reward_floor).
+// On teacher-prefix tokens (source 1): l_t = -prefix_beta * s_t (the K1
+// estimate of the forward KL on teacher samples).
+#pragma once
+
+#include "opd/objectives/objective.h"
+#include "opd/objectives/objective_config.h"
+#include "opd/objectives/policy_gradient.h"
+
+#include <cstdint>
+
+namespace opd {
+
+struct TropdOptions {
+  objectives::PolicyGradientOptions pg;
+  OutlierVariant outlier = OutlierVariant::kFkl;
+  int64_t top_k = 64;
+  double reward_floor = -1.6;
+  double prefix_beta = 0.001;
+};
+
+class TropdObjective final : public Objective {
+ public:
+  explicit TropdObjective(TropdOptions options) : options_(options) {}
+  std::string_view name() const override { return "tropd"; }
+  ObjectiveNeeds needs() const override;
+  // Adds trust_ratio and outlier_fraction (over student tokens), trust_probability
+  // (mean min(exp(tau - s), 1)), fkl_outlier (variant fkl), prefix_logprob.
+  ObjectiveOutput compute(const ObjectiveInputs& in) override;
+
+ private:
+  TropdOptions options_;
+};
+
+}  // namespace opd

@@ -1,0 +1,43 @@
+#include "opd/objectives/diagnostics.h"
+
+#include "opd/core/rollout_batch.h"
+#include "opd/objectives/estimators.h"
+#include "opd/objectives/token_selection.h"
+
+namespace opd::objectives {
+
+void add_masked_mean(Metrics& m, const std::string& name, const at::Tensor& values,
+                     const at::Tensor& mask) {
+  auto w = mask.to(at::kDouble);
+  auto v = values.detach().to(at::kDouble);
+  // where(): values at unselected positions may be inf (a -inf log-prob at padding).
+  const double sum = at::where(w != 0, v * w, at::zeros_like(w)).sum().item<double>();
+  m.add(name, sum, w.sum().item<double>());
+}
+
+void add_source_counts(Metrics& m, const ObjectiveInputs& in) {
+  m.add_total("tokens_teacher_prefix", tokens_from(in, TokenSource::kTeacherPrefix).sum().item<double>());
+  m.add_total("tokens_student", tokens_from(in, TokenSource::kStudent).sum().item<double>());
+  m.add_total("tokens_refined", tokens_from(in, TokenSource::kRefined).sum().item<double>());
+}
+
+void add_kl_estimates(Metrics& m, const at::Tensor& s, const at::Tensor& tau,
+                      const at::Tensor& mask) {
+  auto student_minus_teacher = (s - tau).detach();
+  add_masked_mean(m, "kl_k1", kl_k1(student_minus_teacher), mask);
+  add_masked_mean(m, "kl_k3", kl_k3(student_minus_teacher), mask);
+  add_masked_mean(m, "student_logprob", s, mask);
+  add_masked_mean(m, "teacher_logprob", tau, mask);
+}
+
+void add_student_entropy(Metrics& m, const at::Tensor& entropy, const at::Tensor& mask) {
+  add_masked_mean(m, "student_entropy", entropy, mask);
+}
+
+void add_fraction(Metrics& m, const std::string& name, const at::Tensor& selected,
+                  const at::Tensor& of) {
+  m.add(name, (selected.to(at::kDouble) * of.to(at::kDouble)).sum().item<double>(),
+        of.to(at::kDouble).sum().item<double>());
+}
+
+}  // namespace opd::objectives

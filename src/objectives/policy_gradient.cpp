@@ -1,0 +1,46 @@
+#include "opd/objectives/policy_gradient.h"
+
+#include "opd/core/rollout_batch.h"
+#include "opd/objectives/advantage.h"
+#include "opd/objectives/diagnostics.h"
+#include "opd/objectives/token_selection.h"
+#include "opd/ops/token_logprob.h"
+
+namespace opd::objectives {
+
+ObjectiveNeeds PolicyGradientOptions::needs() const {
+  ObjectiveNeeds n;
+  n.teacher_logprobs = true;
+  n.reference_logprobs = lambda != 1.0;
+  return n;
+}
+
+PolicyGradientTokens policy_gradient_tokens(const ObjectiveInputs& in,
+                                            const PolicyGradientOptions& o, Metrics& m) {
+  TORCH_CHECK(in.teacher_logprobs.defined(), "policy-gradient objective: teacher log-probs were not scored");
+  PolicyGradientTokens t;
+  t.s = ops::token_logprob(in.student_logits, in.targets);
+  t.tau = in.teacher_logprobs.to(t.s.device(), at::kFloat);
+  t.log_ratio = (t.tau - t.s).detach();
+  at::Tensor r;
+  if (o.lambda != 1.0) {
+    TORCH_CHECK(in.reference_logprobs.defined(), "lambda = ", o.lambda,
+                " needs reference log-probs, none were scored");
+    r = in.reference_logprobs.to(t.s.device(), at::kFloat);
+  }
+  t.advantage = distillation_advantage(t.tau, t.s, r, o.lambda);
+  t.student = tokens_from(in, TokenSource::kStudent);
+  t.entropy = ops::softmax_entropy(in.student_logits.detach());
+  const bool select = o.entropy_rho > 0 && in.step >= o.switch_step;
+  t.selected = select ? top_fraction(t.entropy, t.student, o.entropy_rho) : t.student;
+
+  add_source_counts(m, in);
+  add_kl_estimates(m, t.s, t.tau, t.student);
+  add_student_entropy(m, t.entropy, t.student);
+  add_masked_mean(m, "advantage", t.advantage, t.selected);
+  if (r.defined()) add_masked_mean(m, "reward_correction", t.tau - r, t.student);
+  if (o.entropy_rho > 0) add_fraction(m, "selected_fraction", t.selected, t.student);
+  return t;
+}
+
+}  // namespace opd::objectives

@@ -1,0 +1,59 @@
+#include "opd/objectives/tropd.h"
+
+#include "opd/core/rollout_batch.h"
+#include "opd/objectives/advantage.h"
+#include "opd/objectives/diagnostics.h"
+#include "opd/objectives/estimators.h"
+#include "opd/objectives/token_selection.h"
+#include "opd/ops/topk_forward_kl.h"
+
+namespace opd {
+
+ObjectiveNeeds TropdObjective::needs() const {
+  ObjectiveNeeds n = options_.pg.needs();
+  if (options_.outlier == OutlierVariant::kFkl) n.teacher_topk = options_.top_k;
+  return n;
+}
+
+ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
+  ObjectiveOutput out;
+  auto& m = out.metrics;
+  auto t = objectives::policy_gradient_tokens(in, options_.pg, m);
+  auto trusted = objectives::trust_region(t.log_ratio, t.student, in);
+  auto outlier = t.student - trusted;
+  // Entropy selection, when on, narrows the policy-gradient terms only.
+  out.loss = objectives::policy_gradient_loss(t.advantage, t.s, in.token_weight * trusted * t.selected);
+
+  switch (options_.outlier) {
+    case OutlierVariant::kFkl: {
+      TORCH_CHECK(in.teacher_topk_ids.defined() && in.teacher_topk_ids.size(-1) == options_.top_k,
+                  "tropd: the teacher's top-", options_.top_k, " was not scored");
+      auto fkl = ops::topk_forward_kl(in.student_logits, in.teacher_topk_ids,
+                                      in.teacher_topk_logp, /*renormalize=*/false);
+      out.loss = out.loss + objectives::weighted_loss(fkl, in.token_weight * outlier);
+      objectives::add_masked_mean(m, "fkl_outlier", fkl, outlier);
+      break;
+    }
+    case OutlierVariant::kMask: break;
+    case OutlierVariant::kClip: {
+      auto clipped = objectives::floor_advantage(t.advantage, options_.reward_floor);
+      out.loss = out.loss + objectives::policy_gradient_loss(
+                                clipped, t.s, in.token_weight * outlier * t.selected);
+      break;
+    }
+  }
+
+  // Off-policy guidance: the K1 forward-KL estimate on teacher-written tokens.
+  auto prefix = objectives::tokens_from(in, TokenSource::kTeacherPrefix);
+  if (options_.prefix_beta > 0) {
+    out.loss = out.loss + objectives::weighted_loss(-options_.prefix_beta * t.s, in.token_weight * prefix);
+  }
+
+  objectives::add_fraction(m, "trust_ratio", trusted, t.student);
+  objectives::add_fraction(m, "outlier_fraction", outlier, t.student);
+  objectives::add_masked_mean(m, "trust_probability", at::clamp_max(t.log_ratio, 0).exp(), t.student);
+  objectives::add_masked_mean(m, "prefix_logprob", t.s, prefix);
+  return out;
+}
+
+}  // namespace opd
