@@ -9,6 +9,24 @@
 #include <random>
 
 namespace opd::data {
+namespace {
+
+// A non-empty JSON list of token ids; errors name the line and the key.
+std::vector<int64_t> read_ids(const nlohmann::json& list, const char* key,
+                              const std::string& where) {
+  TORCH_CHECK(list.is_array() && !list.empty(), where, ": '", key,
+              "' must be a non-empty list of token ids");
+  std::vector<int64_t> ids;
+  ids.reserve(list.size());
+  for (const auto& id : list) {
+    TORCH_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, where, ": '", key, "' holds ",
+                id.dump(), ", not a token id");
+    ids.push_back(id.get<int64_t>());
+  }
+  return ids;
+}
+
+}  // namespace
 
 PromptDataset PromptDataset::from_jsonl(const std::string& path) {
   std::ifstream in(path);
@@ -29,15 +47,11 @@ PromptDataset PromptDataset::from_jsonl(const std::string& path) {
     }
     TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
     TORCH_CHECK(j.contains("prompt_ids"), where, ": missing 'prompt_ids' (a list of token ids)");
-    const auto& ids = j.at("prompt_ids");
-    TORCH_CHECK(ids.is_array() && !ids.empty(), where,
-                ": 'prompt_ids' must be a non-empty list of token ids");
     Prompt p;
     p.line = line;
-    for (const auto& id : ids) {
-      TORCH_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, where,
-                  ": 'prompt_ids' holds ", id.dump(), ", not a token id");
-      p.ids.push_back(id.get<int64_t>());
+    p.ids = read_ids(j.at("prompt_ids"), "prompt_ids", where);
+    if (j.contains("response_ids")) {
+      p.response_ids = read_ids(j.at("response_ids"), "response_ids", where);
     }
     ds.prompts_.push_back(std::move(p));
   }
@@ -53,9 +67,11 @@ PromptDataset PromptDataset::from_prompts(std::vector<Prompt> prompts) {
 
 void PromptDataset::check_vocab(int64_t vocab_size, const std::string& what) const {
   for (const auto& p : prompts_) {
-    for (int64_t id : p.ids) {
-      TORCH_CHECK(id < vocab_size, path_, ":", p.line, ": token id ", id, " is outside the ",
-                  what, " vocabulary of ", vocab_size);
+    for (const auto* ids : {&p.ids, &p.response_ids}) {
+      for (int64_t id : *ids) {
+        TORCH_CHECK(id < vocab_size, path_, ":", p.line, ": token id ", id, " is outside the ",
+                    what, " vocabulary of ", vocab_size);
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 #include "opd/rollout/generator.h"
 
 #include "opd/model/kv_cache.h"
+#include "opd/rollout/sequence_packing.h"
 
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -97,25 +98,13 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     }
   }
 
-  // Pack prompt + response per row, right padded.
-  const int64_t T = (prompt_len + response_len).max().item<int64_t>();
-  RolloutBatch out;
-  out.tokens = at::full({B, T}, config.pad_token_id, at::kLong);
-  out.attention_mask = at::zeros({B, T}, at::kLong);
-  out.loss_mask = at::zeros({B, T}, at::kFloat);
-  out.source = at::zeros({B, T}, at::kChar);
+  std::vector<std::vector<int64_t>> responses(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t L = prompt_len[b].item<int64_t>(), R = response_len[b].item<int64_t>();
-    out.tokens[b].slice(0, 0, L).copy_(prompt_ids[b].slice(0, 0, L));
-    out.tokens[b].slice(0, L, L + R).copy_(response[b].slice(0, 0, R));
-    out.attention_mask[b].slice(0, 0, L + R).fill_(1);
-    out.loss_mask[b].slice(0, L, L + R).fill_(1.0);
-    out.source[b].slice(0, L, L + R).fill_(static_cast<int8_t>(TokenSource::kStudent));
+    const int64_t R = response_len[b].item<int64_t>();
+    auto row = response[b].slice(0, 0, R).contiguous();
+    responses[b].assign(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + R);
   }
-  out.position_ids = model::position_ids_from_mask(out.attention_mask);
-  out.prompt_lengths = prompt_len;
-  out.response_lengths = response_len;
-  return out;
+  return pack_sequences(prompts, responses, config.source, config.pad_token_id);
 }
 
 }  // namespace opd::rollout

@@ -43,6 +43,26 @@ TEST(PromptDataset, MalformedLinesNameFileAndLine) {
   EXPECT_NE(error_message([&] { ds.check_vocab(256, "student"); }).find(":2: token id 300 is outside the student vocabulary of 256"), std::string::npos);
 }
 
+TEST(PromptDataset, ReadsOptionalResponseIds) {
+  ScratchDir dir;
+  auto ds = PromptDataset::from_jsonl(
+      write(dir, "{\"prompt_ids\": [1, 2], \"response_ids\": [5, 6, 7]}\n{\"prompt_ids\": [3]}\n"));
+  ASSERT_EQ(ds.size(), 2);
+  EXPECT_EQ(ds[0].response_ids, (std::vector<int64_t>{5, 6, 7}));
+  EXPECT_TRUE(ds[1].response_ids.empty());
+  EXPECT_EQ(ds.path(), dir / "prompts.jsonl");
+
+  auto err = [&](const std::string& bad) {
+    return error_message([&] { PromptDataset::from_jsonl(write(dir, "{\"prompt_ids\": [1]}\n" + bad)); });
+  };
+  EXPECT_NE(err("{\"prompt_ids\": [1], \"response_ids\": []}\n").find(":2: 'response_ids' must be a non-empty list"), std::string::npos);
+  EXPECT_NE(err("{\"prompt_ids\": [1], \"response_ids\": [2, -1]}\n").find(":2: 'response_ids' holds -1"), std::string::npos);
+  EXPECT_NE(err("{\"prompt_ids\": [1], \"response_ids\": 4}\n").find(":2: 'response_ids' must be a non-empty list"), std::string::npos);
+  // check_vocab covers the responses too.
+  auto big = PromptDataset::from_jsonl(write(dir, "{\"prompt_ids\": [1]}\n{\"prompt_ids\": [2], \"response_ids\": [3, 64]}\n"));
+  EXPECT_NE(error_message([&] { big.check_vocab(64, "student"); }).find(":2: token id 64 is outside the student vocabulary of 64"), std::string::npos);
+}
+
 TEST(PromptSampler, EpochsArePermutationsAndSeedsReproduce) {
   PromptSampler a(10, 42, true), b(10, 42, true), c(10, 43, true);
   auto first = a.next(10);
