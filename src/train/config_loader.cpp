@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -19,18 +20,32 @@
 namespace opd::train {
 namespace {
 
-// The recipe's shape. Sections are exactly one level deep; everything else at
-// the top level is a scalar. Both the file and `--set` keys are checked
-// against these lists, and MapReader refuses to read a key not listed here, so
-// the accepted keys cannot drift from the ones converted.
+// The recipe's shape. Sections are exactly one level deep (but for
+// `objective.terms`, a list of objective maps); everything else at the top
+// level is a scalar. Both the file and `--set` keys are checked against these
+// lists, and MapReader refuses to read a key not listed here, so the accepted
+// keys cannot drift from the ones converted.
 const std::vector<std::string> kTopScalars = {"run_dir",          "seed",      "steps",
                                               "micro_batch_size", "log_every", "save_every"};
+// The `objective` section: name, normalization, then every objective's
+// options (objective_option_keys) in first-seen order; which of them a given
+// objective accepts is checked once its name is known (read_objective).
+std::vector<std::string> objective_keys() {
+  std::vector<std::string> keys = {"name", "normalization"};
+  for (const auto& name : opd::objective_names()) {
+    for (const auto& k : opd::objective_option_keys(opd::objective_kind_from_name(name, name))) {
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    }
+  }
+  return keys;
+}
+
 const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = {
     {"student", {"path", "dtype"}},
     {"teacher", {"path", "dtype"}},
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle"}},
     {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p"}},
-    {"objective", {"name"}},
+    {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
       "min_lr_ratio"}},
@@ -284,8 +299,9 @@ std::string read_string(const YAML::Node& node, const std::string& where) {
   return node.Scalar();
 }
 
-// One YAML map (the top level or a section): checks its keys on construction
-// and reads typed values with defaults. A missing or null node reads as empty.
+// One YAML map (the top level, a section or one of a sum's terms): checks its
+// keys on construction and reads typed values with defaults. A missing or null
+// node reads as empty.
 class MapReader {
  public:
   MapReader(const Context& ctx, const YAML::Node& node, std::string path,
@@ -307,10 +323,26 @@ class MapReader {
       TORCH_CHECK(found == entries_.end(), ctx_.at(full, key.Mark()), full,
                   ": duplicate key (first at line ", found->second.first.Mark().line + 1, ")");
       entries_.emplace(name, std::make_pair(key, kv.second));
+      order_.push_back(name);
     }
   }
 
   std::string path(const std::string& key) const { return join_path(path_, key); }
+
+  // The keys present, in file order.
+  const std::vector<std::string>& keys() const { return order_; }
+
+  // Error prefix plus dotted path for a present `key`, at the key itself.
+  std::string key_where(const std::string& key) const {
+    return ctx_.at(path(key), entries_.at(key).first.Mark()) + path(key);
+  }
+
+  // The value under `key`; throws "<path>: missing required key" without it.
+  YAML::Node required(const std::string& key) const {
+    auto v = find(key);
+    TORCH_CHECK(v.has_value(), ctx_.at(path(key), mark_), path(key), ": missing required key");
+    return *v;
+  }
 
   // The value under `key`, if present.
   std::optional<YAML::Node> find(const std::string& key) const {
@@ -372,14 +404,10 @@ class MapReader {
   // A string that must not be empty; `fallback` nullopt makes the key required.
   std::string nonempty_string(const std::string& key,
                               const std::optional<std::string>& fallback) const {
-    auto v = find(key);
-    if (!v) {
-      TORCH_CHECK(fallback.has_value(), ctx_.at(path(key), mark_), path(key),
-                  ": missing required key");
-      return *fallback;
-    }
-    std::string s = read_string(*v, where(key, *v));
-    TORCH_CHECK(!s.empty(), where(key, *v), " must be a non-empty string, got ''");
+    if (fallback.has_value() && !find(key)) return *fallback;
+    const YAML::Node v = required(key);
+    std::string s = read_string(v, where(key, v));
+    TORCH_CHECK(!s.empty(), where(key, v), " must be a non-empty string, got ''");
     return s;
   }
 
@@ -400,6 +428,7 @@ class MapReader {
   const std::vector<std::string>& allowed_;
   YAML::Mark mark_ = YAML::Mark::null_mark();
   std::map<std::string, std::pair<YAML::Node, YAML::Node>> entries_;  // name -> (key, value)
+  std::vector<std::string> order_;  // the names in entries_, in file order
 };
 
 ModelSpec read_model(const MapReader& m, const ModelSpec& d) {
@@ -428,6 +457,111 @@ std::pair<double, double> read_betas(const Context& ctx, const MapReader& m, dou
   return {b[0], b[1]};
 }
 
+// A string from `values`' names (`name_of`), as the enum value.
+template <typename E>
+E read_enum(const MapReader& m, const std::string& key, E fallback,
+            std::initializer_list<E> values, const char* (*name_of)(E)) {
+  std::vector<std::string> names;
+  for (E v : values) names.emplace_back(name_of(v));
+  const std::string s = m.choice(key, name_of(fallback), names);
+  for (E v : values) {
+    if (s == name_of(v)) return v;
+  }
+  TORCH_INTERNAL_ASSERT(false, "unchecked ", key, " ", s);
+}
+
+// The keys of one `objective.terms` entry: those of the section plus `weight`.
+const std::vector<std::string>& term_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k = {"weight"};
+    const std::vector<std::string>& section = *section_keys("objective");
+    k.insert(k.end(), section.begin(), section.end());
+    return k;
+  }();
+  return keys;
+}
+
+std::vector<WeightedObjective> read_terms(const Context& ctx, const MapReader& m);
+
+// One objective map: the `objective` section, or (`term`) one entry of its
+// `terms`, where `name` is required, `sum` is refused and `normalization`
+// belongs to the section. `name` is read first: it picks the defaults
+// (default_objective_config) and the option keys the map may hold.
+ObjectiveConfig read_objective(const Context& ctx, const MapReader& m, bool term) {
+  ObjectiveKind kind = ObjectiveConfig{}.kind;
+  if (auto v = term ? std::optional<YAML::Node>(m.required("name")) : m.find("name")) {
+    const std::string w = m.where("name", *v);
+    kind = opd::objective_kind_from_name(read_string(*v, w), w);
+    TORCH_CHECK(!term || kind != ObjectiveKind::kSum, w, ": a sum cannot nest a sum");
+  }
+  const std::vector<std::string>& options = opd::objective_option_keys(kind);
+  for (const auto& key : m.keys()) {
+    if (key == "name" || (term && key == "weight")) continue;
+    TORCH_CHECK(!term || key != "normalization", m.key_where(key),
+                ": not an option of a term (one normalization for the whole objective; set "
+                "objective.normalization)");
+    TORCH_CHECK(key == "normalization" || contains(options, key), m.key_where(key),
+                ": not an option of ", opd::objective_name(kind), " (its options: ",
+                join(options), ")");
+  }
+
+  // Keys the objective does not accept are absent (checked above), so every
+  // read below but the objective's own returns its default.
+  const ObjectiveConfig d = opd::default_objective_config(kind);
+  ObjectiveConfig c = d;
+  c.normalization = read_enum(m, "normalization", d.normalization,
+                              {LossNormalization::kToken, LossNormalization::kSequence},
+                              opd::loss_normalization_name);
+  c.lambda = m.number("lambda", d.lambda, above(0));
+  if (auto v = m.find("reference")) c.reference = read_string(*v, m.where("reference", *v));
+  c.entropy_rho = m.number("entropy_rho", d.entropy_rho,
+                           between(0, kind == ObjectiveKind::kEntropyOpd, 1, false));
+  c.switch_step = m.integer("switch_step", d.switch_step, 0);
+  c.top_k = m.integer("top_k", d.top_k, 1);
+  c.renormalize = m.boolean("renormalize", d.renormalize);
+  c.beta = m.number("beta", d.beta, between(0, true, 1, true));
+  c.entropy_threshold = m.number("entropy_threshold", d.entropy_threshold, at_least(0));
+  c.alpha = m.number("alpha", d.alpha, at_least(0));
+  c.reward_floor = m.number("reward_floor", d.reward_floor, Range{});
+  c.mask_threshold = m.number("mask_threshold", d.mask_threshold, Range{});
+  c.outlier = read_enum(m, "outlier", d.outlier,
+                        {OutlierVariant::kFkl, OutlierVariant::kMask, OutlierVariant::kClip},
+                        opd::outlier_variant_name);
+  c.prefix_beta = m.number("prefix_beta", d.prefix_beta, at_least(0));
+  c.kl_clip = m.number("kl_clip", d.kl_clip, at_least(0));
+  c.support_k = m.integer("support_k", d.support_k, 0);
+  c.sft_targets = read_enum(m, "targets", d.sft_targets,
+                            {SftTargets::kTeacher, SftTargets::kDataset}, opd::sft_targets_name);
+  if (kind == ObjectiveKind::kSum) c.terms = read_terms(ctx, m);
+
+  // The cross-field rule of validate_objective_config, here too so that the
+  // error points at the line that set `reference`.
+  if (auto v = m.find("reference")) {
+    TORCH_CHECK(c.reference.empty() || c.lambda != 1.0, m.where("reference", *v),
+                " is set but ", m.path("lambda"),
+                " = 1 uses no reference model (set lambda != 1, or drop reference)");
+  }
+  return c;
+}
+
+// `terms` of a sum: a non-empty list of objective maps, each with a `weight`.
+std::vector<WeightedObjective> read_terms(const Context& ctx, const MapReader& m) {
+  const YAML::Node list = m.required("terms");
+  TORCH_CHECK(list.IsSequence() && list.size() > 0, m.where("terms", list),
+              " must be a non-empty list of objectives ([{weight: 1.0, name: opd}, ...]), got ",
+              describe(list));
+  std::vector<WeightedObjective> terms;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node entry = list[i];
+    const MapReader t(ctx, entry, m.path("terms") + "[" + std::to_string(i) + "]", term_keys());
+    WeightedObjective w;
+    w.objective = read_objective(ctx, t, /*term=*/true);
+    w.weight = t.number("weight", w.weight, above(0));
+    terms.push_back(std::move(w));
+  }
+  return terms;
+}
+
 TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   const TrainConfig d;
   TrainConfig c;
@@ -454,11 +588,10 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.rollout.top_k = rollout.integer("top_k", d.rollout.top_k, 0);
   c.rollout.top_p = rollout.number("top_p", d.rollout.top_p, between(0, true, 1, false));
 
-  const MapReader objective = top.section("objective");
-  if (auto v = objective.find("name")) {
-    const std::string w = objective.where("name", *v);
-    c.objective.kind = opd::objective_kind_from_name(read_string(*v, w), w);
-  }
+  c.objective = read_objective(ctx, top.section("objective"), /*term=*/false);
+  // Every rule is checked above with its line; this catches any rule the
+  // objectives add later, still naming the key.
+  opd::validate_objective_config(c.objective, ctx.file() + ": objective");
 
   const MapReader optim = top.section("optim");
   c.optim.lr = optim.number("lr", d.optim.lr, above(0));
@@ -542,6 +675,60 @@ std::string format_double(double x) {
   return s;
 }
 
+// Writes one objective map: `weight` for a term, name, normalization for the
+// section, then every option key of the objective with its value.
+void emit_objective(YAML::Emitter& out, const ObjectiveConfig& o, const double* term_weight) {
+  auto plain = [&](const std::string& key, const std::string& v) {
+    out << YAML::Key << key << YAML::Value << v;
+  };
+  out << YAML::BeginMap;
+  if (term_weight != nullptr) plain("weight", format_double(*term_weight));
+  plain("name", opd::objective_name(o.kind));
+  if (term_weight == nullptr) plain("normalization", opd::loss_normalization_name(o.normalization));
+  for (const std::string& key : opd::objective_option_keys(o.kind)) {
+    if (key == "lambda") {
+      plain(key, format_double(o.lambda));
+    } else if (key == "reference") {
+      out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << o.reference;
+    } else if (key == "entropy_rho") {
+      plain(key, format_double(o.entropy_rho));
+    } else if (key == "switch_step") {
+      plain(key, std::to_string(o.switch_step));
+    } else if (key == "top_k") {
+      plain(key, std::to_string(o.top_k));
+    } else if (key == "renormalize") {
+      out << YAML::Key << key << YAML::Value << o.renormalize;
+    } else if (key == "beta") {
+      plain(key, format_double(o.beta));
+    } else if (key == "entropy_threshold") {
+      plain(key, format_double(o.entropy_threshold));
+    } else if (key == "alpha") {
+      plain(key, format_double(o.alpha));
+    } else if (key == "reward_floor") {
+      plain(key, format_double(o.reward_floor));
+    } else if (key == "mask_threshold") {
+      plain(key, format_double(o.mask_threshold));
+    } else if (key == "outlier") {
+      plain(key, opd::outlier_variant_name(o.outlier));
+    } else if (key == "prefix_beta") {
+      plain(key, format_double(o.prefix_beta));
+    } else if (key == "kl_clip") {
+      plain(key, format_double(o.kl_clip));
+    } else if (key == "support_k") {
+      plain(key, std::to_string(o.support_k));
+    } else if (key == "targets") {
+      plain(key, opd::sft_targets_name(o.sft_targets));
+    } else if (key == "terms") {
+      out << YAML::Key << key << YAML::Value << YAML::BeginSeq;
+      for (const auto& t : o.terms) emit_objective(out, t.objective, &t.weight);
+      out << YAML::EndSeq;
+    } else {
+      TORCH_INTERNAL_ASSERT(false, "train_config_yaml: no writer for objective.", key);
+    }
+  }
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 TrainConfig parse_train_config(const std::string& yaml_text, const std::string& where,
@@ -614,9 +801,8 @@ std::string train_config_yaml(const TrainConfig& c) {
   number("top_p", c.rollout.top_p);
   out << YAML::EndMap;
 
-  out << YAML::Key << "objective" << YAML::Value << YAML::BeginMap;
-  plain("name", opd::objective_name(c.objective.kind));
-  out << YAML::EndMap;
+  out << YAML::Key << "objective" << YAML::Value;
+  emit_objective(out, c.objective, /*term_weight=*/nullptr);
 
   out << YAML::Key << "optim" << YAML::Value << YAML::BeginMap;
   number("lr", c.optim.lr);

@@ -5,17 +5,22 @@
 #include "opd/objectives/registry.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/scoring.h"
+#include "opd/rollout/sequence_packing.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/lr_schedule.h"
 #include "opd/train/metrics_log.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <utility>
 
 namespace opd::train {
 namespace fs = std::filesystem;
@@ -49,6 +54,58 @@ rollout::GenerationConfig generation_config(const TrainConfig& c, const model::M
   return g;
 }
 
+void freeze(model::CausalLM& model) {
+  for (auto& p : model->parameters()) p.set_requires_grad(false);
+  model->eval();
+}
+
+bool accepts_key(ObjectiveKind kind, const std::string& key) {
+  const auto& keys = objective_option_keys(kind);
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+// top_k and support_k select among the student's vocabulary, in every term of a sum.
+void check_k_fits(const ObjectiveConfig& c, const std::string& where, int64_t vocab) {
+  if (accepts_key(c.kind, "top_k")) {
+    TORCH_CHECK(c.top_k <= vocab, where, ".top_k = ", c.top_k,
+                " exceeds the student's vocab_size of ", vocab);
+  }
+  if (accepts_key(c.kind, "support_k")) {
+    TORCH_CHECK(c.support_k <= vocab, where, ".support_k = ", c.support_k,
+                " exceeds the student's vocab_size of ", vocab);
+  }
+  for (size_t i = 0; i < c.terms.size(); ++i) {
+    check_k_fits(c.terms[i].objective, where + ".terms[" + std::to_string(i) + "]", vocab);
+  }
+}
+
+// The configured reference model and its YAML key: objective.reference, or
+// the first term of a sum that sets one; an empty path when none does.
+std::pair<std::string, std::string> configured_reference(const ObjectiveConfig& c) {
+  if (!c.reference.empty()) return {c.reference, "objective.reference"};
+  for (size_t i = 0; i < c.terms.size(); ++i) {
+    const auto& path = c.terms[i].objective.reference;
+    if (!path.empty()) return {path, "objective.terms[" + std::to_string(i) + "].reference"};
+  }
+  return {"", "objective.reference"};
+}
+
+// The progress line's reverse-KL estimate: "kl_k1", else a weighted sum's
+// "<term>.kl_k1" (every term measures it over the same student tokens, so
+// any one will do); objectives that report none print none.
+std::optional<std::pair<std::string, double>> headline_kl(const Metrics& m) {
+  if (m.has("kl_k1")) return std::make_pair(std::string("kl_k1"), m.value("kl_k1"));
+  const std::string suffix = ".kl_k1";
+  for (const auto& entry : m.entries()) {
+    const std::string& name = entry.first;
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return std::make_pair(name, m.value(name));
+    }
+  }
+  return std::nullopt;
+}
+
 std::string format_eta(double seconds) {
   const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
   char buf[32];
@@ -59,20 +116,47 @@ std::string format_eta(double seconds) {
 
 }  // namespace
 
+at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization) {
+  TORCH_CHECK(loss_mask.dim() == 2,
+              "loss_token_weights: expected an aligned loss mask [B, T-1], got ",
+              loss_mask.sizes());
+  const double total = loss_mask.sum().item<double>();
+  TORCH_CHECK(total > 0, "loss_token_weights: the step holds no loss tokens");
+  switch (normalization) {
+    case LossNormalization::kToken: return loss_mask / total;
+    case LossNormalization::kSequence: {
+      auto per_row = loss_mask.sum(1, /*keepdim=*/true);  // [B, 1]
+      const double rows = (per_row > 0).sum().item<double>();
+      // Rows without loss tokens keep weight 0 (clamp only avoids 0/0).
+      return loss_mask / (per_row.clamp_min(1.0) * rows);
+    }
+  }
+  TORCH_INTERNAL_ASSERT(false, "unknown LossNormalization ", static_cast<int>(normalization));
+}
+
 Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
+  objective_ = make_objective(config_.objective);  // validates the objective block
+  needs_ = objective_->needs();
   student_ = load_model(config_.student, "student");
   teacher_ = load_model(config_.teacher, "teacher");
-  for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+  freeze(teacher_);
   const auto& sc = student_->config();
   const auto& tc = teacher_->config();
-  if (sc.vocab_size != tc.vocab_size) {
-    spdlog::warn("student vocab_size {} != teacher vocab_size {}: both must share a tokenizer",
+  if (sc.vocab_size < tc.vocab_size) {
+    spdlog::info("teacher vocab_size {} > student vocab_size {}: the teacher's logits are cut to "
+                 "the student's vocabulary (both must share a tokenizer)",
+                 tc.vocab_size, sc.vocab_size);
+  } else if (sc.vocab_size > tc.vocab_size) {
+    spdlog::warn("student vocab_size {} > teacher vocab_size {}: both must share a tokenizer, and "
+                 "the student must not sample ids the teacher lacks",
                  sc.vocab_size, tc.vocab_size);
   }
+  check_vocabularies();
   dataset_ = data::PromptDataset::from_jsonl(config_.data.train_path);
   dataset_.check_vocab(std::min(sc.vocab_size, tc.vocab_size), "student/teacher");
+  check_dataset_targets();
+  if (needs_.reference_logprobs) load_reference();
   sampler_ = std::make_unique<data::PromptSampler>(dataset_.size(), config_.seed, config_.data.shuffle);
-  objective_ = make_objective(config_.objective);
   optimizer_ = std::make_unique<AdamW>(
       student_->parameters(),
       AdamWOptions{config_.optim.beta1, config_.optim.beta2, config_.optim.eps, config_.optim.weight_decay});
@@ -80,55 +164,196 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
 
 Trainer::~Trainer() = default;
 
+void Trainer::check_vocabularies() const {
+  const int64_t student_vocab = student_->config().vocab_size;
+  const int64_t teacher_vocab = teacher_->config().vocab_size;
+  // Qwen pads the vocabulary of larger models: a larger teacher is cut to the
+  // student's vocabulary, but a smaller one cannot give a distribution over it.
+  const bool needs_distribution = needs_.teacher_topk > 0 || needs_.teacher_logits;
+  TORCH_CHECK(teacher_vocab >= student_vocab || !needs_distribution, "objective ",
+              objective_->name(), " needs the teacher's ",
+              needs_.teacher_logits ? "logits" : "top-k",
+              " over the student's vocabulary, but the teacher's vocab_size ", teacher_vocab,
+              " is smaller than the student's vocab_size ", student_vocab);
+  check_k_fits(config_.objective, "objective", student_vocab);
+}
+
+void Trainer::check_dataset_targets() const {
+  if (needs_.trajectory != Trajectory::kDataset) return;
+  const int64_t max_positions = student_->config().max_position_embeddings;
+  for (int64_t i = 0; i < dataset_.size(); ++i) {
+    const auto& p = dataset_[i];
+    TORCH_CHECK(!p.response_ids.empty(), "objective.targets: dataset needs \"response_ids\" on "
+                "every line of ", config_.data.train_path, " (line ", p.line, " has none)");
+    const int64_t length = static_cast<int64_t>(p.ids.size() + p.response_ids.size());
+    TORCH_CHECK(length <= max_positions, config_.data.train_path, ":", p.line,
+                ": prompt + response (", length,
+                " tokens) exceeds the student's max_position_embeddings ", max_positions);
+  }
+}
+
+void Trainer::load_reference() {
+  auto [path, key] = configured_reference(config_.objective);
+  // G-OPD's default reference is the student's initialisation: its weights as
+  // loaded now, before any step.
+  const bool student_init = path.empty();
+  if (student_init) path = config_.student.path;
+  TORCH_CHECK(fs::is_directory(path), key, ": no model directory at '", path, "'");
+  const auto dtype = model::dtype_from_name(config_.student.dtype, "student.dtype");
+  reference_ = model::load_pretrained(path, model::LoadOptions{dtype, at::kCPU});
+  freeze(reference_);
+  const int64_t student_vocab = student_->config().vocab_size;
+  TORCH_CHECK(reference_->config().vocab_size >= student_vocab, key, ": the reference model at '",
+              path, "' has vocab_size ", reference_->config().vocab_size,
+              ", smaller than the student's ", student_vocab);
+  spdlog::info("reference model: {}{}", path,
+               student_init ? " (the student's initial weights)" : "");
+}
+
+RolloutBatch Trainer::rollout(int64_t step, Metrics* metrics) {
+  std::vector<int64_t> rows;  // dataset index of each batch row
+  for (int64_t i : sampler_->next(config_.data.prompts_per_step)) {
+    for (int64_t r = 0; r < config_.data.samples_per_prompt; ++r) rows.push_back(i);
+  }
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t i : rows) prompts.push_back(dataset_[i].ids);
+  auto gen = make_generator(config_.seed, /*stream=*/1, step);
+  auto student_generation = generation_config(config_, student_->config());
+  auto teacher_generation = generation_config(config_, teacher_->config());
+  student_->eval();
+
+  RolloutBatch batch;
+  double generated = 0;
+  switch (needs_.trajectory) {
+    case Trajectory::kStudent:
+      batch = rollout::generate(student_, prompts, student_generation, gen);
+      generated = batch.response_lengths.sum().item<double>();
+      break;
+    case Trajectory::kTeacher:  // SeqKD: the teacher's samples are the off-policy targets
+      teacher_generation.source = TokenSource::kTeacherPrefix;
+      batch = rollout::generate(teacher_, prompts, teacher_generation, gen);
+      generated = batch.response_lengths.sum().item<double>();
+      break;
+    case Trajectory::kDataset: {
+      std::vector<std::vector<int64_t>> responses;
+      for (int64_t i : rows) responses.push_back(dataset_[i].response_ids);
+      batch = rollout::pack_sequences(prompts, responses, TokenSource::kTeacherPrefix);
+      break;
+    }
+    case Trajectory::kRefined: {
+      // Minimal TRD: stage 1 the student attempts, stage 2 the teacher writes
+      // y~ from the bare concatenation prompt + attempt, and the student trains
+      // on prompt + y~. Refinement templates (instructions around the attempt)
+      // and OPSD (the student refining with the reference solution in context)
+      // come with the rollout issue.
+      auto attempt = rollout::generate(student_, prompts, student_generation, gen);
+      auto attempts = rollout::response_ids(attempt);
+      auto refinement_prompts = prompts;
+      for (size_t b = 0; b < prompts.size(); ++b) {
+        auto& p = refinement_prompts[b];
+        p.insert(p.end(), attempts[b].begin(), attempts[b].end());
+      }
+      auto refined = rollout::generate(teacher_, refinement_prompts, teacher_generation, gen);
+      batch = rollout::pack_sequences(prompts, rollout::response_ids(refined),
+                                      TokenSource::kRefined);
+      const double attempted = attempt.response_lengths.sum().item<double>();
+      generated = attempted + refined.response_lengths.sum().item<double>();
+      if (metrics) metrics->set("attempt_length", attempted / double(attempt.batch_size()));
+      break;
+    }
+  }
+  if (metrics) {
+    metrics->set("response_length",
+                 batch.response_lengths.sum().item<double>() / double(batch.batch_size()));
+    metrics->set("generated_tokens", generated);
+  }
+  return batch;
+}
+
 Metrics Trainer::step(int64_t step) {
   const auto t0 = Clock::now();
   Metrics m;
-  // 1. Prompts and on-policy rollouts.
-  std::vector<std::vector<int64_t>> prompts;
-  for (int64_t i : sampler_->next(config_.data.prompts_per_step)) {
-    for (int64_t r = 0; r < config_.data.samples_per_prompt; ++r) prompts.push_back(dataset_[i].ids);
-  }
-  auto gen = make_generator(config_.seed, /*stream=*/1, step);
-  auto batch = rollout::generate(student_, prompts, generation_config(config_, student_->config()), gen);
+  // 1. The trajectories the objective trains on.
+  auto batch = rollout(step, &m);
   const double t_rollout = seconds_since(t0);
 
-  // 2. Teacher scoring of what the student wrote.
+  // 2. Scoring: one teacher pass for tau / top-k / entropy, and the reference
+  //    model's r. When the objective wants the teacher's logits, the teacher
+  //    runs per training micro-batch instead (step 3), and tau / top-k /
+  //    entropy come from those same logits rather than a second pass.
   const auto t1 = Clock::now();
-  const ObjectiveNeeds needs = objective_->needs();
-  at::Tensor teacher_logprobs;
-  if (needs.teacher_logprobs) {
-    teacher_logprobs = rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size);
+  const int64_t mbs = config_.micro_batch_size;
+  const int64_t student_vocab = student_->config().vocab_size;
+  rollout::ScoreRequest teacher_request;
+  teacher_request.logprobs = needs_.teacher_logprobs;
+  teacher_request.topk = needs_.teacher_topk;
+  teacher_request.entropy = needs_.teacher_entropy;
+  teacher_request.vocab_size = std::min(student_vocab, teacher_->config().vocab_size);
+  const bool teacher_scored =
+      teacher_request.logprobs || teacher_request.topk > 0 || teacher_request.entropy;
+  rollout::TokenScores teacher_scores;
+  if (teacher_scored && !needs_.teacher_logits) {
+    teacher_scores = rollout::score_tokens(teacher_, batch, teacher_request, mbs);
   }
-  TORCH_CHECK(!needs.reference_logprobs, objective_->name(),
-              ": reference-model scoring is not available in this trainer yet");
+  at::Tensor reference_logprobs;
+  if (needs_.reference_logprobs) {
+    reference_logprobs = rollout::score_token_logprobs(reference_, batch, mbs, student_vocab);
+  }
   const double t_score = seconds_since(t1);
 
-  // 3. Forward/backward over micro-batches; the loss is normalised by the
-  //    token count of the whole step (DESIGN §3), so micro-batching does not
-  //    change the update.
+  // 3. Forward/backward over micro-batches. Token weights and indices are
+  //    fixed for the whole step first (DESIGN §3), so micro-batching changes
+  //    neither the normalisation nor the per-token random draws.
   const auto t2 = Clock::now();
   auto loss_mask = aligned_targets(batch.loss_mask);
   const double global_tokens = loss_mask.sum().item<double>();
   TORCH_CHECK(global_tokens > 0, "step ", step, ": the rollout produced no loss tokens");
+  const auto token_weight = loss_token_weights(loss_mask, config_.objective.normalization);
+  const int64_t B = batch.batch_size(), positions = batch.seq_len() - 1;
+  const auto token_index = at::arange(B * positions, at::kLong).view({B, positions});
+  const auto device = student_->device();
   student_->train();
   optimizer_->zero_grad();
   double loss_sum = 0.0;
-  for (int64_t b = 0; b < batch.batch_size(); b += config_.micro_batch_size) {
-    const int64_t e = std::min(batch.batch_size(), b + config_.micro_batch_size);
+  double t_teacher_logits = 0.0;
+  for (int64_t b = 0; b < B; b += mbs) {
+    const int64_t e = std::min(B, b + mbs);
+    auto rows = [&](const at::Tensor& t) { return t.defined() ? t.slice(0, b, e).to(device) : t; };
     auto mb = batch.rows(b, e);
     ObjectiveInputs in;
-    in.student_logits = aligned_logits(student_->forward(mb.tokens, mb.position_ids, mb.attention_mask));
-    in.targets = aligned_targets(mb.tokens);
-    in.source = aligned_targets(mb.source);
-    in.loss_mask = aligned_targets(mb.loss_mask);
-    in.token_weight = in.loss_mask / global_tokens;
-    if (teacher_logprobs.defined()) in.teacher_logprobs = teacher_logprobs.slice(0, b, e);
+    in.student_logits = rollout::aligned_model_logits(student_, mb);
+    in.targets = rows(aligned_targets(batch.tokens));
+    in.source = rows(aligned_targets(batch.source));
+    in.loss_mask = rows(loss_mask);
+    in.token_weight = rows(token_weight);
+    in.token_index = rows(token_index);
+    in.step = step;
+    in.seed = config_.seed;
+    if (needs_.teacher_logits) {
+      const auto tt = Clock::now();
+      at::NoGradGuard no_grad;
+      in.teacher_logits = rollout::aligned_model_logits(teacher_, mb, student_vocab).to(device);
+      if (teacher_scored) {
+        teacher_scores = rollout::score_logits(in.teacher_logits, in.targets, teacher_request);
+      }
+      t_teacher_logits += seconds_since(tt);
+      in.teacher_logprobs = teacher_scores.logprobs;
+      in.teacher_topk_ids = teacher_scores.topk_ids;
+      in.teacher_topk_logp = teacher_scores.topk_logp;
+      in.teacher_entropy = teacher_scores.entropy;
+    } else {
+      in.teacher_logprobs = rows(teacher_scores.logprobs);
+      in.teacher_topk_ids = rows(teacher_scores.topk_ids);
+      in.teacher_topk_logp = rows(teacher_scores.topk_logp);
+      in.teacher_entropy = rows(teacher_scores.entropy);
+    }
+    in.reference_logprobs = rows(reference_logprobs);
     auto out = objective_->compute(in);
     out.loss.backward();
     loss_sum += out.loss.item<double>();
     m.merge(out.metrics);
   }
-  const double t_backward = seconds_since(t2);
+  const double t_backward = seconds_since(t2) - t_teacher_logits;
 
   // 4. Update, unless something went non-finite.
   const auto& params = optimizer_->params();
@@ -144,15 +369,14 @@ Metrics Trainer::step(int64_t step) {
   optimizer_->zero_grad();
 
   const double elapsed = seconds_since(t0);
-  const double generated = batch.response_lengths.sum().item<double>();
   m.set("loss", loss_sum);
   m.set("grad_norm", grad_norm);
   m.set("lr", lr);
   m.set("skipped", finite ? 0.0 : 1.0);
-  m.set("response_length", generated / double(batch.batch_size()));
-  m.set("tokens_per_s", (generated + global_tokens) / elapsed);
+  m.set("loss_tokens", global_tokens);
+  m.set("tokens_per_s", (m.value("generated_tokens") + global_tokens) / elapsed);
   m.set("time_rollout_s", t_rollout);
-  m.set("time_score_s", t_score);
+  m.set("time_score_s", t_score + t_teacher_logits);
   m.set("time_backward_s", t_backward);
   m.set("time_step_s", elapsed);
   return m;
@@ -165,8 +389,9 @@ Metrics Trainer::evaluate() {
   auto gen = make_generator(config_.seed, /*stream=*/2, 0);
   student_->eval();
   auto batch = rollout::generate(student_, prompts, generation_config(config_, student_->config()), gen);
+  const int64_t vocab = std::min(student_->config().vocab_size, teacher_->config().vocab_size);
   auto s = rollout::score_token_logprobs(student_, batch, config_.micro_batch_size);
-  auto tau = rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size);
+  auto tau = rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size, vocab);
   auto mask = aligned_targets(batch.loss_mask);
   const double count = mask.sum().item<double>();
   Metrics m;
@@ -208,11 +433,12 @@ TrainSummary Trainer::run() {
     summary.steps = s + 1;
     if ((s + 1) % config_.log_every == 0 || s + 1 == config_.steps) {
       const double eta = seconds_since(t0) / double(s + 1) * double(config_.steps - s - 1);
-      spdlog::info("step {}/{} | loss {:+.4f} | kl_k1 {:.4f} | grad_norm {:.3f} | lr {:.2e} | "
-                   "{:.0f} tok/s | ETA {}",
-                   s + 1, config_.steps, m.value("loss"),
-                   m.has("kl_k1") ? m.value("kl_k1") : 0.0, m.value("grad_norm"), m.value("lr"),
-                   m.value("tokens_per_s"), format_eta(eta));
+      const auto kl = headline_kl(m);
+      const std::string kl_field = kl ? fmt::format(" | {} {:.4f}", kl->first, kl->second) : "";
+      spdlog::info("step {}/{} | loss {:+.4f}{} | grad_norm {:.3f} | lr {:.2e} | {:.0f} tok/s | "
+                   "ETA {}",
+                   s + 1, config_.steps, m.value("loss"), kl_field, m.value("grad_norm"),
+                   m.value("lr"), m.value("tokens_per_s"), format_eta(eta));
     }
     if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) {
       save_student("checkpoint-" + std::to_string(s + 1));

@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,34 @@ std::string recipe(const std::string& extra = "",
 
 std::string parse_error(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
   return error_message([&] { parse_train_config(yaml, kWhere, overrides); });
+}
+
+// Every ObjectiveConfig field, terms included (recursively).
+void expect_same_objective(const ObjectiveConfig& a, const ObjectiveConfig& b) {
+  EXPECT_EQ(a.kind, b.kind);
+  EXPECT_EQ(a.normalization, b.normalization);
+  EXPECT_EQ(a.lambda, b.lambda);
+  EXPECT_EQ(a.reference, b.reference);
+  EXPECT_EQ(a.entropy_rho, b.entropy_rho);
+  EXPECT_EQ(a.switch_step, b.switch_step);
+  EXPECT_EQ(a.top_k, b.top_k);
+  EXPECT_EQ(a.renormalize, b.renormalize);
+  EXPECT_EQ(a.beta, b.beta);
+  EXPECT_EQ(a.entropy_threshold, b.entropy_threshold);
+  EXPECT_EQ(a.alpha, b.alpha);
+  EXPECT_EQ(a.reward_floor, b.reward_floor);
+  EXPECT_EQ(a.mask_threshold, b.mask_threshold);
+  EXPECT_EQ(a.outlier, b.outlier);
+  EXPECT_EQ(a.prefix_beta, b.prefix_beta);
+  EXPECT_EQ(a.kl_clip, b.kl_clip);
+  EXPECT_EQ(a.support_k, b.support_k);
+  EXPECT_EQ(a.sft_targets, b.sft_targets);
+  ASSERT_EQ(a.terms.size(), b.terms.size());
+  for (size_t i = 0; i < a.terms.size(); ++i) {
+    SCOPED_TRACE("terms[" + std::to_string(i) + "]");
+    EXPECT_EQ(a.terms[i].weight, b.terms[i].weight);
+    expect_same_objective(a.terms[i].objective, b.terms[i].objective);
+  }
 }
 
 void expect_same(const TrainConfig& a, const TrainConfig& b) {
@@ -46,7 +78,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.rollout.temperature, b.rollout.temperature);  // exact: round trips are lossless
   EXPECT_EQ(a.rollout.top_k, b.rollout.top_k);
   EXPECT_EQ(a.rollout.top_p, b.rollout.top_p);
-  EXPECT_EQ(a.objective.kind, b.objective.kind);
+  expect_same_objective(a.objective, b.objective);
   EXPECT_EQ(a.optim.lr, b.optim.lr);
   EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
   EXPECT_EQ(a.optim.beta1, b.optim.beta1);
@@ -159,7 +191,10 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
        {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype)"}},
       {recipe("", "data: {train: d.jsonl, prompts: 3}\n"), {}, {"r.yaml:3: ", "data.prompts: unknown key"}},
       {recipe("rollout: {top_n: 3}\n"), {}, {"rollout.top_n: unknown key"}},
-      {recipe("objective: {name: opd, lambda: 1}\n"), {}, {"objective.lambda: unknown key (allowed: name)"}},
+      {recipe("objective: {name: opd, lamda: 1}\n"),
+       {},
+       {"r.yaml:4: ", "objective.lamda: unknown key (allowed: name, normalization, targets, lambda,"}},
+      {recipe("objective: {name: opd, weight: 1}\n"), {}, {"r.yaml:4: ", "objective.weight: unknown key"}},
       {recipe("steps: 3\nsteps: 4\n"), {}, {"r.yaml:5: ", "steps: duplicate key (first at line 4)"}},
   });
 }
@@ -216,7 +251,10 @@ TEST(ConfigLoader, BadValuesAreErrors) {
       {recipe("optim: {warmup_steps: -1}\n"), {}, {"optim.warmup_steps must be >= 0, got -1"}},
       {recipe("optim: {min_lr_ratio: 1.5}\n"), {}, {"optim.min_lr_ratio must be in [0, 1], got 1.5"}},
       {recipe("optim: {min_lr_ratio: -0.5}\n"), {}, {"optim.min_lr_ratio must be in [0, 1], got -0.5"}},
-      {recipe("objective: {name: ppo}\n"), {}, {"r.yaml:4: ", "objective.name must be one of: opd; got 'ppo'"}},
+      {recipe("objective: {name: ppo}\n"),
+       {},
+       {"r.yaml:4: ", "objective.name must be one of: sft, opd, gopd, fkl, jsd, entropy_opd, eopd, "
+                      "reopold, mask, tropd, trd, fkl_full, rkl_full, sum; got 'ppo'"}},
       {recipe("optim: {schedule: linear}\n"), {}, {"optim.schedule must be one of: constant, cosine; got 'linear'"}},
       {"student: {path: s, dtype: fp16}\n" + recipe().substr(19),
        {},
@@ -324,7 +362,7 @@ TEST(ConfigLoader, BadOverridesAreErrors) {
        {"--set optim.betas=[0.9]: optim.betas must be a list of two numbers", "got a list of 1 item"}},
       {recipe(), {"optim.betas=[0.9, 2]"}, {"--set optim.betas=[0.9, 2]: optim.betas[1] must be in [0, 1), got 2"}},
       {recipe(), {"optim.betas=[0.9,"}, {"--set optim.betas=[0.9,: malformed YAML value"}},
-      {recipe(), {"objective.name=ppo"}, {"--set objective.name=ppo: objective.name must be one of: opd; got 'ppo'"}},
+      {recipe(), {"objective.name=ppo"}, {"--set objective.name=ppo: objective.name must be one of: sft, opd,", "got 'ppo'"}},
       {recipe(), {"optim=3"}, {"--set optim=3: optim must be a map", "got '3'"}},
       {recipe(), {"student={dtype: float32}"},
        {"--set student={dtype: float32}: student.path: missing required key"}},
@@ -406,6 +444,444 @@ TEST(ConfigLoader, YamlRoundTrips) {
   // The defaults round-trip too (the smoke recipe's resolved form).
   const TrainConfig smoke = load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml");
   expect_same(parse_train_config(train_config_yaml(smoke), "resolved.yaml"), smoke);
+}
+
+TEST(ConfigLoader, ObjectiveDefaultsFollowTheName) {
+  // No objective section: opd with its defaults.
+  expect_same_objective(parse_train_config(recipe(), kWhere).objective,
+                        default_objective_config(ObjectiveKind::kOpd));
+  for (const std::string& name : objective_names()) {
+    if (name == "sum") continue;  // needs terms
+    SCOPED_TRACE(name);
+    const TrainConfig c = parse_train_config(recipe("objective: {name: " + name + "}\n"), kWhere);
+    expect_same_objective(c.objective, default_objective_config(c.objective.kind));
+    EXPECT_EQ(objective_name(c.objective.kind), name);
+  }
+  const auto named = [](const std::string& name) {
+    return parse_train_config(recipe("objective: {name: " + name + "}\n"), kWhere).objective;
+  };
+  EXPECT_EQ(named("gopd").lambda, 1.25);
+  EXPECT_EQ(named("entropy_opd").entropy_rho, 0.2);
+  EXPECT_EQ(named("eopd").top_k, 32);
+  EXPECT_EQ(named("fkl").top_k, 64);
+}
+
+TEST(ConfigLoader, ObjectiveOptionsParse) {
+  const TrainConfig t = parse_train_config(
+      recipe("objective:\n"
+             "  name: tropd\n"
+             "  normalization: sequence\n"
+             "  lambda: 1.25\n"
+             "  reference: models/base\n"
+             "  entropy_rho: 0.3\n"
+             "  switch_step: 50\n"
+             "  outlier: clip\n"
+             "  top_k: 16\n"
+             "  reward_floor: -2\n"
+             "  prefix_beta: 1.0e-3\n"),
+      kWhere);
+  EXPECT_EQ(t.objective.kind, ObjectiveKind::kTropd);
+  EXPECT_EQ(t.objective.normalization, LossNormalization::kSequence);
+  EXPECT_EQ(t.objective.lambda, 1.25);
+  EXPECT_EQ(t.objective.reference, "models/base");
+  EXPECT_EQ(t.objective.entropy_rho, 0.3);
+  EXPECT_EQ(t.objective.switch_step, 50);
+  EXPECT_EQ(t.objective.outlier, OutlierVariant::kClip);
+  EXPECT_EQ(t.objective.top_k, 16);
+  EXPECT_EQ(t.objective.reward_floor, -2.0);
+  EXPECT_EQ(t.objective.prefix_beta, 1e-3);
+
+  const auto objective = [](const std::string& block) {
+    return parse_train_config(recipe("objective: " + block + "\n"), kWhere).objective;
+  };
+  EXPECT_TRUE(objective("{name: fkl, renormalize: true, top_k: 1}").renormalize);
+  EXPECT_EQ(objective("{name: jsd, beta: 0.25}").beta, 0.25);
+  const ObjectiveConfig e = objective("{name: eopd, entropy_threshold: 0, alpha: 0.5}");
+  EXPECT_EQ(e.entropy_threshold, 0.0);
+  EXPECT_EQ(e.alpha, 0.5);
+  EXPECT_EQ(e.top_k, 32);  // eopd's default, kept
+  EXPECT_EQ(objective("{name: mask, mask_threshold: -1}").mask_threshold, -1.0);
+  EXPECT_EQ(objective("{name: reopold, reward_floor: -1.6}").reward_floor, -1.6);
+  const ObjectiveConfig f = objective("{name: trd, kl_clip: 10, support_k: 64}");
+  EXPECT_EQ(f.kl_clip, 10.0);
+  EXPECT_EQ(f.support_k, 64);
+  EXPECT_EQ(objective("{name: sft, targets: dataset}").sft_targets, SftTargets::kDataset);
+  EXPECT_EQ(objective("{name: entropy_opd, entropy_rho: 1}").entropy_rho, 1.0);
+  EXPECT_EQ(objective("{name: opd, entropy_rho: 0}").entropy_rho, 0.0);
+  EXPECT_EQ(objective("{name: gopd, lambda: 0.5, reference: \"\"}").reference, "");
+}
+
+TEST(ConfigLoader, SumTermsParse) {
+  const TrainConfig c = parse_train_config(
+      recipe("objective:\n"
+             "  name: sum\n"
+             "  normalization: sequence\n"
+             "  terms:\n"
+             "    - {name: opd}\n"
+             "    - weight: 0.5\n"
+             "      name: fkl\n"
+             "      top_k: 16\n"
+             "    - {name: gopd, weight: 2, reference: b}\n"),
+      kWhere);
+  EXPECT_EQ(c.objective.kind, ObjectiveKind::kSum);
+  EXPECT_EQ(c.objective.normalization, LossNormalization::kSequence);
+  ASSERT_EQ(c.objective.terms.size(), 3u);
+  EXPECT_EQ(c.objective.terms[0].weight, 1.0);
+  expect_same_objective(c.objective.terms[0].objective, default_objective_config(ObjectiveKind::kOpd));
+  EXPECT_EQ(c.objective.terms[1].weight, 0.5);
+  EXPECT_EQ(c.objective.terms[1].objective.kind, ObjectiveKind::kFkl);
+  EXPECT_EQ(c.objective.terms[1].objective.top_k, 16);
+  EXPECT_EQ(c.objective.terms[2].weight, 2.0);
+  EXPECT_EQ(c.objective.terms[2].objective.lambda, 1.25);  // gopd's default
+  EXPECT_EQ(c.objective.terms[2].objective.reference, "b");
+}
+
+TEST(ConfigLoader, ObjectiveErrorsNameKeyAndLine) {
+  expect_errors({
+      {recipe("objective: {name: fkl, top_k: -3}\n"), {}, {"r.yaml:4: ", "objective.top_k must be >= 1, got -3"}},
+      {recipe("objective: {name: tropd, top_k: 0}\n"), {}, {"r.yaml:4: ", "objective.top_k must be >= 1, got 0"}},
+      {recipe("objective: {name: gopd, lambda: 0}\n"), {}, {"r.yaml:4: ", "objective.lambda must be > 0, got 0"}},
+      {recipe("objective:\n  name: opd\n  lambda: -1\n"), {}, {"r.yaml:6: ", "objective.lambda must be > 0, got -1"}},
+      {recipe("objective: {name: tropd, outlier: drop}\n"),
+       {},
+       {"r.yaml:4: ", "objective.outlier must be one of: fkl, mask, clip; got 'drop'"}},
+      {recipe("objective:\n  name: opd\n  beta: 0.5\n"),
+       {},
+       {"r.yaml:6: ", "objective.beta: not an option of opd (its options: lambda, reference, "
+                      "entropy_rho, switch_step)"}},
+      {recipe("objective: {name: fkl, lambda: 1.5}\n"),
+       {},
+       {"r.yaml:4: ", "objective.lambda: not an option of fkl (its options: top_k, renormalize)"}},
+      {recipe("objective: {name: sft, top_k: 4}\n"), {}, {"r.yaml:4: ", "objective.top_k: not an option of sft"}},
+      {recipe("objective: {name: opd, terms: [{name: opd}]}\n"), {}, {"r.yaml:4: ", "objective.terms: not an option of opd"}},
+      {recipe("objective:\n  name: opd\n  reference: models/base\n"),
+       {},
+       {"r.yaml:6: ", "objective.reference is set but objective.lambda = 1 uses no reference model"}},
+      {recipe("objective: {name: gopd, lambda: 1, reference: models/base}\n"),
+       {},
+       {"r.yaml:4: ", "objective.reference is set but objective.lambda = 1"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd}\n    - {name: sum, terms: [{name: opd}]}\n"),
+       {},
+       {"r.yaml:8: ", "objective.terms[1].name: a sum cannot nest a sum"}},
+      {recipe("objective: {name: ppo}\n"),
+       {},
+       {"r.yaml:4: ", "objective.name must be one of: sft, opd, gopd, fkl, jsd, entropy_opd, eopd, "
+                      "reopold, mask, tropd, trd, fkl_full, rkl_full, sum; got 'ppo'"}},
+      {recipe("objective: {name: fkl, top_k: \"abc\"}\n"),
+       {},
+       {"r.yaml:4: ", "objective.top_k must be an integer, got 'abc' (quoted, so a string)"}},
+      {recipe("objective: {name: fkl, top_k: abc}\n"), {}, {"r.yaml:4: ", "objective.top_k must be an integer, got 'abc'"}},
+      {recipe("objective: {name: fkl, top_k: 2.5}\n"), {}, {"objective.top_k must be an integer, got '2.5'"}},
+      {recipe("objective: {name: [opd]}\n"), {}, {"r.yaml:4: ", "objective.name must be a string, got a list of 1 item"}},
+      {recipe("objective: {name: opd, lambda: x}\n"), {}, {"r.yaml:4: ", "objective.lambda must be a number, got 'x'"}},
+      {recipe("objective: {name: fkl, renormalize: 1}\n"), {}, {"objective.renormalize must be true or false, got '1'"}},
+      {recipe("objective: {name: opd, reference: [a]}\n"), {}, {"objective.reference must be a string, got a list"}},
+      {recipe("objective: {name: jsd, beta: 1}\n"), {}, {"r.yaml:4: ", "objective.beta must be in (0, 1), got 1"}},
+      {recipe("objective: {name: jsd, beta: 0}\n"), {}, {"objective.beta must be in (0, 1), got 0"}},
+      {recipe("objective: {name: entropy_opd, entropy_rho: 0}\n"), {}, {"objective.entropy_rho must be in (0, 1], got 0"}},
+      {recipe("objective: {name: reopold, entropy_rho: 1.5}\n"), {}, {"objective.entropy_rho must be in [0, 1], got 1.5"}},
+      {recipe("objective: {name: reopold, switch_step: -1}\n"), {}, {"objective.switch_step must be >= 0, got -1"}},
+      {recipe("objective: {name: eopd, entropy_threshold: -0.1}\n"), {}, {"objective.entropy_threshold must be >= 0, got -0.1"}},
+      {recipe("objective: {name: eopd, alpha: -1}\n"), {}, {"objective.alpha must be >= 0, got -1"}},
+      {recipe("objective: {name: reopold, reward_floor: .nan}\n"), {}, {"objective.reward_floor must be a number, got '.nan'"}},
+      {recipe("objective: {name: mask, mask_threshold: high}\n"), {}, {"objective.mask_threshold must be a number"}},
+      {recipe("objective: {name: tropd, prefix_beta: -0.001}\n"), {}, {"objective.prefix_beta must be >= 0, got -0.001"}},
+      {recipe("objective: {name: trd, kl_clip: -1}\n"), {}, {"objective.kl_clip must be >= 0, got -1"}},
+      {recipe("objective: {name: rkl_full, support_k: -1}\n"), {}, {"objective.support_k must be >= 0, got -1"}},
+      {recipe("objective: {name: sft, targets: teachers}\n"), {}, {"objective.targets must be one of: teacher, dataset; got 'teachers'"}},
+      {recipe("objective: {name: opd, normalization: batch}\n"),
+       {},
+       {"r.yaml:4: ", "objective.normalization must be one of: token, sequence; got 'batch'"}},
+  });
+}
+
+TEST(ConfigLoader, SumErrorsNameTheTerm) {
+  expect_errors({
+      {recipe("objective:\n  name: sum\n"), {}, {"r.yaml:5: ", "objective.terms: missing required key"}},
+      {recipe("objective: {name: sum, terms: []}\n"), {}, {"r.yaml:4: ", "objective.terms must be a non-empty list", "got a list of 0 items"}},
+      {recipe("objective: {name: sum, terms: {name: opd}}\n"), {}, {"objective.terms must be a non-empty list", "got a map"}},
+      {recipe("objective: {name: sum, terms: [3]}\n"), {}, {"r.yaml:4: ", "objective.terms[0] must be a map (keys: weight, name,", "got '3'"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd}\n    - {weight: 2}\n"),
+       {},
+       {"r.yaml:8: ", "objective.terms[1].name: missing required key"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, weight: 0}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].weight must be > 0, got 0"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, weight: -1}\n"), {}, {"objective.terms[0].weight must be > 0, got -1"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - name: opd\n      beta: 0.5\n"),
+       {},
+       {"r.yaml:8: ", "objective.terms[0].beta: not an option of opd (its options: lambda,"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, lambda: 0}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].lambda must be > 0, got 0"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, reference: b}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].reference is set but objective.terms[0].lambda = 1"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: ppo}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].name must be one of: sft, opd,", "got 'ppo'"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, lamda: 2}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].lamda: unknown key (allowed: weight, name,"}},
+      {recipe("objective:\n  name: sum\n  terms:\n    - {name: opd, normalization: token}\n"),
+       {},
+       {"r.yaml:7: ", "objective.terms[0].normalization: not an option of a term"}},
+  });
+}
+
+TEST(ConfigLoader, ObjectiveOverrides) {
+  const std::string gopd = recipe("objective: {name: gopd, lambda: 1.25}\n");
+  EXPECT_EQ(parse_train_config(gopd, kWhere, {"objective.lambda=1.5"}).objective.lambda, 1.5);
+
+  // A new name brings its own defaults.
+  const ObjectiveConfig fkl = parse_train_config(recipe(), kWhere, {"objective.name=fkl"}).objective;
+  expect_same_objective(fkl, default_objective_config(ObjectiveKind::kFkl));
+  const ObjectiveConfig eopd =
+      parse_train_config(recipe("objective: {name: opd}\n"), kWhere, {"objective.name=eopd"}).objective;
+  EXPECT_EQ(eopd.kind, ObjectiveKind::kEopd);
+  EXPECT_EQ(eopd.top_k, 32);
+
+  // Whole terms lists, as YAML gives them.
+  const ObjectiveConfig sum =
+      parse_train_config(recipe(), kWhere,
+                         {"objective.name=sum", "objective.terms=[{name: opd}, {weight: 0.5, name: fkl}]"})
+          .objective;
+  ASSERT_EQ(sum.terms.size(), 2u);
+  EXPECT_EQ(sum.terms[1].weight, 0.5);
+  EXPECT_EQ(sum.terms[1].objective.kind, ObjectiveKind::kFkl);
+
+  expect_errors({
+      {recipe(), {"objective.lambda=0"}, {"r.yaml: --set objective.lambda=0: objective.lambda must be > 0, got 0"}},
+      {recipe(), {"objective.lamda=2"}, {"--set objective.lamda=2: objective.lamda: unknown key (allowed: name,"}},
+      {recipe(), {"objective.name=fkl", "objective.beta=0.5"},
+       {"--set objective.beta=0.5: objective.beta: not an option of fkl (its options: top_k, renormalize)"}},
+      // The key set in the file is the one the error points at.
+      {gopd, {"objective.name=fkl"}, {"r.yaml:4: ", "objective.lambda: not an option of fkl"}},
+      {recipe(), {"objective.name=sum", "objective.terms=[{name: sum}]"},
+       {"--set objective.terms=[{name: sum}]: objective.terms[0].name: a sum cannot nest a sum"}},
+      {recipe(), {"objective.terms.x=1"}, {"objective.terms.x: unknown key (objective.terms is not a map)"}},
+  });
+}
+
+// `kind`'s defaults with every option it accepts moved off its default to
+// another valid value, so a round trip that dropped or mixed up a key shows.
+ObjectiveConfig varied_objective(ObjectiveKind kind, bool term = false) {
+  ObjectiveConfig c = default_objective_config(kind);
+  if (!term) c.normalization = LossNormalization::kSequence;  // a term's is not written
+  for (const std::string& key : objective_option_keys(kind)) {
+    if (key == "lambda") {
+      c.lambda = 0.1 + 1.2;  // 1.3000000000000003: needs all 17 digits
+    } else if (key == "reference") {
+      c.reference = "/m/base: model #2";
+    } else if (key == "entropy_rho") {
+      c.entropy_rho = 0.35;
+    } else if (key == "switch_step") {
+      c.switch_step = 50;
+    } else if (key == "top_k") {
+      c.top_k = 17;
+    } else if (key == "renormalize") {
+      c.renormalize = true;
+    } else if (key == "beta") {
+      c.beta = 0.3;
+    } else if (key == "entropy_threshold") {
+      c.entropy_threshold = 1.1;
+    } else if (key == "alpha") {
+      c.alpha = 2.5;
+    } else if (key == "reward_floor") {
+      c.reward_floor = -2.25;
+    } else if (key == "mask_threshold") {
+      c.mask_threshold = -0.75;
+    } else if (key == "outlier") {
+      c.outlier = OutlierVariant::kClip;
+    } else if (key == "prefix_beta") {
+      c.prefix_beta = 1e-4;
+    } else if (key == "kl_clip") {
+      c.kl_clip = 10.0;
+    } else if (key == "support_k") {
+      c.support_k = 128;
+    } else if (key == "targets") {
+      c.sft_targets = SftTargets::kDataset;
+    } else if (key == "terms") {
+      c.terms = {{0.25, varied_objective(ObjectiveKind::kOpd, true)},
+                 {2.0, varied_objective(ObjectiveKind::kTropd, true)}};
+    } else {
+      ADD_FAILURE() << "varied_objective: no value for " << key;
+    }
+  }
+  return c;
+}
+
+// The keys written directly under `objective:` in a resolved config, in order.
+std::vector<std::string> objective_block_keys(const std::string& yaml) {
+  const size_t begin = yaml.find("\nobjective:\n");
+  const size_t end = yaml.find("\noptim:", begin);
+  EXPECT_NE(begin, std::string::npos);
+  EXPECT_NE(end, std::string::npos);
+  std::istringstream block(yaml.substr(begin + 1, end - begin));
+  std::vector<std::string> keys;
+  for (std::string line; std::getline(block, line);) {
+    if (line.size() > 2 && line.compare(0, 2, "  ") == 0 && line[2] != ' ' && line[2] != '-') {
+      keys.push_back(line.substr(2, line.find(':') - 2));
+    }
+  }
+  return keys;
+}
+
+TEST(ConfigLoader, ObjectiveYamlRoundTripsForEveryObjective) {
+  TrainConfig base;
+  base.student.path = "s";
+  base.teacher.path = "t";
+  base.data.train_path = "d.jsonl";
+
+  std::vector<ObjectiveConfig> cases;
+  for (const std::string& name : objective_names()) {
+    const ObjectiveKind kind = objective_kind_from_name(name, "test");
+    if (kind != ObjectiveKind::kSum) cases.push_back(default_objective_config(kind));
+    cases.push_back(varied_objective(kind));
+  }
+  for (OutlierVariant v : {OutlierVariant::kFkl, OutlierVariant::kMask, OutlierVariant::kClip}) {
+    ObjectiveConfig t = varied_objective(ObjectiveKind::kTropd);
+    t.outlier = v;
+    cases.push_back(t);
+  }
+  ObjectiveConfig sum = default_objective_config(ObjectiveKind::kSum);
+  sum.terms = {{1.0, default_objective_config(ObjectiveKind::kOpd)},
+               {0.5, default_objective_config(ObjectiveKind::kFkl)}};
+  cases.push_back(sum);
+
+  for (const ObjectiveConfig& objective : cases) {
+    TrainConfig c = base;
+    c.objective = objective;
+    const std::string yaml = train_config_yaml(c);
+    SCOPED_TRACE(yaml);
+    const TrainConfig back = parse_train_config(yaml, "resolved.yaml");
+    expect_same(back, c);
+    EXPECT_EQ(train_config_yaml(back), yaml);
+
+    // name, normalization and every option of the objective; nothing else.
+    std::vector<std::string> expected = {"name", "normalization"};
+    for (const auto& k : objective_option_keys(objective.kind)) expected.push_back(k);
+    EXPECT_EQ(objective_block_keys(yaml), expected);
+  }
+}
+
+TEST(ConfigLoader, MethodRecipesParse) {
+  struct Method {
+    ObjectiveKind kind;
+    std::function<void(const ObjectiveConfig&)> check;  // the method's key options
+  };
+  const std::map<std::string, Method> methods = {
+      {"sft", {ObjectiveKind::kSft, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.sft_targets, SftTargets::kTeacher);
+       }}},
+      {"opd", {ObjectiveKind::kOpd, [](const ObjectiveConfig& o) { EXPECT_EQ(o.lambda, 1.0); }}},
+      {"gopd", {ObjectiveKind::kGopd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.lambda, 1.25);
+         EXPECT_EQ(o.reference, "");
+       }}},
+      {"fkl", {ObjectiveKind::kFkl, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.top_k, 64);
+         EXPECT_FALSE(o.renormalize);
+       }}},
+      {"jsd", {ObjectiveKind::kJsd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.beta, 0.5);
+         EXPECT_EQ(o.top_k, 64);
+       }}},
+      {"entropy_opd", {ObjectiveKind::kEntropyOpd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.entropy_rho, 0.2);
+         EXPECT_EQ(o.switch_step, 0);
+       }}},
+      {"eopd", {ObjectiveKind::kEopd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.top_k, 32);
+         EXPECT_EQ(o.entropy_threshold, 0.8);
+         EXPECT_EQ(o.alpha, 1.0);
+       }}},
+      {"reopold", {ObjectiveKind::kReopold, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.reward_floor, -1.6);
+         EXPECT_EQ(o.entropy_rho, 0.0);
+       }}},
+      {"reopold_2stage", {ObjectiveKind::kReopold, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.reward_floor, -1.6);
+         EXPECT_EQ(o.entropy_rho, 0.2);
+         EXPECT_EQ(o.switch_step, 50);
+       }}},
+      {"mask", {ObjectiveKind::kMask, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.mask_threshold, -1.6);
+       }}},
+      {"tropd", {ObjectiveKind::kTropd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.outlier, OutlierVariant::kFkl);
+         EXPECT_EQ(o.top_k, 64);
+         EXPECT_EQ(o.prefix_beta, 0.001);
+         EXPECT_EQ(o.lambda, 1.0);
+       }}},
+      {"tropd_mask", {ObjectiveKind::kTropd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.outlier, OutlierVariant::kMask);
+         EXPECT_EQ(o.prefix_beta, 0.001);
+       }}},
+      {"tropd_clip", {ObjectiveKind::kTropd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.outlier, OutlierVariant::kClip);
+         EXPECT_EQ(o.reward_floor, -1.6);
+         EXPECT_EQ(o.prefix_beta, 0.001);
+       }}},
+      {"tropd_gopd", {ObjectiveKind::kTropd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.outlier, OutlierVariant::kFkl);
+         EXPECT_EQ(o.lambda, 1.25);
+         EXPECT_EQ(o.prefix_beta, 0.001);
+       }}},
+      {"trd", {ObjectiveKind::kTrd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.kl_clip, 0.0);
+         EXPECT_EQ(o.support_k, 0);
+       }}},
+      {"fkl_full", {ObjectiveKind::kFklFull, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.kl_clip, 0.0);
+         EXPECT_EQ(o.support_k, 0);
+       }}},
+      {"rkl_full", {ObjectiveKind::kRklFull, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.kl_clip, 0.0);
+         EXPECT_EQ(o.support_k, 0);
+       }}},
+      {"sum_opd_fkl", {ObjectiveKind::kSum, [](const ObjectiveConfig& o) {
+         ASSERT_EQ(o.terms.size(), 2u);
+         EXPECT_EQ(o.terms[0].objective.kind, ObjectiveKind::kOpd);
+         EXPECT_EQ(o.terms[1].objective.kind, ObjectiveKind::kFkl);
+         EXPECT_EQ(o.terms[1].objective.top_k, 64);
+       }}},
+  };
+
+  size_t seen = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(OPD_SOURCE_DIR "/configs/methods")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string method = entry.path().stem().string();
+    SCOPED_TRACE(entry.path().string());
+    const TrainConfig c = load_train_config(entry.path().string());
+    const auto it = methods.find(method);
+    ASSERT_NE(it, methods.end()) << "no expectations for " << method;
+    ++seen;
+    EXPECT_EQ(c.objective.kind, it->second.kind);
+    it->second.check(c.objective);
+
+    // The shared setting: the TrOPD paper's benchmark training.
+    EXPECT_EQ(c.run_dir, "runs/methods/" + method);
+    EXPECT_EQ(c.steps, 200);
+    EXPECT_EQ(c.micro_batch_size, 4);
+    EXPECT_EQ(c.student.path, "models/Qwen3-1.7B");
+    EXPECT_EQ(c.student.dtype, "bfloat16");
+    EXPECT_EQ(c.teacher.path, "models/Qwen3-8B");
+    EXPECT_EQ(c.teacher.dtype, "bfloat16");
+    EXPECT_EQ(c.data.train_path, "data/math_prompts.jsonl");
+    EXPECT_EQ(c.data.prompts_per_step, 128);
+    EXPECT_EQ(c.data.samples_per_prompt, 4);
+    EXPECT_EQ(c.rollout.max_new_tokens, 8096);
+    EXPECT_EQ(c.rollout.temperature, 1.0);
+    EXPECT_EQ(c.optim.lr, 5e-6);
+    EXPECT_EQ(c.optim.schedule, LrSchedule::kConstant);
+    EXPECT_EQ(c.optim.warmup_steps, 0);
+
+    // Each recipe's resolved form reads back the same.
+    expect_same(parse_train_config(train_config_yaml(c), "resolved.yaml"), c);
+  }
+  EXPECT_EQ(seen, methods.size()) << "a method recipe is missing from configs/methods";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "opd/train/lr_schedule.h"
 #include "opd/train/trainer.h"
 #include "support/test_support.h"
+#include "train/smoke_setup.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,28 +19,6 @@ namespace {
 
 using opd::testing::error_message;
 using opd::testing::ScratchDir;
-
-// The smoke setting of configs/smoke/opd_tiny.yaml with its models built in
-// `dir` exactly as tools/quickstart.sh builds them.
-TrainConfig smoke_config(const ScratchDir& dir, int64_t steps) {
-  model::TinyModelSpec teacher;
-  teacher.vocab_size = 64;
-  teacher.seed = 1;
-  teacher.init_std = 0.1;
-  teacher.embed_std = 0.3;
-  model::TinyModelSpec student;
-  student.vocab_size = 64;
-  student.seed = 2;
-  student.init_std = 0.02;
-  auto t = model::make_tiny_model(teacher);
-  auto s = model::make_tiny_model(student);
-  model::save_pretrained(t, dir / "teacher");
-  model::save_pretrained(s, dir / "student");
-  return load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml",
-                           {"student.path=" + (dir / "student"), "teacher.path=" + (dir / "teacher"),
-                            "data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl",
-                            "run_dir=" + (dir / "run"), "steps=" + std::to_string(steps)});
-}
 
 double mean_of(const std::vector<double>& v, size_t begin, size_t end) {
   double s = 0;

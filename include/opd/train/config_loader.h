@@ -18,6 +18,10 @@ namespace opd::train {
 // one wins), so they are checked exactly like the file. Throws on malformed
 // YAML, unknown or duplicate keys, wrong types, out-of-range values, missing
 // student.path / teacher.path / data.train, and malformed overrides.
+// `objective` is read by its `name` first, which picks the defaults
+// (default_objective_config) and the option keys allowed beside name and
+// normalization (objective_option_keys); `sum` takes `terms`, a list of such
+// maps each with a `weight` (default 1.0), not nesting another sum.
 TrainConfig parse_train_config(const std::string& yaml_text, const std::string& where,
                                const std::vector<std::string>& overrides = {});
 

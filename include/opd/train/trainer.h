@@ -1,9 +1,12 @@
-// The on-policy distillation loop: sample prompts, roll out the student,
-// score with the teacher, and step the student on whichever objective the
-// config names. The trainer never knows which objective it runs.
+// The on-policy distillation loop: sample prompts, write the trajectories the
+// objective trains on (student rollouts, teacher generations, dataset
+// solutions or refinements), score them with the teacher (and the reference
+// model), and step the student. The trainer never knows which objective it runs:
+// it fills what the objective's needs() ask for.
 #pragma once
 
 #include "opd/core/metrics.h"
+#include "opd/core/rollout_batch.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/model/causal_lm.h"
 #include "opd/objectives/objective.h"
@@ -22,8 +25,10 @@ struct TrainSummary {
 
 class Trainer {
  public:
-  // Loads both models, the prompts and the objective; throws one clear error
-  // on a bad model directory, prompt file or option.
+  // Loads the student, the teacher, the reference model (when the objective
+  // needs r_t), the prompts and the objective; throws one clear error on a
+  // bad model directory, prompt file, option, or a vocabulary the objective
+  // cannot use (teacher smaller than the student, top_k above the vocabulary).
   explicit Trainer(TrainConfig config);
   ~Trainer();
 
@@ -33,23 +38,40 @@ class Trainer {
   TrainSummary run();
   // One optimizer step (0-based `step`); returns its metrics.
   Metrics step(int64_t step);
+  // The batch step `step` trains on, written as the objective's trajectory
+  // asks; draws the next prompts from the sampler. Adds rollout metrics
+  // (response_length, generated_tokens, ...) to `metrics` when given.
+  RolloutBatch rollout(int64_t step, Metrics* metrics = nullptr);
   // Rollouts of a fixed prompt set with a fixed seed, scored by both models:
   // kl_k1 (mean s - tau), teacher_logprob, student_logprob, response_length.
   Metrics evaluate();
 
   model::CausalLM& student() { return student_; }
   const TrainConfig& config() const { return config_; }
+  const ObjectiveNeeds& needs() const { return needs_; }
 
  private:
   // Writes the student as an HF directory <run_dir>/<name>, atomically.
   void save_student(const std::string& name);
+  // Construction checks that need the loaded models and dataset.
+  void check_vocabularies() const;
+  void check_dataset_targets() const;
+  void load_reference();
 
   TrainConfig config_;
   model::CausalLM student_{nullptr}, teacher_{nullptr};
+  model::CausalLM reference_{nullptr};  // frozen; loaded only when needs_.reference_logprobs
   data::PromptDataset dataset_;
   std::unique_ptr<data::PromptSampler> sampler_;
   std::unique_ptr<Objective> objective_;
+  ObjectiveNeeds needs_;
   std::unique_ptr<AdamW> optimizer_;
 };
+
+// Per-token weights of a step (DESIGN §3), from its aligned loss mask
+// [B, T-1] float: kToken gives loss_mask / (loss tokens of the step); kSequence
+// gives each row's loss tokens 1 / (n_row * rows with n_row > 0), so every
+// sequence counts the same. Throws when the mask holds no loss token.
+at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization);
 
 }  // namespace opd::train

@@ -1,0 +1,17 @@
+// The smoke setting of configs/smoke/opd_tiny.yaml for the trainer tests: a
+// sharp teacher and a near-uniform student (vocab 64) made as
+// tools/quickstart.sh makes them.
+#pragma once
+
+#include "opd/train/train_config.h"
+#include "support/test_support.h"
+
+#include <cstdint>
+
+namespace opd::train {
+
+// Writes the two models to `dir`/teacher and `dir`/student and returns the
+// recipe pointed at them, its run in `dir`/run, with `steps` steps.
+TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps);
+
+}  // namespace opd::train
