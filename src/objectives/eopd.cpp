@@ -18,10 +18,9 @@ ObjectiveOutput EopdObjective::compute(const ObjectiveInputs& in) {
                   in.teacher_topk_ids.size(-1) == top_k_,
               "eopd: the teacher's entropy and top-", top_k_, " were not scored");
   ObjectiveOutput out;
-  auto t = objectives::policy_gradient_tokens(in, options_, out.metrics);
+  auto t = objectives::policy_gradient_tokens(in, options_, out.metrics, /*topk=*/true);
   auto gated = (in.teacher_entropy.to(at::kFloat) > threshold_).to(at::kFloat) * t.student;
-  auto fkl = ops::topk_forward_kl(in.student_logits, in.teacher_topk_ids, in.teacher_topk_logp,
-                                  /*renormalize=*/false);
+  auto fkl = ops::forward_kl_on_support(t.topk_logp, in.teacher_topk_logp);
   out.loss = objectives::policy_gradient_loss(t.advantage, t.s, in.token_weight * t.selected) +
              alpha_ * objectives::weighted_loss(fkl, in.token_weight * gated);
 

@@ -3,8 +3,8 @@
 #include "opd/core/rollout_batch.h"
 #include "opd/objectives/diagnostics.h"
 #include "opd/objectives/estimators.h"
+#include "opd/objectives/student_logprobs.h"
 #include "opd/objectives/token_selection.h"
-#include "opd/ops/token_logprob.h"
 #include "opd/ops/topk_forward_kl.h"
 
 #include <cmath>
@@ -29,7 +29,8 @@ ObjectiveOutput JsdObjective::compute(const ObjectiveInputs& in) {
   // beta * sum_{v in TopK} p_T (log p_T - log m), m = beta p_T + (1 - beta) pi_S,
   // differentiable through pi_S on the k tokens.
   auto logp_t = in.teacher_topk_logp.to(at::kFloat);
-  auto logp_s = ops::gather_logprobs(in.student_logits, in.teacher_topk_ids);
+  auto student_side = objectives::student_logprobs(in, /*topk=*/true, "jsd");
+  const auto& logp_s = student_side.topk_logp;
   auto log_m = at::logaddexp(logp_t + log_beta, logp_s + log_rest);
   auto p_t = logp_t.exp();
   auto live = p_t > 0;  // p_T = 0 terms are 0, not 0 * -inf
@@ -37,7 +38,7 @@ ObjectiveOutput JsdObjective::compute(const ObjectiveInputs& in) {
   auto divergence = (p_t * (at::where(live, logp_t, zero) - at::where(live, log_m, zero))).sum(-1);
 
   // PG surrogate against the mixture at the sampled token.
-  auto s = ops::token_logprob(in.student_logits, in.targets);
+  const auto& s = student_side.s;
   auto tau = in.teacher_logprobs.to(at::kFloat);
   auto log_m_sampled = at::logaddexp(tau + log_beta, s.detach() + log_rest);
   auto advantage = (-(1 - beta_) * (s.detach() - log_m_sampled)).detach();
@@ -50,7 +51,7 @@ ObjectiveOutput JsdObjective::compute(const ObjectiveInputs& in) {
   objectives::add_masked_mean(out.metrics, "advantage", advantage, student);
   objectives::add_masked_mean(out.metrics, "topk_mass", ops::topk_mass(in.teacher_topk_logp), student);
   objectives::add_kl_estimates(out.metrics, s, tau, student);
-  objectives::add_student_entropy(out.metrics, ops::softmax_entropy(in.student_logits.detach()), student);
+  objectives::add_student_entropy(out.metrics, student_side.entropy, student);
   return out;
 }
 

@@ -3,8 +3,8 @@
 #include "opd/core/rollout_batch.h"
 #include "opd/objectives/advantage.h"
 #include "opd/objectives/diagnostics.h"
+#include "opd/objectives/student_logprobs.h"
 #include "opd/objectives/token_selection.h"
-#include "opd/ops/token_logprob.h"
 
 namespace opd::objectives {
 
@@ -16,10 +16,14 @@ ObjectiveNeeds PolicyGradientOptions::needs() const {
 }
 
 PolicyGradientTokens policy_gradient_tokens(const ObjectiveInputs& in,
-                                            const PolicyGradientOptions& o, Metrics& m) {
+                                            const PolicyGradientOptions& o, Metrics& m,
+                                            bool topk) {
   TORCH_CHECK(in.teacher_logprobs.defined(), "policy-gradient objective: teacher log-probs were not scored");
+  auto student = student_logprobs(in, topk, "policy-gradient objective");
   PolicyGradientTokens t;
-  t.s = ops::token_logprob(in.student_logits, in.targets);
+  t.s = student.s;
+  t.topk_logp = student.topk_logp;
+  t.entropy = student.entropy;
   t.tau = in.teacher_logprobs.to(t.s.device(), at::kFloat);
   t.log_ratio = (t.tau - t.s).detach();
   at::Tensor r;
@@ -30,7 +34,6 @@ PolicyGradientTokens policy_gradient_tokens(const ObjectiveInputs& in,
   }
   t.advantage = distillation_advantage(t.tau, t.s, r, o.lambda);
   t.student = tokens_from(in, TokenSource::kStudent);
-  t.entropy = ops::softmax_entropy(in.student_logits.detach());
   const bool select = o.entropy_rho > 0 && in.step >= o.switch_step;
   t.selected = select ? top_fraction(t.entropy, t.student, o.entropy_rho) : t.student;
 

@@ -18,7 +18,12 @@ ObjectiveNeeds TropdObjective::needs() const {
 ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
   ObjectiveOutput out;
   auto& m = out.metrics;
-  auto t = objectives::policy_gradient_tokens(in, options_.pg, m);
+  const bool fkl_outliers = options_.outlier == OutlierVariant::kFkl;
+  TORCH_CHECK(!fkl_outliers || (in.teacher_topk_ids.defined() &&
+                                in.teacher_topk_ids.size(-1) == options_.top_k),
+              "tropd: the teacher's top-", options_.top_k, " was not scored");
+  // K1 on the sampled token and the FKL's top-k from one pass over the logits.
+  auto t = objectives::policy_gradient_tokens(in, options_.pg, m, fkl_outliers);
   auto trusted = objectives::trust_region(t.log_ratio, t.student, in);
   auto outlier = t.student - trusted;
   // Entropy selection, when on, narrows the policy-gradient terms only.
@@ -26,10 +31,7 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
 
   switch (options_.outlier) {
     case OutlierVariant::kFkl: {
-      TORCH_CHECK(in.teacher_topk_ids.defined() && in.teacher_topk_ids.size(-1) == options_.top_k,
-                  "tropd: the teacher's top-", options_.top_k, " was not scored");
-      auto fkl = ops::topk_forward_kl(in.student_logits, in.teacher_topk_ids,
-                                      in.teacher_topk_logp, /*renormalize=*/false);
+      auto fkl = ops::forward_kl_on_support(t.topk_logp, in.teacher_topk_logp);
       out.loss = out.loss + objectives::weighted_loss(fkl, in.token_weight * outlier);
       objectives::add_masked_mean(m, "fkl_outlier", fkl, outlier);
       break;

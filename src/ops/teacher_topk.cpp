@@ -1,39 +1,47 @@
 #include "opd/ops/teacher_topk.h"
 
-#include <vector>
+#include "cuda_paths.h"
+#include "logits_rows.h"
+#include "softmax_rows_cpu.h"
+
+#include <ATen/Parallel.h>
 
 namespace opd::ops {
 
-TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k, int64_t chunk_rows) {
-  TORCH_CHECK(logits.dim() >= 1 && at::isFloatingType(logits.scalar_type()) &&
-                  k >= 1 && k <= logits.size(-1) && chunk_rows > 0,
-              "teacher_topk: expected float logits [..., V] with 1 <= k <= V and chunk_rows > 0, "
-              "got logits ", logits.sizes(), " ", logits.scalar_type(), ", k ", k,
-              ", chunk_rows ", chunk_rows);
+TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k) {
+  TORCH_CHECK(logits.dim() >= 1 && at::isFloatingType(logits.scalar_type()) && k >= 1 &&
+                  k <= logits.size(-1),
+              "teacher_topk: expected float logits [..., V] with 1 <= k <= V, got logits ",
+              logits.sizes(), " ", logits.scalar_type(), ", k ", k);
   at::NoGradGuard no_grad;
-  const int64_t V = logits.size(-1);
-  auto rows = logits.detach().reshape({-1, V});
-  const int64_t n = rows.size(0);
-
-  std::vector<at::Tensor> ids, logp, entropy;
-  for (int64_t b = 0; b == 0 || b < n; b += chunk_rows) {
-    // log_softmax subtracts the row max before anything else: logits - logsumexp
-    // would lose the low bits of every log-prob when the logits are large (1e4).
-    auto row_logp = at::log_softmax(rows.slice(0, b, std::min(n, b + chunk_rows)).to(at::kFloat), 1);
-    auto top = row_logp.topk(k, 1, /*largest=*/true, /*sorted=*/true);
-    ids.push_back(std::get<1>(top));
-    logp.push_back(std::get<0>(top));
-    // H = -sum p log p; tokens with p = 0 (logit -inf) add nothing, not NaN.
-    auto p = row_logp.exp();
-    entropy.push_back(-at::where(p > 0, p * row_logp, at::zeros_like(p)).sum(1));
-  }
-
-  auto lead = logits.sizes().vec();
-  lead.pop_back();
+  auto x = logits_rows(logits.detach(), "teacher_topk");
+  const int64_t n = x.rows(), V = x.vocab();
+  const auto lead = leading_sizes(logits);
   auto with_k = lead;
   with_k.push_back(k);
-  return TeacherTopk{at::cat(ids).view(with_k), at::cat(logp).view(with_k),
-                     at::cat(entropy).view(lead)};
+  TeacherTopk out;
+  out.ids = at::empty(with_k, logits.options().dtype(at::kLong));
+  out.logp = at::empty(with_k, logits.options().dtype(at::kFloat));
+  out.entropy = at::empty(lead, logits.options().dtype(at::kFloat));
+  if (n == 0) return out;
+  if (logits.is_cuda()) {
+    cuda::teacher_topk(x, k, out.ids, out.logp, out.entropy);
+    return out;
+  }
+  int64_t* ids = out.ids.data_ptr<int64_t>();
+  float* logp = out.logp.data_ptr<float>();
+  float* entropy = out.entropy.data_ptr<float>();
+  at::parallel_for(0, n, row_grain(V), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const void* row = x.view.row(r);
+      const auto sm = cpu::softmax_row(row, x.view.type, V, entropy + r);
+      cpu::topk_row(row, x.view.type, V, k, ids + r * k);
+      for (int64_t j = 0; j < k; ++j) {
+        logp[r * k + j] = (cpu::load(row, x.view.type, ids[r * k + j]) - sm.max) - sm.log_sum;
+      }
+    }
+  });
+  return out;
 }
 
 }  // namespace opd::ops

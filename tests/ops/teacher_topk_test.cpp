@@ -60,15 +60,15 @@ TEST_P(TeacherTopkTest, MatchesSortedDoubleLogSoftmax) {
   }
 }
 
-TEST_P(TeacherTopkTest, ChunksGiveTheSameResultAsOneChunk) {
-  auto logits = random_logits({4, 7, 37}, GetParam(), 3);  // 28 rows: chunks of 3 leave 1
-  auto whole = teacher_topk(logits, 6);
-  for (int64_t chunk : {1, 3, 27, 28}) {
-    auto parts = teacher_topk(logits, 6, chunk);
-    EXPECT_TRUE(at::equal(parts.ids, whole.ids)) << "chunk_rows " << chunk;
-    EXPECT_TRUE(at::equal(parts.logp, whole.logp)) << "chunk_rows " << chunk;
-    EXPECT_TRUE(at::equal(parts.entropy, whole.entropy)) << "chunk_rows " << chunk;
-  }
+// The aligned logits [B, T-1, V] of a [B, T, V] tensor are read in place.
+TEST_P(TeacherTopkTest, StridedViewGivesTheSameResultAsACopy) {
+  auto logits = random_logits({4, 8, 37}, GetParam(), 3);
+  auto view = logits.slice(1, 0, 7);
+  auto a = teacher_topk(view, 6);
+  auto b = teacher_topk(view.contiguous(), 6);
+  EXPECT_TRUE(at::equal(a.ids, b.ids));
+  EXPECT_TRUE(at::equal(a.logp, b.logp));
+  EXPECT_TRUE(at::equal(a.entropy, b.entropy));
 }
 
 // Padded rows hold whatever the model produced; none may turn into NaN/Inf.
@@ -81,7 +81,7 @@ TEST_P(TeacherTopkTest, DegenerateRowsStayFinite) {
   logits[3].slice(0, 0, 10).fill_(-std::numeric_limits<float>::infinity());  // masked vocab
   logits[4].fill_(-1e4);
   logits = logits.to(GetParam());
-  auto out = teacher_topk(logits, 10, /*chunk_rows=*/4);
+  auto out = teacher_topk(logits, 10);
   EXPECT_TRUE(at::isfinite(out.logp).all().item<bool>()) << out.logp;
   EXPECT_TRUE(at::isfinite(out.entropy).all().item<bool>()) << out.entropy;
   for (int64_t row : {0, 1, 4}) {
@@ -108,7 +108,7 @@ TEST(TeacherTopk, NeverTracksGradients) {
 }
 
 TEST(TeacherTopk, EmptyBatchGivesEmptyResults) {
-  auto out = teacher_topk(at::zeros({0, 5, 37}), 4, 3);
+  auto out = teacher_topk(at::zeros({0, 5, 37}), 4);
   EXPECT_EQ(out.ids.sizes(), at::IntArrayRef({0, 5, 4}));
   EXPECT_EQ(out.entropy.sizes(), at::IntArrayRef({0, 5}));
 }
@@ -117,7 +117,6 @@ TEST(TeacherTopk, RejectsBadArguments) {
   auto logits = at::zeros({4, 37});
   testing::expect_error([&] { teacher_topk(logits, 0); }, {"teacher_topk", "[4, 37]", "k 0"});
   testing::expect_error([&] { teacher_topk(logits, 38); }, {"teacher_topk", "[4, 37]", "k 38"});
-  testing::expect_error([&] { teacher_topk(logits, 3, 0); }, {"teacher_topk", "chunk_rows 0"});
   testing::expect_error([&] { teacher_topk(at::zeros({}), 1); }, {"teacher_topk", "[]"});
   testing::expect_error([&] { teacher_topk(at::zeros({4, 37}, at::kLong), 1); },
                         {"teacher_topk", "[4, 37]", "Long"});

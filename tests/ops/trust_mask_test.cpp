@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -10,28 +11,37 @@
 namespace opd::ops {
 namespace {
 
-// The hash as the header spells it out, written again here so that a change to
-// the bits (which would change every past run's masks) fails a test.
-uint64_t spelled_out_mix(uint64_t z) {
-  z ^= z >> 30;
-  z *= 0xBF58476D1CE4E5B9ULL;
-  z ^= z >> 27;
-  z *= 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  return z;
+// Philox4x32-10 as the header spells it out, written again here so that a
+// change to the bits (which would change every past run's masks) fails a test.
+std::array<uint32_t, 4> spelled_out_philox(std::array<uint32_t, 4> c, uint32_t k0, uint32_t k1) {
+  for (int round = 0; round < 10; ++round) {
+    const uint64_t a = uint64_t{0xD2511F53u} * c[0], b = uint64_t{0xCD9E8D57u} * c[2];
+    c = {uint32_t(b >> 32) ^ c[1] ^ k0, uint32_t(b), uint32_t(a >> 32) ^ c[3] ^ k1, uint32_t(a)};
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return c;
 }
 
 double spelled_out_uniform(uint64_t seed, int64_t step, int64_t index) {
-  const uint64_t G = 0x9E3779B97F4A7C15ULL;
-  const uint64_t key = spelled_out_mix(spelled_out_mix(seed + G) + uint64_t(step) + G);
-  return std::ldexp(double(spelled_out_mix(key + (uint64_t(index) + 1) * G) >> 11), -53);
+  const auto i = uint64_t(index), s = uint64_t(step);
+  const auto out = spelled_out_philox({uint32_t(i), uint32_t(i >> 32), uint32_t(s), uint32_t(s >> 32)},
+                                      uint32_t(seed), uint32_t(seed >> 32));
+  return std::ldexp(double((uint64_t(out[0]) << 21) | (out[1] >> 11)), -53);
 }
 
 at::Tensor flat_index(int64_t n) { return at::arange(n, at::kLong); }
 
-TEST(CounterUniform, MatchesTheDocumentedHash) {
-  // SplitMix64's published first output for state 0 pins the mixer itself.
-  EXPECT_EQ(spelled_out_mix(0x9E3779B97F4A7C15ULL), 0xE220A8397B1DCDAFULL);
+TEST(CounterUniform, MatchesTheDocumentedPhilox) {
+  // Random123's published known answers pin the generator itself.
+  using Words = std::array<uint32_t, 4>;
+  EXPECT_EQ(spelled_out_philox({0, 0, 0, 0}, 0, 0),
+            (Words{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
+  EXPECT_EQ(spelled_out_philox({~0u, ~0u, ~0u, ~0u}, ~0u, ~0u),
+            (Words{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  EXPECT_EQ(spelled_out_philox({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, 0xa4093822u,
+                               0x299f31d0u),
+            (Words{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
   auto index = at::tensor({int64_t{0}, int64_t{1}, int64_t{2}, int64_t{1} << 40, int64_t{-1},
                            std::numeric_limits<int64_t>::max()});
   for (uint64_t seed : {uint64_t{0}, uint64_t{42}, ~uint64_t{0}}) {

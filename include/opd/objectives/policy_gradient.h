@@ -27,6 +27,7 @@ struct PolicyGradientOptions {
 
 struct PolicyGradientTokens {
   at::Tensor s;          // log pi_S(y_t), fp32, differentiable in the student logits
+  at::Tensor topk_logp;  // [B, T-1, K] log pi_S at the teacher's top-k ids (when asked), differentiable
   at::Tensor tau;        // log pi_T(y_t), fp32
   at::Tensor log_ratio;  // tau - s, detached
   at::Tensor advantage;  // distillation_advantage(tau, s, r, lambda), detached
@@ -35,11 +36,13 @@ struct PolicyGradientTokens {
   at::Tensor entropy;    // detached student entropy per token
 };
 
-// Computes the above and adds the diagnostics every PG objective reports:
+// Computes the above, the student side in one fused pass (student_logprobs.h;
+// topk_logp too when `topk`), and adds the diagnostics every PG objective reports:
 // source counts, kl_k1/kl_k3/student_logprob/teacher_logprob and
 // student_entropy over the student tokens, reward_correction (mean tau - r)
 // when lambda != 1, selected_fraction when the selection is on.
 PolicyGradientTokens policy_gradient_tokens(const ObjectiveInputs& in,
-                                            const PolicyGradientOptions& options, Metrics& m);
+                                            const PolicyGradientOptions& options, Metrics& m,
+                                            bool topk = false);
 
 }  // namespace opd::objectives

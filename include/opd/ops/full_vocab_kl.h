@@ -14,13 +14,13 @@ enum class KlDirection {
 
 // student_logits and teacher_logits [..., V] (any float dtypes) -> per-row KL
 // [...] float32 in `direction`, differentiable in student_logits only (the
-// teacher is detached). support_k > 0 restricts both distributions to the
-// teacher's top-support_k tokens and renormalises them there (TRD's "top-k
-// support"); 0 uses the whole vocabulary. Terms whose weighting probability is 0
-// contribute 0. Rows are processed in fp32 chunks of `chunk_rows`. Throws on
-// mismatched shapes, support_k outside [0, V] or chunk_rows <= 0.
+// teacher is detached). Over the whole vocabulary it is one fused pass over
+// both rows (the backward one more, writing the student's gradient in its
+// dtype); nothing [N, V] in fp32 is written. support_k > 0 restricts both
+// distributions to the teacher's top-support_k tokens and renormalises them
+// there (TRD's "top-k support"). A term whose weighting probability is 0
+// contributes 0. Throws on mismatched shapes or support_k outside [0, V].
 at::Tensor full_vocab_kl(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
-                         KlDirection direction, int64_t support_k = 0,
-                         int64_t chunk_rows = 1024);
+                         KlDirection direction, int64_t support_k = 0);
 
 }  // namespace opd::ops

@@ -15,9 +15,10 @@ struct TeacherTopk {
 };
 
 // logits [..., V] (any float dtype) -> the k most probable tokens of each row,
-// their log-probs and the row's entropy, computed in fp32 chunks of
-// `chunk_rows` rows. Never differentiable (teacher side). Throws when logits
-// have no vocab dim, k is outside [1, V] or chunk_rows <= 0.
-TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k, int64_t chunk_rows = 1024);
+// their log-probs and the row's entropy, fused: one pass over a row for the
+// softmax statistics and one selection pass (a bounded heap on the CPU, a
+// radix select on CUDA); memory O(N k). Never differentiable (teacher side).
+// Throws when logits have no vocab dim or k is outside [1, V].
+TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k);
 
 }  // namespace opd::ops
