@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# On a GPU machine (not CI): builds opd against the CUDA LibTorch of the
+# machine's Python torch, then runs the op tests (the *_CUDA ones among them)
+# and the op benchmark on the GPU. The Debian packages the build needs travel
+# as .debs in .gpu/debs (tools/setup.sh's list; `apt-get download` them there)
+# and are unpacked under /tmp, not into /.
+#   tools/cuda_check.sh [build|test|bench|all] [bench_distill_ops flags ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+shift || true
+deps=/tmp/opd-deps
+build=${OPD_BUILD_DIR:-build-cuda}
+mkdir -p "$deps"
+for f in .gpu/debs/*.deb; do dpkg -x "$f" "$deps"; done
+export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+
+if [[ $what == build || $what == all ]]; then
+  torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOPD_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DOPD_USE_CCACHE=OFF \
+    -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" > "$build.configure.log" 2>&1 ||
+    { cat "$build.configure.log"; exit 1; }
+  grep -E "opd:|Torch" "$build.configure.log" || true
+  cmake --build "$build" -j"$(nproc)" -- -k 0 opd_ops_tests opd_objectives_tests bench_distill_ops
+fi
+if [[ $what == test || $what == all ]]; then
+  "$build/tests/opd_ops_tests" --gtest_brief=1
+  "$build/tests/opd_objectives_tests" --gtest_brief=1
+fi
+if [[ $what == bench || $what == all ]]; then
+  "$build/bin/bench_distill_ops" --device cuda "$@"
+fi
