@@ -6,7 +6,10 @@
 // fused/composition ratios.
 //   build/bin/bench_distill_ops [--device cpu|cuda] [--rows 1024,8192]
 //       [--vocab 32000,151936] [--k 64] [--dtypes bf16,fp32] [--repeats 5]
-//       [--ops k1,topk_fkl,tropd,full_kl,teacher_topk]
+//       [--ops k1,topk_fkl,tropd,full_kl,teacher_topk] [--max-memory-gb G]
+// Where the composition would need more than --max-memory-gb (default: 90%
+// of the memory free at that point), only the fused op is timed, and the
+// line says so.
 #include "memory_meter.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/ops/aten_composition.h"
@@ -29,10 +32,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -46,6 +52,7 @@ struct Args {
   std::vector<std::string> dtypes = {"bf16", "fp32"};
   int64_t repeats = 5;
   std::vector<std::string> ops = {"k1", "topk_fkl", "tropd", "full_kl", "teacher_topk"};
+  double max_memory_gb = 0;  // the composition is skipped above this; 0 = 90% of what is free
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -72,6 +79,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--dtypes") a.dtypes = split(value);
     else if (flag == "--repeats") a.repeats = std::atoll(value.c_str());
     else if (flag == "--ops") a.ops = split(value);
+    else if (flag == "--max-memory-gb") a.max_memory_gb = std::atof(value.c_str());
     else { std::fprintf(stderr, "bench_distill_ops: unknown flag %s\n", flag.c_str()); std::exit(2); }
   }
   if (argc % 2 == 0) {
@@ -123,6 +131,26 @@ double rel_err(const at::Tensor& a, const at::Tensor& b) {
   return (x - y).norm().item<double>() / std::max(y.norm().item<double>(), 1e-30);
 }
 
+// Memory free for the composition now: MemAvailable on the CPU, free memory
+// on the GPU.
+double free_memory_bytes(const at::Device& device) {
+#if OPD_WITH_CUDA
+  if (device.is_cuda()) {
+    size_t free = 0, total = 0;
+    cudaMemGetInfo(&free, &total);
+    return double(free);
+  }
+#endif
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemAvailable:") return kb * 1024.0;
+    meminfo.ignore(256, '\n');
+  }
+  return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+}
+
 struct Inputs {
   at::Tensor logits, teacher_logits;  // [N, V]
   at::Tensor targets;                 // [N]
@@ -136,9 +164,16 @@ Inputs make_inputs(int64_t N, int64_t V, int64_t K, at::ScalarType dtype, const 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
   Inputs in;
   const auto options = at::TensorOptions().device(device);
-  in.logits = (at::randn({N, V}, gen, at::kFloat) * 2).to(options.dtype(dtype));
-  in.teacher_logits = (in.logits.to(at::kFloat) + at::randn({N, V}, gen, at::kFloat).to(device))
-                          .to(dtype);
+  in.logits = at::empty({N, V}, options.dtype(dtype));
+  in.teacher_logits = at::empty({N, V}, options.dtype(dtype));
+  // Row blocks, so no fp32 [N, V] temporary exists: the teacher is the
+  // student plus noise, as after some distillation.
+  for (int64_t b = 0; b < N; b += 512) {
+    const int64_t e = std::min(N, b + 512);
+    auto student = at::randn({e - b, V}, gen, at::kFloat) * 2;
+    in.logits.slice(0, b, e).copy_(student);
+    in.teacher_logits.slice(0, b, e).copy_(student + at::randn({e - b, V}, gen, at::kFloat));
+  }
   auto top = opd::ops::teacher_topk(in.teacher_logits, K);
   in.topk_ids = top.ids;
   in.topk_logp = top.logp;
@@ -191,6 +226,9 @@ struct Case {
   Side fused, composed;
   double bytes;      // compulsory: logits (and teacher logits) read once, gradient written once
   bool differentiable;
+  // fp32 [N, V] tensors the composition holds at its peak (measured at
+  // N = 1024, V = 151936, rounded up), to skip it where it cannot fit.
+  double aten_fp32_copies;
 };
 
 std::vector<Case> cases(const Args& a, const Inputs& in) {
@@ -202,26 +240,26 @@ std::vector<Case> cases(const Args& a, const Inputs& in) {
       out.push_back({op,
                      [&in, target_ids] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::token_logprob(x, in.targets); }, in.weight); },
                      [&in, target_ids] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::aten_composition::gather_logprobs(x, target_ids).squeeze(1); }, in.weight); },
-                     2 * logits_bytes, true});
+                     2 * logits_bytes, true, 3.5});
     } else if (op == "topk_fkl") {
       out.push_back({op,
                      [&in] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::topk_forward_kl(x, in.topk_ids, in.topk_logp, false); }, in.weight); },
                      [&in] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::aten_composition::topk_forward_kl(x, in.topk_ids, in.topk_logp, false); }, in.weight); },
-                     2 * logits_bytes, true});
+                     2 * logits_bytes, true, 3.5});
     } else if (op == "tropd") {
       out.push_back({op, [&in] { return tropd_fused(in); }, [&in] { return tropd_composed(in); },
-                     2 * logits_bytes, true});
+                     2 * logits_bytes, true, 5.5});
     } else if (op == "full_kl") {
       out.push_back({op,
                      [&in] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::full_vocab_kl(x, in.teacher_logits, KlDirection::kForward); }, in.weight); },
                      [&in] { return with_grad(in.logits, [&](const at::Tensor& x) { return opd::ops::aten_composition::full_vocab_kl(x, in.teacher_logits, KlDirection::kForward); }, in.weight); },
-                     3 * logits_bytes, true});
+                     3 * logits_bytes, true, 10.5});
     } else if (op == "teacher_topk") {
       const int64_t k = a.k;
       out.push_back({op,
                      [&in, k] { auto t = opd::ops::teacher_topk(in.teacher_logits, k); return Output{t.logp, t.entropy}; },
                      [&in, k] { auto t = opd::ops::aten_composition::teacher_topk(in.teacher_logits, k); return Output{t.logp, t.entropy}; },
-                     logits_bytes, false});
+                     logits_bytes, false, 5.5});
     } else {
       std::fprintf(stderr, "bench_distill_ops: unknown op %s\n", op.c_str());
       std::exit(2);
@@ -256,6 +294,18 @@ int main(int argc, char** argv) {
       for (int64_t V : a.vocab) {
         const auto in = make_inputs(N, V, a.k, dtype, device);
         for (const auto& c : cases(a, in)) {
+          const double aten_need = c.aten_fp32_copies * double(N) * double(V) * 4.0;
+          const double memory_limit =
+              a.max_memory_gb > 0 ? a.max_memory_gb * 1e9 : 0.9 * free_memory_bytes(device);
+          if (aten_need > memory_limit) {
+            const auto mf = measure(c.fused, device, a.repeats);
+            std::printf("%-13s %6lld %7lld %5s | %9.2f %9s %6s | %9.0f %8.1f | %9.1f   (aten skipped: needs ~%.0f GB, limit %.0f GB)\n",
+                        c.op.c_str(), static_cast<long long>(N), static_cast<long long>(V),
+                        dtype_name.c_str(), mf.ms, "-", "-", c.bytes / 1e6, c.bytes / (mf.ms * 1e6),
+                        mf.peak_bytes / 1e6, aten_need / 1e9, memory_limit / 1e9);
+            std::fflush(stdout);
+            continue;
+          }
           // Check first: both sides compute the same function on these inputs.
           auto f = c.fused(), p = c.composed();
           const double err_value = rel_err(f.value, p.value);
