@@ -6,6 +6,7 @@
 #include "opd/ops/full_vocab_kl.h"
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/topk_forward_kl.h"
+#include "ops/padded_logits.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,16 +22,6 @@ using opd::testing::close;
 using opd::testing::rel_err;
 
 double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 1e-5; }
-
-// [rows, V] logits in `dtype` with the last two rows padded: one all zeros,
-// one shifted by 1e3.
-at::Tensor padded_logits(int64_t rows, int64_t V, at::ScalarType dtype, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto x = at::randn({rows, V}, gen, at::kFloat) * 3;
-  x[rows - 1].zero_();
-  x[rows - 2].add_(1e3);
-  return x.to(dtype);
-}
 
 at::Tensor row_weights(int64_t rows, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

@@ -9,6 +9,7 @@
 #include "opd/ops/token_logprob.h"
 #include "opd/ops/topk_forward_kl.h"
 #include "opd/ops/trust_mask.h"
+#include "ops/padded_logits.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -30,15 +31,6 @@ using opd::testing::rel_err;
 double value_tol(at::ScalarType) { return 2e-5; }
 double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 2e-5; }
 
-// [rows, V] logits with padded rows at the end: all zeros, and shifted by 1e3.
-at::Tensor logits_for(int64_t rows, int64_t V, at::ScalarType dtype, uint64_t seed) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  auto x = at::randn({rows, V}, gen, at::kFloat) * 3;
-  x[rows - 1].zero_();
-  x[rows - 2].add_(1e3);
-  return x.to(dtype);
-}
-
 // (value, d sum(w * value) / d logits) on `device`, returned on the CPU.
 template <typename Fn>
 std::pair<at::Tensor, at::Tensor> run_on(const at::Device& device, const at::Tensor& logits,
@@ -59,7 +51,7 @@ TEST_P(CudaParity, RowLogprobs_CUDA) {
   for (const auto& s : {Shape{6, 37, 1}, Shape{5, 37, 37}, Shape{9, 4099, 65}, Shape{4, 151936, 65},
                         Shape{3, 32000, 0}}) {
     SCOPED_TRACE(::testing::Message() << "rows " << s.rows << " V " << s.V << " K " << s.K);
-    auto logits = logits_for(s.rows, s.V, GetParam(), s.V + s.K);
+    auto logits = padded_logits(s.rows, s.V, GetParam(), s.V + s.K);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(s.K);
     auto ids = at::randint(s.V, {s.rows, s.K}, gen, at::kLong);
     if (s.K > 1) ids.select(1, 1).copy_(ids.select(1, 0));  // a repeated id
@@ -79,7 +71,7 @@ TEST_P(CudaParity, RowLogprobs_CUDA) {
 // Aligned logits [B, T-1, V] of [B, T, V] and a vocabulary cut, in place on CUDA too.
 TEST_P(CudaParity, StridedViews_CUDA) {
   OPD_SKIP_WITHOUT_CUDA();
-  auto full = logits_for(3 * 9, 1000, GetParam(), 4).view({3, 9, 1000});
+  auto full = padded_logits(3 * 9, 1000, GetParam(), 4).view({3, 9, 1000});
   auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
   auto targets = at::randint(990, {3, 8}, gen, at::kLong);
   auto on = [&](const at::Device& d) {
@@ -98,8 +90,8 @@ TEST_P(CudaParity, TopkForwardKl_CUDA) {
   OPD_SKIP_WITHOUT_CUDA();
   for (int64_t V : {37, 151936}) {
     const int64_t rows = 6, K = std::min<int64_t>(V, 64);
-    auto student = logits_for(rows, V, GetParam(), V);
-    auto top = teacher_topk(logits_for(rows, V, at::kFloat, V + 1), K);
+    auto student = padded_logits(rows, V, GetParam(), V);
+    auto top = teacher_topk(padded_logits(rows, V, at::kFloat, V + 1), K);
     auto w = at::rand({rows});
     for (bool renormalize : {false, true}) {
       auto on = [&](const at::Device& d) {
@@ -120,8 +112,8 @@ TEST_P(CudaParity, FullVocabKl_CUDA) {
   const float inf = std::numeric_limits<float>::infinity();
   for (int64_t V : {37, 32000}) {
     const int64_t rows = 7;
-    auto student = logits_for(rows, V, GetParam(), V);
-    auto teacher = logits_for(rows, V, GetParam(), V + 3).to(at::kFloat);
+    auto student = padded_logits(rows, V, GetParam(), V);
+    auto teacher = padded_logits(rows, V, GetParam(), V + 3).to(at::kFloat);
     teacher[0].slice(0, 0, 10).fill_(-inf);  // masked teacher tokens: p_T = 0
     teacher = teacher.to(GetParam());
     auto w = at::rand({rows});
@@ -154,7 +146,7 @@ TEST_P(CudaParity, TeacherTopk_CUDA) {
   for (const auto& s : {Shape{6, 37, 1}, Shape{6, 37, 37}, Shape{5, 151936, 64}, Shape{4, 32000, 1000},
                         Shape{3, 5000, 2000}}) {
     SCOPED_TRACE(::testing::Message() << "V " << s.V << " K " << s.K);
-    auto logits = logits_for(s.rows, s.V, GetParam(), s.V * 7 + s.K);
+    auto logits = padded_logits(s.rows, s.V, GetParam(), s.V * 7 + s.K);
     auto cpu = teacher_topk(logits, s.K);
     auto gpu = teacher_topk(logits.cuda(), s.K);
     auto gpu_ids = gpu.ids.cpu(), gpu_logp = gpu.logp.cpu();
