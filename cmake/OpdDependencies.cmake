@@ -10,6 +10,16 @@ find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
+# Tokenizers: PCRE2 for tokenizer.json split regexes (\p{L}, lookahead),
+# utf8proc for Unicode normalisation, libsentencepiece for .model files.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OPD_PCRE2 REQUIRED IMPORTED_TARGET GLOBAL libpcre2-8)
+pkg_check_modules(OPD_UTF8PROC REQUIRED IMPORTED_TARGET GLOBAL libutf8proc)
+# Its pkg-config file adds -DUTF8PROC_EXPORTS (a Windows DLL switch); opd
+# would then compile with a define its tests lack, and they would reject the
+# shared precompiled header.
+set_target_properties(PkgConfig::OPD_UTF8PROC PROPERTIES INTERFACE_COMPILE_OPTIONS "")
+pkg_check_modules(OPD_SENTENCEPIECE REQUIRED IMPORTED_TARGET GLOBAL sentencepiece)
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)
   # Debian's libcli11-dev ships the headers and a pkg-config file only.

