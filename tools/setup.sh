@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev sentencepiece libhdf5-dev
   libpcre2-dev libutf8proc-dev             # tokenizer.json: split regexes with Unicode classes; NFC/NFKC
+  python3 python3-jinja2                   # tests: renders the real Jinja chat templates as a reference
 )
 
 # Node.js runs the reference tokenizer the parity tests compare against; a
