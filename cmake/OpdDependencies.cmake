@@ -20,6 +20,14 @@ pkg_check_modules(OPD_UTF8PROC REQUIRED IMPORTED_TARGET GLOBAL libutf8proc)
 # shared precompiled header.
 set_target_properties(PkgConfig::OPD_UTF8PROC PROPERTIES INTERFACE_COMPILE_OPTIONS "")
 pkg_check_modules(OPD_SENTENCEPIECE REQUIRED IMPORTED_TARGET GLOBAL sentencepiece)
+# Pre-tokenized datasets (opd-prepare, data/prompt_store.h): HDF5's C++ API
+# (the CXX component alone: the project enables no C compiler).
+find_package(HDF5 REQUIRED COMPONENTS CXX)
+if(NOT TARGET opd_hdf5)
+  add_library(opd_hdf5 INTERFACE)
+  target_include_directories(opd_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
+  target_link_libraries(opd_hdf5 INTERFACE ${HDF5_LIBRARIES})
+endif()
 find_package(CLI11 CONFIG QUIET)
 if(NOT CLI11_FOUND)
   # Debian's libcli11-dev ships the headers and a pkg-config file only.

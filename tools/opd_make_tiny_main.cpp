@@ -2,10 +2,12 @@
 #include "cli_main.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
+#include "opd/tokenizer/char_tokenizer.h"
 
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <map>
 
 int main(int argc, char** argv) {
@@ -13,7 +15,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Write a random tiny HF-format model directory (config.json + safetensors)."};
   std::string out, arch = "qwen3", dtype = "float32";
   TinyModelSpec spec;
-  bool untied = false;
+  bool untied = false, char_tokenizer = false;
   app.add_option("--out", out, "output model directory")->required();
   app.add_option("--arch", arch, "qwen3 | qwen2 | llama | mistral")
       ->check(CLI::IsMember({"qwen3", "qwen2", "llama", "mistral"}));
@@ -34,6 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "float32 | bfloat16 | float16")
       ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
   app.add_flag("--untied", untied, "separate lm_head instead of tied embeddings");
+  app.add_flag("--char-tokenizer", char_tokenizer,
+               "also write a character-level tokenizer.json (61 characters + ChatML specials; needs "
+               "a vocabulary of 64, the default with it; EOS becomes <|endoftext|> unless --eos-id is given)");
   CLI11_PARSE(app, argc, argv);
 
   return opd::tools::run_main("opd-make-tiny", [&] {
@@ -44,8 +49,19 @@ int main(int argc, char** argv) {
     spec.architecture = kArch.at(arch);
     spec.dtype = dtype_from_name(dtype, "--dtype");
     spec.tie_word_embeddings = !untied;
+    const auto& alphabet = opd::tokenizer::default_char_alphabet();
+    const int64_t char_vocab = static_cast<int64_t>(alphabet.size()) + 3;
+    if (char_tokenizer) {
+      if (app.count("--vocab-size") == 0) spec.vocab_size = char_vocab;
+      if (spec.vocab_size != char_vocab) {
+        throw std::runtime_error("--char-tokenizer needs --vocab-size " + std::to_string(char_vocab) +
+                                 ", got " + std::to_string(spec.vocab_size));
+      }
+      if (app.count("--eos-id") == 0) spec.eos_token_id = static_cast<int64_t>(alphabet.size());
+    }
     auto model = make_tiny_model(spec);
     save_pretrained(model, out);
+    if (char_tokenizer) std::ofstream(out + "/tokenizer.json") << opd::tokenizer::char_tokenizer_json(alphabet);
     int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     std::printf("wrote %s: %s, %lld parameters, vocab %lld, %lld layers, seed %llu\n", out.c_str(),

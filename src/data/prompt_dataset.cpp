@@ -1,34 +1,94 @@
 #include "opd/data/prompt_dataset.h"
 
+#include "opd/data/prompt_store.h"
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
+#include <filesystem>
 #include <fstream>
-#include <numeric>
-#include <random>
+#include <set>
 
 namespace opd::data {
 namespace {
 
 // A non-empty JSON list of token ids; errors name the line and the key.
-std::vector<int64_t> read_ids(const nlohmann::json& list, const char* key,
-                              const std::string& where) {
-  TORCH_CHECK(list.is_array() && !list.empty(), where, ": '", key,
-              "' must be a non-empty list of token ids");
+std::vector<int64_t> read_ids(const nlohmann::json& list, const char* key, const std::string& where) {
+  TORCH_CHECK(list.is_array() && !list.empty(), where, ": '", key, "' must be a non-empty list of token ids");
   std::vector<int64_t> ids;
   ids.reserve(list.size());
   for (const auto& id : list) {
-    TORCH_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, where, ": '", key, "' holds ",
-                id.dump(), ", not a token id");
+    TORCH_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, where, ": '", key, "' holds ", id.dump(),
+                ", not a token id");
     ids.push_back(id.get<int64_t>());
   }
   return ids;
 }
 
+std::string read_string(const nlohmann::json& j, const char* key, const std::string& where) {
+  const auto& v = j.at(key);
+  TORCH_CHECK(v.is_string(), where, ": '", key, "' must be a string, got ", v.dump());
+  return v.get<std::string>();
+}
+
+std::vector<tokenizer::ChatMessage> read_messages(const nlohmann::json& list, const std::string& where) {
+  TORCH_CHECK(list.is_array() && !list.empty(), where,
+              ": 'messages' must be a non-empty list of {\"role\": ..., \"content\": ...}");
+  std::vector<tokenizer::ChatMessage> messages;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& m = list[i];
+    TORCH_CHECK(m.is_object() && m.contains("role") && m.at("role").is_string() && m.contains("content") &&
+                    m.at("content").is_string(),
+                where, ": messages[", i, "] must be {\"role\": string, \"content\": string}, got ", m.dump());
+    messages.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+  }
+  return messages;
+}
+
+Prompt read_line(const nlohmann::json& j, const std::string& where, const PromptFormat* student,
+                 const PromptFormat* teacher) {
+  TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
+  const int forms = int(j.contains("prompt")) + int(j.contains("messages")) + int(j.contains("prompt_ids"));
+  TORCH_CHECK(forms == 1, where, forms == 0 ? ": missing the prompt: 'prompt' (text), 'messages' (a "
+                                              "conversation) or 'prompt_ids' (token ids)"
+                                            : ": holds more than one of 'prompt', 'messages', 'prompt_ids'");
+  Prompt p;
+  if (j.contains("answer")) {
+    const auto& a = j.at("answer");
+    TORCH_CHECK(a.is_string() || a.is_number(), where, ": 'answer' must be a string or a number, got ", a.dump());
+    p.answer = a.is_string() ? a.get<std::string>() : a.dump();
+  }
+  if (j.contains("solution")) p.solution = read_string(j, "solution", where);
+  if (j.contains("domain")) p.domain = read_string(j, "domain", where);
+  if (j.contains("response_ids")) p.response_ids = read_ids(j.at("response_ids"), "response_ids", where);
+  if (j.contains("prompt_ids")) {
+    p.ids = read_ids(j.at("prompt_ids"), "prompt_ids", where);
+    return p;
+  }
+  p.messages = j.contains("prompt") ? std::vector<tokenizer::ChatMessage>{{"user", read_string(j, "prompt", where)}}
+                                    : read_messages(j.at("messages"), where);
+  TORCH_CHECK(student && student->tokenizer, where,
+              ": a text prompt needs the student's tokenizer (tokenizer.json or tokenizer.model in its "
+              "model directory), and there is none; give 'prompt_ids' instead");
+  p.ids = student->prompt_ids(p.messages);
+  if (teacher && teacher->tokenizer) {
+    auto t = teacher->prompt_ids(p.messages);
+    if (t != p.ids) p.teacher_ids = std::move(t);
+  }
+  if (p.response_ids.empty() && !p.solution.empty()) p.response_ids = student->response_ids(p.solution);
+  return p;
+}
+
 }  // namespace
 
-PromptDataset PromptDataset::from_jsonl(const std::string& path) {
+PromptDataset PromptDataset::from_file(const std::string& path, const PromptFormat* student,
+                                       const PromptFormat* teacher) {
+  if (std::filesystem::path(path).extension() == ".h5") return read_prompt_store(path);
+  return from_jsonl(path, student, teacher);
+}
+
+PromptDataset PromptDataset::from_jsonl(const std::string& path, const PromptFormat* student,
+                                        const PromptFormat* teacher) {
   std::ifstream in(path);
   TORCH_CHECK(in.is_open(), "prompt file '", path, "' cannot be opened");
   PromptDataset ds;
@@ -45,23 +105,18 @@ PromptDataset PromptDataset::from_jsonl(const std::string& path) {
     } catch (const nlohmann::json::parse_error& e) {
       TORCH_CHECK(false, where, ": not valid JSON (", e.what(), ")");
     }
-    TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
-    TORCH_CHECK(j.contains("prompt_ids"), where, ": missing 'prompt_ids' (a list of token ids)");
-    Prompt p;
+    auto p = read_line(j, where, student, teacher);
     p.line = line;
-    p.ids = read_ids(j.at("prompt_ids"), "prompt_ids", where);
-    if (j.contains("response_ids")) {
-      p.response_ids = read_ids(j.at("response_ids"), "response_ids", where);
-    }
     ds.prompts_.push_back(std::move(p));
   }
   TORCH_CHECK(!ds.prompts_.empty(), "prompt file '", path, "' holds no prompts");
   return ds;
 }
 
-PromptDataset PromptDataset::from_prompts(std::vector<Prompt> prompts) {
+PromptDataset PromptDataset::from_prompts(std::vector<Prompt> prompts, std::string path) {
   PromptDataset ds;
   ds.prompts_ = std::move(prompts);
+  ds.path_ = std::move(path);
   return ds;
 }
 
@@ -69,39 +124,18 @@ void PromptDataset::check_vocab(int64_t vocab_size, const std::string& what) con
   for (const auto& p : prompts_) {
     for (const auto* ids : {&p.ids, &p.response_ids}) {
       for (int64_t id : *ids) {
-        TORCH_CHECK(id < vocab_size, path_, ":", p.line, ": token id ", id, " is outside the ",
-                    what, " vocabulary of ", vocab_size);
+        TORCH_CHECK(id < vocab_size, path_, ":", p.line, ": token id ", id, " is outside the ", what,
+                    " vocabulary of ", vocab_size);
       }
     }
   }
 }
 
-PromptSampler::PromptSampler(int64_t dataset_size, uint64_t seed, bool shuffle)
-    : size_(dataset_size), seed_(seed), shuffle_(shuffle) {
-  TORCH_CHECK(dataset_size > 0, "PromptSampler: empty dataset");
-}
-
-void PromptSampler::start_epoch() {
-  ++epoch_;
-  cursor_ = 0;
-  order_.resize(static_cast<size_t>(size_));
-  std::iota(order_.begin(), order_.end(), 0);
-  if (shuffle_) {
-    // A fresh engine per epoch, so an epoch's order depends only on (seed, epoch).
-    std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch_));
-    for (int64_t i = size_ - 1; i > 0; --i) {
-      std::uniform_int_distribution<int64_t> pick(0, i);
-      std::swap(order_[i], order_[pick(rng)]);
-    }
-  }
-}
-
-std::vector<int64_t> PromptSampler::next(int64_t n) {
-  std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(n));
-  while (static_cast<int64_t>(out.size()) < n) {
-    if (epoch_ < 0 || cursor_ == size_) start_epoch();
-    out.push_back(order_[static_cast<size_t>(cursor_++)]);
+std::vector<std::string> PromptDataset::domains() const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& p : prompts_) {
+    if (seen.insert(p.domain).second) out.push_back(p.domain);
   }
   return out;
 }

@@ -41,9 +41,9 @@ std::vector<std::string> objective_keys() {
 }
 
 const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = {
-    {"student", {"path", "dtype"}},
-    {"teacher", {"path", "dtype"}},
-    {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle"}},
+    {"student", {"path", "dtype", "chat_template"}},
+    {"teacher", {"path", "dtype", "chat_template"}},
+    {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
     {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p"}},
     {"objective", objective_keys()},
     {"optim",
@@ -411,6 +411,12 @@ class MapReader {
     return s;
   }
 
+  // Any string, empty included.
+  std::string text(const std::string& key, const std::string& fallback) const {
+    auto v = find(key);
+    return v ? read_string(*v, where(key, *v)) : fallback;
+  }
+
   // A string from a fixed list of names.
   std::string choice(const std::string& key, const std::string& fallback,
                      const std::vector<std::string>& allowed) const {
@@ -435,6 +441,7 @@ ModelSpec read_model(const MapReader& m, const ModelSpec& d) {
   ModelSpec s;
   s.path = m.nonempty_string("path", std::nullopt);
   s.dtype = m.choice("dtype", d.dtype, kDtypes);
+  s.chat_template = m.text("chat_template", d.chat_template);
   return s;
 }
 
@@ -581,6 +588,8 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.data.prompts_per_step = data.integer("prompts_per_step", d.data.prompts_per_step, 1);
   c.data.samples_per_prompt = data.integer("samples_per_prompt", d.data.samples_per_prompt, 1);
   c.data.shuffle = data.boolean("shuffle", d.data.shuffle);
+  c.data.system_prompt = data.text("system_prompt", d.data.system_prompt);
+  c.data.enable_thinking = data.boolean("enable_thinking", d.data.enable_thinking);
 
   const MapReader rollout = top.section("rollout");
   c.rollout.max_new_tokens = rollout.integer("max_new_tokens", d.rollout.max_new_tokens, 1);
@@ -774,6 +783,7 @@ std::string train_config_yaml(const TrainConfig& c) {
     out << YAML::Key << key << YAML::Value << YAML::BeginMap;
     str("path", m.path);
     plain("dtype", m.dtype);
+    str("chat_template", m.chat_template);
     out << YAML::EndMap;
   };
 
@@ -792,6 +802,8 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("prompts_per_step", c.data.prompts_per_step);
   integer("samples_per_prompt", c.data.samples_per_prompt);
   out << YAML::Key << "shuffle" << YAML::Value << c.data.shuffle;
+  str("system_prompt", c.data.system_prompt);
+  out << YAML::Key << "enable_thinking" << YAML::Value << c.data.enable_thinking;
   out << YAML::EndMap;
 
   out << YAML::Key << "rollout" << YAML::Value << YAML::BeginMap;

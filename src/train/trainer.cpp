@@ -5,10 +5,13 @@
 #include "opd/objectives/registry.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/scoring.h"
+#include "opd/rollout/scoring_context.h"
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/lr_schedule.h"
 #include "opd/train/metrics_log.h"
+#include "opd/tokenizer/chat_template.h"
+#include "opd/tokenizer/tokenizer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -46,12 +49,28 @@ at::Generator make_generator(uint64_t seed, uint64_t stream, int64_t step) {
   return at::make_generator<at::CPUGeneratorImpl>(x * 0xBF58476D1CE4E5B9ull);
 }
 
-rollout::GenerationConfig generation_config(const TrainConfig& c, const model::ModelConfig& m) {
+// Generation settings for a model: the recipe's sampling, stopping at the
+// model's EOS ids and at its chat template's end-of-turn tokens.
+rollout::GenerationConfig generation_config(const TrainConfig& c, const model::ModelConfig& m,
+                                            const data::PromptFormat& format) {
   rollout::GenerationConfig g;
   g.sampling = {c.rollout.temperature, c.rollout.top_k, c.rollout.top_p};
   g.max_new_tokens = c.rollout.max_new_tokens;
   g.stop_token_ids = m.eos_token_ids;
+  for (int64_t id : format.stop_ids()) {
+    if (std::find(g.stop_token_ids.begin(), g.stop_token_ids.end(), id) == g.stop_token_ids.end()) {
+      g.stop_token_ids.push_back(id);
+    }
+  }
   return g;
+}
+
+// A model directory's tokenizer, or none when it has no tokenizer file.
+std::shared_ptr<const tokenizer::Tokenizer> optional_tokenizer(const std::string& dir) {
+  if (!fs::exists(fs::path(dir) / "tokenizer.json") && !fs::exists(fs::path(dir) / "tokenizer.model")) {
+    return nullptr;
+  }
+  return tokenizer::load_tokenizer(dir);
 }
 
 void freeze(model::CausalLM& model) {
@@ -152,7 +171,8 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
                  sc.vocab_size, tc.vocab_size);
   }
   check_vocabularies();
-  dataset_ = data::PromptDataset::from_jsonl(config_.data.train_path);
+  load_formats();
+  dataset_ = data::PromptDataset::from_file(config_.data.train_path, &student_format_, &teacher_format_);
   dataset_.check_vocab(std::min(sc.vocab_size, tc.vocab_size), "student/teacher");
   check_dataset_targets();
   if (needs_.reference_logprobs) load_reference();
@@ -176,6 +196,62 @@ void Trainer::check_vocabularies() const {
               " over the student's vocabulary, but the teacher's vocab_size ", teacher_vocab,
               " is smaller than the student's vocab_size ", student_vocab);
   check_k_fits(config_.objective, "objective", student_vocab);
+}
+
+void Trainer::load_formats() {
+  for (auto* f : {&student_format_, &teacher_format_}) {
+    const bool student = f == &student_format_;
+    const auto& spec = student ? config_.student : config_.teacher;
+    f->tokenizer = optional_tokenizer(spec.path);
+    if (!spec.chat_template.empty()) {
+      const std::string key = std::string(student ? "student" : "teacher") + ".chat_template";
+      TORCH_CHECK(f->tokenizer, key, ": a chat template needs a tokenizer, and '", spec.path,
+                  "' has no tokenizer.json or tokenizer.model");
+      try {
+        f->chat_template = tokenizer::find_chat_template(spec.chat_template);
+      } catch (const std::exception& e) {
+        TORCH_CHECK(false, key, ": ", e.what());
+      }
+    }
+    f->system_prompt = config_.data.system_prompt;
+    f->enable_thinking = config_.data.enable_thinking;
+  }
+  const auto& s = student_format_.tokenizer;
+  const auto& t = teacher_format_.tokenizer;
+  if (!s || !t) return;
+  // The teacher scores the student's ids: both must read them as the same
+  // text, special tokens and end of turn above all.
+  std::vector<std::string> disagreements;
+  if (s->vocab_size() != t->vocab_size()) {
+    disagreements.push_back(fmt::format("vocabulary sizes {} vs {}", s->vocab_size(), t->vocab_size()));
+  }
+  auto stops = student_format_.stop_ids();
+  for (int64_t id : student_->config().eos_token_ids) stops.push_back(id);
+  for (int64_t id = 0; id < std::min(s->vocab_size(), t->vocab_size()); ++id) {
+    const bool stop = std::find(stops.begin(), stops.end(), id) != stops.end();
+    if (!stop && !s->is_special(id)) continue;
+    if (s->id_to_token(id) != t->id_to_token(id) || s->is_special(id) != t->is_special(id)) {
+      disagreements.push_back(fmt::format("id {} is '{}'{} for the student but '{}' for the teacher", id,
+                                          s->id_to_token(id), stop ? " (end of turn)" : "", t->id_to_token(id)));
+      if (disagreements.size() >= 4) break;
+    }
+  }
+  // Where the teacher has a chat format, it must end turns where the student does.
+  const auto teacher_stops = teacher_format_.stop_ids();
+  for (int64_t id : teacher_format_.chat_template ? stops : std::vector<int64_t>{}) {
+    const bool teacher_stop = std::find(teacher_stops.begin(), teacher_stops.end(), id) != teacher_stops.end() ||
+                              std::find(teacher_->config().eos_token_ids.begin(),
+                                        teacher_->config().eos_token_ids.end(), id) !=
+                                  teacher_->config().eos_token_ids.end();
+    if (!teacher_stop) {
+      disagreements.push_back(fmt::format("the student ends a turn with id {} ('{}'), the teacher does not",
+                                          id, s->id_to_token(id)));
+    }
+  }
+  for (const auto& d : disagreements) {
+    spdlog::warn("student and teacher tokenizers disagree: {}; the teacher's scores of the student's "
+                 "tokens may be meaningless", d);
+  }
 }
 
 void Trainer::check_dataset_targets() const {
@@ -210,30 +286,36 @@ void Trainer::load_reference() {
                student_init ? " (the student's initial weights)" : "");
 }
 
-RolloutBatch Trainer::rollout(int64_t step, Metrics* metrics) {
+Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
   std::vector<int64_t> rows;  // dataset index of each batch row
   for (int64_t i : sampler_->next(config_.data.prompts_per_step)) {
     for (int64_t r = 0; r < config_.data.samples_per_prompt; ++r) rows.push_back(i);
   }
+  StepRollout out;
   std::vector<std::vector<int64_t>> prompts;
-  for (int64_t i : rows) prompts.push_back(dataset_[i].ids);
+  for (int64_t i : rows) {
+    prompts.push_back(dataset_[i].ids);
+    out.teacher_prompts.push_back(dataset_[i].teacher_prompt());
+    out.teacher_reads_differently = out.teacher_reads_differently || !dataset_[i].teacher_ids.empty();
+  }
   auto gen = make_generator(config_.seed, /*stream=*/1, step);
-  auto student_generation = generation_config(config_, student_->config());
-  auto teacher_generation = generation_config(config_, teacher_->config());
+  auto student_generation = generation_config(config_, student_->config(), student_format_);
+  auto teacher_generation = generation_config(config_, teacher_->config(), teacher_format_);
   student_->eval();
 
-  RolloutBatch batch;
+  RolloutBatch& batch = out.batch;
   double generated = 0;
   switch (needs_.trajectory) {
     case Trajectory::kStudent:
       batch = rollout::generate(student_, prompts, student_generation, gen);
       generated = batch.response_lengths.sum().item<double>();
       break;
-    case Trajectory::kTeacher:  // SeqKD: the teacher's samples are the off-policy targets
-      teacher_generation.source = TokenSource::kTeacherPrefix;
-      batch = rollout::generate(teacher_, prompts, teacher_generation, gen);
-      generated = batch.response_lengths.sum().item<double>();
+    case Trajectory::kTeacher: {  // SeqKD: the teacher's samples are the off-policy targets
+      auto written = rollout::generate(teacher_, out.teacher_prompts, teacher_generation, gen);
+      generated = written.response_lengths.sum().item<double>();
+      batch = rollout::pack_sequences(prompts, rollout::response_ids(written), TokenSource::kTeacherPrefix);
       break;
+    }
     case Trajectory::kDataset: {
       std::vector<std::vector<int64_t>> responses;
       for (int64_t i : rows) responses.push_back(dataset_[i].response_ids);
@@ -248,7 +330,7 @@ RolloutBatch Trainer::rollout(int64_t step, Metrics* metrics) {
       // come with the rollout issue.
       auto attempt = rollout::generate(student_, prompts, student_generation, gen);
       auto attempts = rollout::response_ids(attempt);
-      auto refinement_prompts = prompts;
+      auto refinement_prompts = out.teacher_prompts;
       for (size_t b = 0; b < prompts.size(); ++b) {
         auto& p = refinement_prompts[b];
         p.insert(p.end(), attempts[b].begin(), attempts[b].end());
@@ -267,14 +349,15 @@ RolloutBatch Trainer::rollout(int64_t step, Metrics* metrics) {
                  batch.response_lengths.sum().item<double>() / double(batch.batch_size()));
     metrics->set("generated_tokens", generated);
   }
-  return batch;
+  return out;
 }
 
 Metrics Trainer::step(int64_t step) {
   const auto t0 = Clock::now();
   Metrics m;
   // 1. The trajectories the objective trains on.
-  auto batch = rollout(step, &m);
+  const auto step_rollout = rollout(step, &m);
+  const auto& batch = step_rollout.batch;
   const double t_rollout = seconds_since(t0);
 
   // 2. Scoring: one teacher pass for tau / top-k / entropy, and the reference
@@ -293,7 +376,10 @@ Metrics Trainer::step(int64_t step) {
       teacher_request.logprobs || teacher_request.topk > 0 || teacher_request.entropy;
   rollout::TokenScores teacher_scores;
   if (teacher_scored && !needs_.teacher_logits) {
-    teacher_scores = rollout::score_tokens(teacher_, batch, teacher_request, mbs);
+    teacher_scores = step_rollout.teacher_reads_differently
+                         ? rollout::score_tokens_in_context(teacher_, batch, step_rollout.teacher_prompts,
+                                                            teacher_request, mbs)
+                         : rollout::score_tokens(teacher_, batch, teacher_request, mbs);
   }
   at::Tensor reference_logprobs;
   if (needs_.reference_logprobs) {
@@ -332,7 +418,14 @@ Metrics Trainer::step(int64_t step) {
     if (needs_.teacher_logits) {
       const auto tt = Clock::now();
       at::NoGradGuard no_grad;
-      in.teacher_logits = rollout::aligned_model_logits(teacher_, mb, student_vocab).to(device);
+      if (step_rollout.teacher_reads_differently) {
+        const std::vector<std::vector<int64_t>> contexts(step_rollout.teacher_prompts.begin() + b,
+                                                         step_rollout.teacher_prompts.begin() + e);
+        in.teacher_logits =
+            rollout::aligned_model_logits_in_context(teacher_, mb, contexts, student_vocab).to(device);
+      } else {
+        in.teacher_logits = rollout::aligned_model_logits(teacher_, mb, student_vocab).to(device);
+      }
       if (teacher_scored) {
         teacher_scores = rollout::score_logits(in.teacher_logits, in.targets, teacher_request);
       }
@@ -384,14 +477,24 @@ Metrics Trainer::step(int64_t step) {
 
 Metrics Trainer::evaluate() {
   const int64_t n = std::min<int64_t>(dataset_.size(), config_.data.prompts_per_step);
-  std::vector<std::vector<int64_t>> prompts;
-  for (int64_t i = 0; i < n; ++i) prompts.push_back(dataset_[i].ids);
+  std::vector<std::vector<int64_t>> prompts, teacher_prompts;
+  bool teacher_reads_differently = false;
+  for (int64_t i = 0; i < n; ++i) {
+    prompts.push_back(dataset_[i].ids);
+    teacher_prompts.push_back(dataset_[i].teacher_prompt());
+    teacher_reads_differently = teacher_reads_differently || !dataset_[i].teacher_ids.empty();
+  }
   auto gen = make_generator(config_.seed, /*stream=*/2, 0);
   student_->eval();
-  auto batch = rollout::generate(student_, prompts, generation_config(config_, student_->config()), gen);
+  auto batch = rollout::generate(student_, prompts, generation_config(config_, student_->config(), student_format_), gen);
   const int64_t vocab = std::min(student_->config().vocab_size, teacher_->config().vocab_size);
   auto s = rollout::score_token_logprobs(student_, batch, config_.micro_batch_size);
-  auto tau = rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size, vocab);
+  rollout::ScoreRequest request;
+  request.vocab_size = vocab;
+  auto tau = teacher_reads_differently
+                 ? rollout::score_tokens_in_context(teacher_, batch, teacher_prompts, request,
+                                                    config_.micro_batch_size).logprobs
+                 : rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size, vocab);
   auto mask = aligned_targets(batch.loss_mask);
   const double count = mask.sum().item<double>();
   Metrics m;

@@ -1,4 +1,5 @@
 #include "opd/data/prompt_dataset.h"
+#include "opd/tokenizer/char_tokenizer.h"
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
@@ -34,7 +35,11 @@ TEST(PromptDataset, MalformedLinesNameFileAndLine) {
     return error_message([&] { PromptDataset::from_jsonl(write(dir, good + good + bad)); });
   };
   EXPECT_NE(err("{\"prompt_ids\": [1,\n").find("prompts.jsonl:3: not valid JSON"), std::string::npos);
-  EXPECT_NE(err("{\"prompt\": \"hi\"}\n").find("prompts.jsonl:3: missing 'prompt_ids'"), std::string::npos);
+  EXPECT_NE(err("{\"question\": \"hi\"}\n").find("prompts.jsonl:3: missing the prompt: 'prompt' (text), 'messages'"), std::string::npos);
+  EXPECT_NE(err("{\"prompt\": \"hi\", \"prompt_ids\": [1]}\n").find(":3: holds more than one of"), std::string::npos);
+  EXPECT_NE(err("{\"prompt\": \"hi\"}\n").find(":3: a text prompt needs the student's tokenizer"), std::string::npos);
+  EXPECT_NE(err("{\"prompt_ids\": [1], \"answer\": [1]}\n").find(":3: 'answer' must be a string or a number"), std::string::npos);
+  EXPECT_NE(err("{\"prompt_ids\": [1], \"domain\": 3}\n").find(":3: 'domain' must be a string"), std::string::npos);
   EXPECT_NE(err("{\"prompt_ids\": []}\n").find(":3: 'prompt_ids' must be a non-empty list"), std::string::npos);
   EXPECT_NE(err("{\"prompt_ids\": [1, \"a\"]}\n").find(":3: 'prompt_ids' holds \"a\""), std::string::npos);
   EXPECT_NE(err("[1, 2]\n").find(":3: expected a JSON object"), std::string::npos);
@@ -63,17 +68,47 @@ TEST(PromptDataset, ReadsOptionalResponseIds) {
   EXPECT_NE(error_message([&] { big.check_vocab(64, "student"); }).find(":2: token id 64 is outside the student vocabulary of 64"), std::string::npos);
 }
 
-TEST(PromptSampler, EpochsArePermutationsAndSeedsReproduce) {
-  PromptSampler a(10, 42, true), b(10, 42, true), c(10, 43, true);
-  auto first = a.next(10);
-  EXPECT_EQ(std::set<int64_t>(first.begin(), first.end()).size(), 10u);
-  EXPECT_EQ(first, b.next(10));
-  EXPECT_NE(first, c.next(10));
-  auto second = a.next(10);
-  EXPECT_EQ(a.epoch(), 1);
-  EXPECT_NE(first, second);
-  PromptSampler plain(3, 0, false);
-  EXPECT_EQ(plain.next(5), (std::vector<int64_t>{0, 1, 2, 0, 1}));
+// The character tokenizer of tiny models, in the student's and a teacher's format.
+PromptFormat char_format(const ScratchDir& dir, const std::string& chat_template) {
+  opd::testing::write_file_bytes(dir / "tokenizer.json", tokenizer::char_tokenizer_json());
+  PromptFormat f;
+  f.tokenizer = tokenizer::load_tokenizer(dir / "tokenizer.json");
+  if (!chat_template.empty()) f.chat_template = tokenizer::find_chat_template(chat_template);
+  return f;
+}
+
+TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
+  ScratchDir dir;
+  auto student = char_format(dir, "qwen3");
+  auto teacher = char_format(dir, "");  // the teacher reads plain text
+  student.system_prompt = "be brief.";
+  student.enable_thinking = false;
+  auto ds = PromptDataset::from_jsonl(
+      write(dir, "{\"prompt\": \"what is 2+3?\", \"answer\": 5, \"solution\": \"2+3=5\", \"domain\": \"math\"}\n"
+                 "{\"messages\": [{\"role\": \"system\", \"content\": \"no.\"}, {\"role\": \"user\", \"content\": \"hi\"}]}\n"),
+      &student, &teacher);
+  ASSERT_EQ(ds.size(), 2);
+  const auto& p = ds[0];
+  EXPECT_EQ(student.tokenizer->decode(p.ids),
+            "<|im_start|>system\nbe brief.<|im_end|>\n<|im_start|>user\nwhat is 2+3?<|im_end|>\n"
+            "<|im_start|>assistant\n<think>\n\n</think>\n\n");
+  EXPECT_EQ(teacher.tokenizer->decode(p.teacher_ids), "what is 2+3?");
+  EXPECT_EQ(p.teacher_prompt(), p.teacher_ids);
+  // The solution becomes the reference response, closed by the template's end of turn.
+  EXPECT_EQ(student.tokenizer->decode(p.response_ids), "2+3=5<|im_end|>");
+  EXPECT_EQ(p.answer, "5");
+  EXPECT_EQ(p.domain, "math");
+  EXPECT_EQ(p.messages.size(), 1u);
+  // A conversation's own system message wins over the configured one.
+  EXPECT_EQ(student.tokenizer->decode(ds[1].ids).rfind("<|im_start|>system\nno.<|im_end|>", 0), 0u);
+  EXPECT_EQ(ds.domains(), (std::vector<std::string>{"math", ""}));
+  // A teacher in the student's own format reads the student's ids.
+  auto same = PromptDataset::from_jsonl(ds.path(), &student, &student);
+  EXPECT_TRUE(same[0].teacher_ids.empty());
+  EXPECT_EQ(same[0].teacher_prompt(), same[0].ids);
+  // Text the tokenizer cannot encode names the line.
+  EXPECT_NE(error_message([&] { PromptDataset::from_jsonl(write(dir, "{\"prompt\": \"caf\u00e9\"}\n"), &student); })
+                .find("not in the vocabulary"), std::string::npos);
 }
 
 }  // namespace

@@ -188,7 +188,7 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
                       "warmup_steps, schedule, min_lr_ratio)"}},
       {"student: {path: s, dtyp: float32}\n" + recipe().substr(19),
        {},
-       {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype)"}},
+       {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, chat_template)"}},
       {recipe("", "data: {train: d.jsonl, prompts: 3}\n"), {}, {"r.yaml:3: ", "data.prompts: unknown key"}},
       {recipe("rollout: {top_n: 3}\n"), {}, {"rollout.top_n: unknown key"}},
       {recipe("objective: {name: opd, lamda: 1}\n"),

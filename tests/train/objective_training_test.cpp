@@ -353,10 +353,10 @@ TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
     if (e.dataset) c.data.train_path = write_dataset_with_responses(dir);
     Trainer trainer(c);
     Metrics m;
-    auto batch = trainer.rollout(0, &m);
+    auto batch = trainer.rollout(0, &m).batch;
     ASSERT_EQ(batch.batch_size(), 8);
     EXPECT_TRUE(m.has("response_length"));
-    auto dataset = data::PromptDataset::from_jsonl(c.data.train_path);
+    auto dataset = data::PromptDataset::from_file(c.data.train_path);
     for (int64_t b = 0; b < 8; ++b) {
       const auto& line = dataset[b / 2];
       const int64_t L = batch.prompt_lengths[b].item<int64_t>();

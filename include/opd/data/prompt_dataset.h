@@ -1,8 +1,18 @@
-// Prompts for rollouts, read from JSONL. Until tokenizers land, a line holds
-// token ids: {"prompt_ids": [151644, 872, ...]}, optionally with a reference
-// solution {"response_ids": [...]} for objectives that train on the dataset's
-// answers (other keys are kept for later layers and ignored here).
+// The problems a run trains or evaluates on. A JSONL line holds one, as text
+// or as token ids:
+//   {"prompt": "Solve ..."}                       a user message
+//   {"messages": [{"role": "system", ...}, ...]}  a conversation
+//   {"prompt_ids": [151644, 872, ...]}            ids, used as they are
+// with optional "answer" (the reference final answer, for verifiers),
+// "solution" (a reference worked solution: SFT targets, OPSD / TRD context),
+// "response_ids" (the solution as ids) and "domain" (e.g. "math": routes
+// multi-teacher runs, groups evaluation). Text is rendered and tokenized
+// once, at load time, in the student's format and, when it differs, the
+// teacher's. An .h5 file is the same data pre-tokenized by opd-prepare.
 #pragma once
+
+#include "opd/data/prompt_format.h"
+#include "opd/tokenizer/chat_template.h"
 
 #include <cstdint>
 #include <string>
@@ -11,48 +21,44 @@
 namespace opd::data {
 
 struct Prompt {
-  std::vector<int64_t> ids;           // prompt token ids
-  std::vector<int64_t> response_ids;  // reference solution; empty when the line has none
-  int64_t line = 0;          // 1-based line in the source file
+  std::vector<int64_t> ids;           // what the student reads
+  std::vector<int64_t> teacher_ids;   // what the teacher reads, when it differs (else empty)
+  std::vector<int64_t> response_ids;  // the reference solution's ids; empty when none
+  std::vector<tokenizer::ChatMessage> messages;  // the conversation (text lines; else empty)
+  std::string answer;    // reference final answer; "" when none
+  std::string solution;  // reference worked solution text; "" when none
+  std::string domain;    // "" when none
+  int64_t line = 0;      // 1-based line in the source file (row + 1 for .h5)
+
+  // The teacher's prompt ids: teacher_ids, or ids when the two read alike.
+  const std::vector<int64_t>& teacher_prompt() const { return teacher_ids.empty() ? ids : teacher_ids; }
 };
 
 class PromptDataset {
  public:
-  // Reads every non-blank line. Throws naming the file and line number on
-  // malformed JSON, a missing or empty `prompt_ids`, an empty
-  // `response_ids`, or a non-integer id in either.
-  static PromptDataset from_jsonl(const std::string& path);
-  static PromptDataset from_prompts(std::vector<Prompt> prompts);
+  // Reads a .jsonl or .h5 file. Text lines need `student` (and are also
+  // rendered in `teacher` when given). Throws naming the file and line on
+  // malformed JSON, a line with none (or more than one) of prompt /
+  // messages / prompt_ids, a wrongly typed field, or text without a tokenizer.
+  static PromptDataset from_file(const std::string& path, const PromptFormat* student = nullptr,
+                                 const PromptFormat* teacher = nullptr);
+  static PromptDataset from_jsonl(const std::string& path, const PromptFormat* student = nullptr,
+                                  const PromptFormat* teacher = nullptr);
+  static PromptDataset from_prompts(std::vector<Prompt> prompts, std::string path = "");
 
   int64_t size() const { return static_cast<int64_t>(prompts_.size()); }
   const Prompt& operator[](int64_t i) const { return prompts_.at(static_cast<size_t>(i)); }
+  const std::vector<Prompt>& prompts() const { return prompts_; }
   // The file the prompts came from ("" for from_prompts).
   const std::string& path() const { return path_; }
   // Throws when a prompt or response id is outside [0, vocab_size), naming the line.
   void check_vocab(int64_t vocab_size, const std::string& what) const;
+  // The distinct domains, in order of first appearance ("" included when some have none).
+  std::vector<std::string> domains() const;
 
  private:
   std::string path_;
   std::vector<Prompt> prompts_;
-};
-
-// Seeded epoch-wise order over a dataset: each epoch is a permutation (or the
-// identity without shuffle); the same seed gives the same stream.
-class PromptSampler {
- public:
-  PromptSampler(int64_t dataset_size, uint64_t seed, bool shuffle);
-  // The next n indices, crossing epoch boundaries as needed.
-  std::vector<int64_t> next(int64_t n);
-  int64_t epoch() const { return epoch_; }
-  int64_t position() const { return cursor_; }
-
- private:
-  void start_epoch();
-  int64_t size_;
-  uint64_t seed_;
-  bool shuffle_;
-  int64_t epoch_ = -1, cursor_ = 0;
-  std::vector<int64_t> order_;
 };
 
 }  // namespace opd::data

@@ -14,13 +14,18 @@ namespace opd::train {
 struct ModelSpec {
   std::string path;               // e.g. /models/Qwen3-1.7B
   std::string dtype = "float32";  // compute dtype: float32, bfloat16, float16
+  // How text prompts are rendered for this model: a name from
+  // configs/chat_templates (qwen3, llama3, chatml) or a file; "" = plain text.
+  std::string chat_template;
 };
 
 struct DataConfig {
-  std::string train_path;          // JSONL of prompts, e.g. data/train.jsonl
+  std::string train_path;          // prompts: JSONL (text or ids) or opd-prepare's .h5, e.g. data/train.jsonl
   int64_t prompts_per_step = 8;    // prompts sampled per optimizer step (global)
   int64_t samples_per_prompt = 1;  // rollouts per prompt, e.g. 4
   bool shuffle = true;             // reshuffle each epoch (seeded)
+  std::string system_prompt;       // put first in text conversations without one; "" = none
+  bool enable_thinking = true;     // Qwen3's thinking switch for text prompts
 };
 
 struct RolloutConfig {

@@ -8,6 +8,8 @@
 #include "opd/core/metrics.h"
 #include "opd/core/rollout_batch.h"
 #include "opd/data/prompt_dataset.h"
+#include "opd/data/prompt_format.h"
+#include "opd/data/prompt_sampler.h"
 #include "opd/model/causal_lm.h"
 #include "opd/objectives/objective.h"
 #include "opd/train/adamw.h"
@@ -38,10 +40,17 @@ class Trainer {
   TrainSummary run();
   // One optimizer step (0-based `step`); returns its metrics.
   Metrics step(int64_t step);
+  // The batch a step trains on, and the prompts the teacher reads the same
+  // responses behind (its own chat template), row by row.
+  struct StepRollout {
+    RolloutBatch batch;
+    std::vector<std::vector<int64_t>> teacher_prompts;
+    bool teacher_reads_differently = false;  // some teacher prompt differs from the batch's
+  };
   // The batch step `step` trains on, written as the objective's trajectory
   // asks; draws the next prompts from the sampler. Adds rollout metrics
   // (response_length, generated_tokens, ...) to `metrics` when given.
-  RolloutBatch rollout(int64_t step, Metrics* metrics = nullptr);
+  StepRollout rollout(int64_t step, Metrics* metrics = nullptr);
   // Rollouts of a fixed prompt set with a fixed seed, scored by both models:
   // kl_k1 (mean s - tau), teacher_logprob, student_logprob, response_length.
   Metrics evaluate();
@@ -57,10 +66,14 @@ class Trainer {
   void check_vocabularies() const;
   void check_dataset_targets() const;
   void load_reference();
+  // Tokenizers and chat templates of the student and the teacher, and a
+  // warning when the two disagree on special tokens or EOS.
+  void load_formats();
 
   TrainConfig config_;
   model::CausalLM student_{nullptr}, teacher_{nullptr};
   model::CausalLM reference_{nullptr};  // frozen; loaded only when needs_.reference_logprobs
+  data::PromptFormat student_format_, teacher_format_;
   data::PromptDataset dataset_;
   std::unique_ptr<data::PromptSampler> sampler_;
   std::unique_ptr<Objective> objective_;

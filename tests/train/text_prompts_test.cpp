@@ -1,0 +1,108 @@
+// Text prompts through the trainer: tiny models with the character tokenizer,
+// the student in Qwen3's chat format and the teacher reading plain text, so
+// the teacher scores the student's responses behind its own prompts.
+#include "opd/core/token_alignment.h"
+#include "opd/rollout/scoring_context.h"
+#include "opd/tokenizer/char_tokenizer.h"
+#include "opd/tokenizer/tokenizer.h"
+#include "opd/train/trainer.h"
+#include "support/test_support.h"
+#include "train/smoke_setup.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
+namespace opd::train {
+namespace {
+
+using opd::testing::expect_error;
+using opd::testing::ScratchDir;
+using opd::testing::write_file_bytes;
+
+// The smoke setting with tokenizers and text prompts.
+TrainConfig text_config(const ScratchDir& dir, int64_t steps) {
+  auto c = smoke_config(dir, steps);
+  for (const char* model : {"student", "teacher"}) {
+    write_file_bytes(dir / (std::string(model) + "/tokenizer.json"), tokenizer::char_tokenizer_json());
+  }
+  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"answer\": \"5\"}\n"
+                                       "{\"prompt\": \"add 7 and 8.\", \"domain\": \"math\"}\n"
+                                       "{\"messages\": [{\"role\": \"user\", \"content\": \"hi!\"}]}\n";
+  c.data.train_path = dir / "text.jsonl";
+  c.data.prompts_per_step = 3;
+  c.data.samples_per_prompt = 2;
+  c.data.enable_thinking = false;
+  c.student.chat_template = "qwen3";
+  c.rollout.max_new_tokens = 10;
+  return c;
+}
+
+TEST(TextPrompts, StudentAndTeacherReadTheirOwnFormat) {
+  ScratchDir dir("opd-text");
+  auto config = text_config(dir, 2);
+  Trainer trainer(config);
+  Metrics m;
+  const auto r = trainer.rollout(0, &m);
+  auto tok = tokenizer::load_tokenizer(dir / "student");
+  ASSERT_EQ(r.batch.batch_size(), 6);
+  ASSERT_TRUE(r.teacher_reads_differently);
+  const auto im_end = *tok->token_to_id("<|im_end|>");
+  for (int64_t b = 0; b < 6; ++b) {
+    const int64_t P = r.batch.prompt_lengths[b].item<int64_t>(), R = r.batch.response_lengths[b].item<int64_t>();
+    auto prompt = r.batch.tokens[b].slice(0, 0, P);
+    const std::string text = tok->decode(std::vector<int64_t>(prompt.data_ptr<int64_t>(), prompt.data_ptr<int64_t>() + P));
+    EXPECT_EQ(text.rfind("<|im_start|>user\n", 0), 0u) << text;
+    EXPECT_NE(text.find("<|im_start|>assistant\n<think>\n\n</think>\n\n"), std::string::npos) << text;
+    // The teacher reads the bare question.
+    const std::string teacher_text = tok->decode(r.teacher_prompts[b]);
+    EXPECT_EQ(teacher_text.find("<|im_start|>"), std::string::npos) << teacher_text;
+    EXPECT_NE(text.find(teacher_text), std::string::npos);
+    // Generation stops at the template's end of turn: never past an <|im_end|>.
+    auto response = r.batch.tokens[b].slice(0, P, P + R);
+    for (int64_t i = 0; i + 1 < R; ++i) EXPECT_NE(response[i].item<int64_t>(), im_end) << "row " << b;
+  }
+  // A full run trains and evaluates with the teacher in its own format.
+  auto summary = trainer.run();
+  EXPECT_EQ(summary.steps, 2);
+  EXPECT_TRUE(std::isfinite(summary.after.value("kl_k1")));
+}
+
+TEST(TextPrompts, TokenizerDisagreementsAreWarnedAbout) {
+  ScratchDir dir("opd-text-warn");
+  auto config = text_config(dir, 1);
+  // The teacher's alphabet is rotated: same size, other characters behind the ids.
+  const auto& a = tokenizer::default_char_alphabet();
+  write_file_bytes(dir / "teacher/tokenizer.json", tokenizer::char_tokenizer_json(a.substr(1) + a.substr(0, 1)));
+  config.teacher.chat_template = "llama3";  // ends turns with ids the student's template does not know
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  std::string warnings;
+  try {
+    Trainer trainer(config);
+  } catch (...) {
+  }
+  for (const auto& line : sink->last_formatted()) warnings += line;
+  spdlog::set_default_logger(previous);
+  EXPECT_NE(warnings.find("student and teacher tokenizers disagree"), std::string::npos) << warnings;
+}
+
+TEST(TextPrompts, TemplatesNeedATokenizerAndAKnownName) {
+  ScratchDir dir("opd-text-bad");
+  auto config = smoke_config(dir, 1);
+  config.student.chat_template = "qwen3";
+  expect_error([&] { Trainer t(config); }, {"student.chat_template", "needs a tokenizer"});
+  auto text = text_config(dir, 1);
+  text.teacher.chat_template = "nonesuch";
+  expect_error([&] { Trainer t(text); }, {"teacher.chat_template", "nonesuch", "tried"});
+  auto ids_only = smoke_config(dir, 1);
+  std::ofstream(dir / "one_text.jsonl") << "{\"prompt_ids\": [1, 2]}\n{\"prompt\": \"hi\"}\n";
+  ids_only.data.train_path = dir / "one_text.jsonl";
+  expect_error([&] { Trainer t(ids_only); }, {"one_text.jsonl:2", "needs the student's tokenizer"});
+}
+
+}  // namespace
+}  // namespace opd::train
