@@ -10,8 +10,7 @@
 #include "opd/train/config_loader.h"
 #include "opd/train/lr_schedule.h"
 #include "opd/train/metrics_log.h"
-#include "opd/tokenizer/chat_template.h"
-#include "opd/tokenizer/tokenizer.h"
+#include "opd/train/prompt_formats.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -56,21 +55,8 @@ rollout::GenerationConfig generation_config(const TrainConfig& c, const model::M
   rollout::GenerationConfig g;
   g.sampling = {c.rollout.temperature, c.rollout.top_k, c.rollout.top_p};
   g.max_new_tokens = c.rollout.max_new_tokens;
-  g.stop_token_ids = m.eos_token_ids;
-  for (int64_t id : format.stop_ids()) {
-    if (std::find(g.stop_token_ids.begin(), g.stop_token_ids.end(), id) == g.stop_token_ids.end()) {
-      g.stop_token_ids.push_back(id);
-    }
-  }
+  g.stop_token_ids = stop_token_ids(m, format);
   return g;
-}
-
-// A model directory's tokenizer, or none when it has no tokenizer file.
-std::shared_ptr<const tokenizer::Tokenizer> optional_tokenizer(const std::string& dir) {
-  if (!fs::exists(fs::path(dir) / "tokenizer.json") && !fs::exists(fs::path(dir) / "tokenizer.model")) {
-    return nullptr;
-  }
-  return tokenizer::load_tokenizer(dir);
 }
 
 void freeze(model::CausalLM& model) {
@@ -199,56 +185,10 @@ void Trainer::check_vocabularies() const {
 }
 
 void Trainer::load_formats() {
-  for (auto* f : {&student_format_, &teacher_format_}) {
-    const bool student = f == &student_format_;
-    const auto& spec = student ? config_.student : config_.teacher;
-    f->tokenizer = optional_tokenizer(spec.path);
-    if (!spec.chat_template.empty()) {
-      const std::string key = std::string(student ? "student" : "teacher") + ".chat_template";
-      TORCH_CHECK(f->tokenizer, key, ": a chat template needs a tokenizer, and '", spec.path,
-                  "' has no tokenizer.json or tokenizer.model");
-      try {
-        f->chat_template = tokenizer::find_chat_template(spec.chat_template);
-      } catch (const std::exception& e) {
-        TORCH_CHECK(false, key, ": ", e.what());
-      }
-    }
-    f->system_prompt = config_.data.system_prompt;
-    f->enable_thinking = config_.data.enable_thinking;
-  }
-  const auto& s = student_format_.tokenizer;
-  const auto& t = teacher_format_.tokenizer;
-  if (!s || !t) return;
-  // The teacher scores the student's ids: both must read them as the same
-  // text, special tokens and end of turn above all.
-  std::vector<std::string> disagreements;
-  if (s->vocab_size() != t->vocab_size()) {
-    disagreements.push_back(fmt::format("vocabulary sizes {} vs {}", s->vocab_size(), t->vocab_size()));
-  }
-  auto stops = student_format_.stop_ids();
-  for (int64_t id : student_->config().eos_token_ids) stops.push_back(id);
-  for (int64_t id = 0; id < std::min(s->vocab_size(), t->vocab_size()); ++id) {
-    const bool stop = std::find(stops.begin(), stops.end(), id) != stops.end();
-    if (!stop && !s->is_special(id)) continue;
-    if (s->id_to_token(id) != t->id_to_token(id) || s->is_special(id) != t->is_special(id)) {
-      disagreements.push_back(fmt::format("id {} is '{}'{} for the student but '{}' for the teacher", id,
-                                          s->id_to_token(id), stop ? " (end of turn)" : "", t->id_to_token(id)));
-      if (disagreements.size() >= 4) break;
-    }
-  }
-  // Where the teacher has a chat format, it must end turns where the student does.
-  const auto teacher_stops = teacher_format_.stop_ids();
-  for (int64_t id : teacher_format_.chat_template ? stops : std::vector<int64_t>{}) {
-    const bool teacher_stop = std::find(teacher_stops.begin(), teacher_stops.end(), id) != teacher_stops.end() ||
-                              std::find(teacher_->config().eos_token_ids.begin(),
-                                        teacher_->config().eos_token_ids.end(), id) !=
-                                  teacher_->config().eos_token_ids.end();
-    if (!teacher_stop) {
-      disagreements.push_back(fmt::format("the student ends a turn with id {} ('{}'), the teacher does not",
-                                          id, s->id_to_token(id)));
-    }
-  }
-  for (const auto& d : disagreements) {
+  student_format_ = load_prompt_format(config_.student, config_.data, "student");
+  teacher_format_ = load_prompt_format(config_.teacher, config_.data, "teacher");
+  for (const auto& d : format_disagreements(student_format_, student_->config().eos_token_ids, teacher_format_,
+                                            teacher_->config().eos_token_ids)) {
     spdlog::warn("student and teacher tokenizers disagree: {}; the teacher's scores of the student's "
                  "tokens may be meaningless", d);
   }

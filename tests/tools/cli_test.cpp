@@ -1,6 +1,13 @@
 // The binaries as a user runs them: exit codes, one-line errors, outputs.
+#include "opd/data/prompt_dataset.h"
 #include "opd/model/pretrained.h"
+#include "opd/rollout/generator.h"
+#include "opd/rollout/sequence_packing.h"
+#include "opd/train/prompt_formats.h"
 #include "support/test_support.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -129,6 +136,82 @@ TEST(Cli, TokenizeEncodesDecodesAndNamesBadLines) {
   r = run(kBin + "/opd-tokenize --tokenizer " + (dir / "nothing") + " encode --text x");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("no tokenizer at"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace opd
+
+namespace opd {
+namespace {
+
+// A char-tokenizer tiny model, as opd-make-tiny --char-tokenizer writes it.
+std::string make_char_model(const ScratchDir& dir, const std::string& name, int seed) {
+  auto r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / name) + " --seed " + std::to_string(seed) +
+               " --init-std 0.1 --embed-std 0.3");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return dir / name;
+}
+
+// opd-eval end to end with greedy sampling: the answer of problem 1 is what
+// the model writes (exact_match), that of problem 2 is not.
+TEST(Cli, EvalReportsAvgAndPassAtK) {
+  ScratchDir dir;
+  const auto model_dir = make_char_model(dir, "m", 5);
+  // What the model writes greedily for problem 1, through the library.
+  auto model = model::load_pretrained(model_dir);
+  train::ModelSpec spec{model_dir, "float32", "qwen3"};
+  const auto format = train::load_prompt_format(spec, train::DataConfig{}, "chat_template");
+  rollout::GenerationConfig g;
+  g.sampling.temperature = 0;
+  g.max_new_tokens = 12;
+  g.stop_token_ids = train::stop_token_ids(model->config(), format);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  const auto batch = rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g, gen);
+  const auto written = format.tokenizer->decode(rollout::response_ids(batch)[0], true);
+  ASSERT_FALSE(written.empty());
+  std::ofstream(dir / "test.jsonl") << nlohmann::json({{"prompt", "1+1?"}, {"answer", written}, {"domain", "a"}}).dump()
+                                    << "\n"
+                                    << nlohmann::json({{"prompt", "2+2?"}, {"answer", "no such thing"}, {"domain", "b"}}).dump()
+                                    << "\n";
+  auto r = run(kBin + "/opd-eval --model " + model_dir + " --chat-template qwen3 --data " + (dir / "test.jsonl") +
+               " --k 2 --pass-at 1,2 --temperature 0 --max-new-tokens 12 --verifier exact_match --out " +
+               (dir / "r.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto report = nlohmann::json::parse(opd::testing::read_file_bytes(dir / "r.json"));
+  EXPECT_EQ(report.at("rows")[0].at("avg@2").get<double>(), 0.5) << report.dump();
+  EXPECT_EQ(report.at("rows")[0].at("pass@2").get<double>(), 0.5);
+  EXPECT_EQ(report.at("rows")[1].at("domain"), "a");
+  EXPECT_EQ(report.at("rows")[1].at("pass@1").get<double>(), 1.0);
+  EXPECT_EQ(report.at("problems")[1].at("correct"), 0);
+  EXPECT_NE(r.output.find("pass@2"), std::string::npos) << r.output;
+  // A problem without an answer is named.
+  std::ofstream(dir / "bad.jsonl") << "{\"prompt\": \"1+1?\", \"answer\": \"2\"}\n{\"prompt\": \"x\"}\n";
+  r = run(kBin + "/opd-eval --model " + model_dir + " --data " + (dir / "bad.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("bad.jsonl:2: no 'answer'"), std::string::npos) << r.output;
+}
+
+// opd-prepare tokenizes a recipe's text prompts into an .h5 that opd-train reads.
+TEST(Cli, PrepareWritesAStoreTheTrainerReads) {
+  ScratchDir dir;
+  const auto student = make_char_model(dir, "student", 2);
+  const auto teacher = make_char_model(dir, "teacher", 1);
+  std::ofstream(dir / "raw.jsonl") << "{\"prompt\": \"what is 2+3?\", \"answer\": \"5\"}\n"
+                                      "{\"prompt\": \"what is 4+4?\", \"solution\": \"8\"}\n";
+  const std::string recipe = " --set student.path=" + student + " --set teacher.path=" + teacher +
+                             " --set student.chat_template=qwen3 --set run_dir=" + (dir / "run");
+  auto r = run(kBin + "/opd-prepare --config " + kRecipe + recipe + " --set data.train=" + (dir / "raw.jsonl") +
+               " --out " + (dir / "train.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 prompts"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 read differently by the teacher"), std::string::npos) << r.output;
+  auto stored = data::PromptDataset::from_file(dir / "train.h5");
+  ASSERT_EQ(stored.size(), 2);
+  EXPECT_EQ(stored[0].answer, "5");
+  EXPECT_FALSE(stored[1].response_ids.empty());
+  r = run(kBin + "/opd-train --config " + kRecipe + recipe + " --set data.train=" + (dir / "train.h5") +
+          " --set steps=2 --set data.prompts_per_step=2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 }  // namespace

@@ -66,8 +66,8 @@ class Trainer {
   void check_vocabularies() const;
   void check_dataset_targets() const;
   void load_reference();
-  // Tokenizers and chat templates of the student and the teacher, and a
-  // warning when the two disagree on special tokens or EOS.
+  // Tokenizers and chat templates of the student and the teacher
+  // (prompt_formats.h), and a warning per disagreement between the two.
   void load_formats();
 
   TrainConfig config_;

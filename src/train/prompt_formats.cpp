@@ -1,0 +1,81 @@
+#include "opd/train/prompt_formats.h"
+
+#include "opd/tokenizer/chat_template.h"
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace opd::train {
+namespace {
+
+bool contains(const std::vector<int64_t>& ids, int64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& data, const std::string& key) {
+  namespace fs = std::filesystem;
+  data::PromptFormat f;
+  if (fs::exists(fs::path(model.path) / "tokenizer.json") || fs::exists(fs::path(model.path) / "tokenizer.model")) {
+    f.tokenizer = tokenizer::load_tokenizer(model.path);
+  }
+  if (!model.chat_template.empty()) {
+    TORCH_CHECK(f.tokenizer, key, ".chat_template: a chat template needs a tokenizer, and '", model.path,
+                "' has no tokenizer.json or tokenizer.model");
+    try {
+      f.chat_template = tokenizer::find_chat_template(model.chat_template);
+    } catch (const std::exception& e) {
+      TORCH_CHECK(false, key, ".chat_template: ", e.what());
+    }
+  }
+  f.system_prompt = data.system_prompt;
+  f.enable_thinking = data.enable_thinking;
+  return f;
+}
+
+std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format) {
+  auto ids = model.eos_token_ids;
+  for (int64_t id : format.stop_ids()) {
+    if (!contains(ids, id)) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::vector<std::string> format_disagreements(const data::PromptFormat& student,
+                                              const std::vector<int64_t>& student_eos,
+                                              const data::PromptFormat& teacher,
+                                              const std::vector<int64_t>& teacher_eos) {
+  std::vector<std::string> out;
+  const auto& s = student.tokenizer;
+  const auto& t = teacher.tokenizer;
+  if (!s || !t) return out;
+  if (s->vocab_size() != t->vocab_size()) {
+    out.push_back(fmt::format("vocabulary sizes {} vs {}", s->vocab_size(), t->vocab_size()));
+  }
+  auto stops = student.stop_ids();
+  stops.insert(stops.end(), student_eos.begin(), student_eos.end());
+  for (int64_t id = 0; id < std::min(s->vocab_size(), t->vocab_size()) && out.size() < 4; ++id) {
+    const bool stop = contains(stops, id);
+    if (!stop && !s->is_special(id)) continue;
+    if (s->id_to_token(id) != t->id_to_token(id) || s->is_special(id) != t->is_special(id)) {
+      out.push_back(fmt::format("id {} is '{}'{} for the student but '{}' for the teacher", id,
+                                s->id_to_token(id), stop ? " (end of turn)" : "", t->id_to_token(id)));
+    }
+  }
+  if (teacher.chat_template) {
+    const auto teacher_stops = teacher.stop_ids();
+    for (int64_t id : stops) {
+      if (!contains(teacher_stops, id) && !contains(teacher_eos, id)) {
+        out.push_back(fmt::format("the student ends a turn with id {} ('{}'), the teacher does not", id,
+                                  s->id_to_token(id)));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace opd::train

@@ -1,0 +1,117 @@
+// opd-eval: samples k answers per problem from a model with the rollout
+// engine, verifies each against the problem's reference answer, and reports
+// avg@k and pass@j (unbiased) overall and per domain, as a table and JSON.
+//   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8 \
+//            [--chat-template qwen3] [--verifier math_boxed] [--out results.json]
+#include "cli_main.h"
+#include "opd/data/prompt_dataset.h"
+#include "opd/eval/eval_report.h"
+#include "opd/eval/verifier.h"
+#include "opd/model/pretrained.h"
+#include "opd/rollout/generator.h"
+#include "opd/rollout/sequence_packing.h"
+#include "opd/train/prompt_formats.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"Evaluate a model: k sampled answers per problem, verified; avg@k and pass@k per domain."};
+  opd::train::ModelSpec model_spec;
+  opd::train::DataConfig data_spec;
+  std::string data_path, verifier_name = "math_boxed", out_path, pass_at = "1";
+  int64_t k = 4, batch = 32, limit = 0;
+  uint64_t seed = 0;
+  bool no_thinking = false;
+  opd::rollout::GenerationConfig generation;
+  generation.max_new_tokens = 512;
+  generation.sampling.temperature = 0.6;
+  generation.sampling.top_p = 0.95;
+  app.add_option("--model", model_spec.path, "HF model directory (with its tokenizer)")->required();
+  app.add_option("--dtype", model_spec.dtype, "float32 | bfloat16 | float16")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--chat-template", model_spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
+  app.add_option("--system-prompt", data_spec.system_prompt, "system message for problems without one");
+  app.add_flag("--no-thinking", no_thinking, "Qwen3: turn thinking off");
+  app.add_option("--data", data_path, "problems: JSONL with an 'answer' on every line, or opd-prepare's .h5")
+      ->required();
+  app.add_option("--k", k, "samples per problem")->check(CLI::PositiveNumber);
+  app.add_option("--pass-at", pass_at, "comma-separated j of the pass@j to report, each <= k");
+  app.add_option("--verifier", verifier_name, "math_boxed | exact_match");
+  app.add_option("--max-new-tokens", generation.max_new_tokens)->check(CLI::PositiveNumber);
+  app.add_option("--temperature", generation.sampling.temperature)->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", generation.sampling.top_p)->check(CLI::Range(0.0, 1.0));
+  app.add_option("--top-k", generation.sampling.top_k)->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", batch, "sequences generated together (a multiple of k is best)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", seed);
+  app.add_option("--limit", limit, "evaluate only the first N problems (0 = all)")->check(CLI::NonNegativeNumber);
+  app.add_option("--out", out_path, "write the report as JSON here");
+  CLI11_PARSE(app, argc, argv);
+
+  return opd::tools::run_main("opd-eval", [&] {
+    using namespace opd;
+    std::vector<int64_t> pass_ks;
+    std::stringstream list(pass_at);
+    for (std::string item; std::getline(list, item, ',');) pass_ks.push_back(std::stoll(item));
+    data_spec.enable_thinking = !no_thinking;
+    const auto verifier = eval::make_verifier(verifier_name);
+    auto model = model::load_pretrained(
+        model_spec.path, model::LoadOptions{model::dtype_from_name(model_spec.dtype, "--dtype"), at::kCPU});
+    model->eval();
+    const auto format = train::load_prompt_format(model_spec, data_spec, "--chat-template");
+    TORCH_CHECK(format.tokenizer, "opd-eval reads answers as text: '", model_spec.path,
+                "' has no tokenizer.json or tokenizer.model");
+    const auto dataset = data::PromptDataset::from_file(data_path, &format);
+    const int64_t problems = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
+    for (int64_t i = 0; i < problems; ++i) {
+      TORCH_CHECK(!dataset[i].answer.empty(), data_path, ":", dataset[i].line,
+                  ": no 'answer' to verify against");
+    }
+    generation.stop_token_ids = train::stop_token_ids(model->config(), format);
+    const int64_t per_chunk = std::max<int64_t>(1, batch / k);
+    std::vector<eval::ProblemOutcome> outcomes;
+    const auto t0 = std::chrono::steady_clock::now();
+    int64_t generated = 0;
+    for (int64_t first = 0; first < problems; first += per_chunk) {
+      const int64_t last = std::min(problems, first + per_chunk);
+      std::vector<std::vector<int64_t>> prompts;
+      for (int64_t i = first; i < last; ++i) {
+        for (int64_t s = 0; s < k; ++s) prompts.push_back(dataset[i].ids);
+      }
+      // One generator per chunk: the report does not depend on --batch beyond chunking.
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ull + static_cast<uint64_t>(first));
+      const auto rollout = rollout::generate(model, prompts, generation, gen);
+      const auto responses = rollout::response_ids(rollout);
+      generated += rollout.response_lengths.sum().item<int64_t>();
+      for (int64_t i = first; i < last; ++i) {
+        eval::ProblemOutcome o{dataset[i].line, dataset[i].domain, k, 0};
+        for (int64_t s = 0; s < k; ++s) {
+          const auto text = format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true);
+          o.correct += verifier->correct(text, dataset[i].answer);
+        }
+        outcomes.push_back(o);
+      }
+      std::fprintf(stderr, "\r%lld/%lld problems", static_cast<long long>(last), static_cast<long long>(problems));
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "\n");
+    const auto report = eval::summarize(outcomes, k, pass_ks);
+    std::printf("%s", eval::report_table(report).c_str());
+    std::printf("%lld samples, %lld generated tokens in %.1f s (%.0f tokens/s)\n",
+                static_cast<long long>(problems * k), static_cast<long long>(generated), seconds,
+                double(generated) / std::max(seconds, 1e-9));
+    if (!out_path.empty()) {
+      const std::string tmp = out_path + ".tmp";
+      std::ofstream(tmp) << eval::report_json(report, outcomes) << "\n";
+      std::filesystem::rename(tmp, out_path);
+    }
+    return 0;
+  });
+}
