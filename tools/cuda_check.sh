@@ -2,8 +2,12 @@
 # On a GPU machine (not CI): builds opd against the CUDA LibTorch of the
 # machine's Python torch, then runs the op tests (the *_CUDA ones among them)
 # and the op benchmark on the GPU. The Debian packages the build needs travel
-# as .debs in .gpu/debs (tools/setup.sh's list; `apt-get download` them there)
-# and are unpacked under /tmp, not into /.
+# as .debs in .gpu/debs and are unpacked under /tmp, not into /. Fetch them
+# here, in the repository root, with:
+#   mkdir -p .gpu/debs && (cd .gpu/debs && apt-get download libyaml-cpp-dev libyaml-cpp0.7 \
+#     nlohmann-json3-dev libfmt-dev libfmt9 libspdlog-dev libspdlog1.10 libcli11-dev libgtest-dev \
+#     libgmock-dev libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 libsentencepiece-dev \
+#     libsentencepiece0 libhdf5-dev libhdf5-103-1 libhdf5-cpp-103-1 libsz2 libaec0)
 #   tools/cuda_check.sh [build|test|bench|all] [bench_distill_ops flags ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +17,7 @@ deps=/tmp/opd-deps
 build=${OPD_BUILD_DIR:-build-cuda}
 mkdir -p "$deps"
 for f in .gpu/debs/*.deb; do dpkg -x "$f" "$deps"; done
-export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:$deps/usr/lib/x86_64-linux-gnu/hdf5/serial:${LD_LIBRARY_PATH:-}"
 
 if [[ $what == build || $what == all ]]; then
   torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
