@@ -74,12 +74,12 @@ int main(int argc, char** argv) {
   cfg.max_new_tokens = a.new_tokens;
   cfg.sampling.temperature = 0;  // greedy: both paths must agree exactly
 
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  cfg.seed = 1;
   opd::RolloutBatch cached, recomputed;
   cfg.use_cache = true;
-  const double t_cache = median_seconds([&] { cached = opd::rollout::generate(model, prompts, cfg, gen); }, a.repeats);
+  const double t_cache = median_seconds([&] { cached = opd::rollout::generate(model, prompts, cfg); }, a.repeats);
   cfg.use_cache = false;
-  const double t_full = median_seconds([&] { recomputed = opd::rollout::generate(model, prompts, cfg, gen); }, 1);
+  const double t_full = median_seconds([&] { recomputed = opd::rollout::generate(model, prompts, cfg); }, 1);
   if (!at::equal(cached.tokens, recomputed.tokens)) {
     std::fprintf(stderr, "bench_rollout: cached and recomputed greedy outputs differ\n");
     return 1;

@@ -12,7 +12,6 @@
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/prompt_formats.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -85,9 +84,10 @@ int main(int argc, char** argv) {
       for (int64_t i = first; i < last; ++i) {
         for (int64_t s = 0; s < k; ++s) prompts.push_back(dataset[i].ids);
       }
-      // One generator per chunk: the report does not depend on --batch beyond chunking.
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(seed * 1000003ull + static_cast<uint64_t>(first));
-      const auto rollout = rollout::generate(model, prompts, generation, gen);
+      // Draws keyed by each sample's index: the report does not depend on --batch.
+      generation.seed = seed;
+      generation.first_row = first * k;
+      const auto rollout = rollout::generate(model, prompts, generation);
       const auto responses = rollout::response_ids(rollout);
       generated += rollout.response_lengths.sum().item<int64_t>();
       for (int64_t i = first; i < last; ++i) {

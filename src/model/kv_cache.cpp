@@ -43,6 +43,17 @@ void KvCache::commit() {
   pending_ = 0;
 }
 
+void KvCache::keep_rows(const at::Tensor& rows) {
+  TORCH_CHECK(pending_ == 0, "KvCache::keep_rows: a forward is open");
+  TORCH_CHECK(rows.dim() == 1 && rows.scalar_type() == at::kLong, "KvCache::keep_rows: expected int64 rows [B'], got ",
+              rows.sizes(), " ", rows.scalar_type());
+  auto index = rows.to(positions_.device());
+  for (auto& k : keys_) k = k.index_select(0, index);
+  for (auto& v : values_) v = v.index_select(0, index);
+  positions_ = positions_.index_select(0, index);
+  valid_ = valid_.index_select(0, index);
+}
+
 at::Tensor KvCache::key_positions() const { return positions_.slice(1, 0, length_ + pending_); }
 at::Tensor KvCache::key_valid() const { return valid_.slice(1, 0, length_ + pending_); }
 

@@ -1,6 +1,7 @@
 #include "opd/rollout/generator.h"
 
 #include "opd/model/kv_cache.h"
+#include "opd/ops/trust_mask.h"
 #include "opd/rollout/sequence_packing.h"
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -11,8 +12,7 @@ namespace opd::rollout {
 namespace {
 
 // Prompts right-padded into [B, Tp] ids and mask.
-std::pair<at::Tensor, at::Tensor> pad_prompts(const std::vector<std::vector<int64_t>>& prompts,
-                                              int64_t pad) {
+std::pair<at::Tensor, at::Tensor> pad_prompts(const std::vector<std::vector<int64_t>>& prompts, int64_t pad) {
   const int64_t B = static_cast<int64_t>(prompts.size());
   int64_t Tp = 0;
   for (const auto& p : prompts) Tp = std::max<int64_t>(Tp, static_cast<int64_t>(p.size()));
@@ -28,83 +28,144 @@ std::pair<at::Tensor, at::Tensor> pad_prompts(const std::vector<std::vector<int6
   return {ids, mask};
 }
 
+// Whether a row's response so far ends with a stop token or stop sequence.
+bool ends_with_stop(const std::vector<int64_t>& response, const GenerationConfig& c) {
+  const int64_t last = response.back();
+  if (std::find(c.stop_token_ids.begin(), c.stop_token_ids.end(), last) != c.stop_token_ids.end()) return true;
+  for (const auto& seq : c.stop_sequences) {
+    if (!seq.empty() && seq.size() <= response.size() &&
+        std::equal(seq.rbegin(), seq.rend(), response.rbegin())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                      const GenerationConfig& config, at::Generator& generator) {
+                      const GenerationConfig& config) {
   TORCH_CHECK(!prompts.empty(), "generate: no prompts");
-  TORCH_CHECK(config.max_new_tokens > 0, "generate: max_new_tokens must be > 0, got ",
-              config.max_new_tokens);
+  TORCH_CHECK(config.max_new_tokens > 0, "generate: max_new_tokens must be > 0, got ", config.max_new_tokens);
+  ops::check_sampling_params(config.sampling);
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  TORCH_CHECK(config.row_max_new_tokens.empty() || static_cast<int64_t>(config.row_max_new_tokens.size()) == B,
+              "generate: ", config.row_max_new_tokens.size(), " per-row caps for ", B, " prompts");
+  std::vector<int64_t> cap(static_cast<size_t>(B), config.max_new_tokens);
+  for (int64_t b = 0; b < B; ++b) {
+    if (!config.row_max_new_tokens.empty()) {
+      cap[b] = config.row_max_new_tokens[b];
+      TORCH_CHECK(cap[b] >= 0 && cap[b] <= config.max_new_tokens, "generate: row ", b, " cap ", cap[b],
+                  " is outside [0, max_new_tokens = ", config.max_new_tokens, "]");
+    }
+    const int64_t need = static_cast<int64_t>(prompts[b].size()) + config.max_new_tokens;
+    TORCH_CHECK(need <= model->config().max_position_embeddings, "generate: prompt ", b, " (", prompts[b].size(),
+                " tokens) + max_new_tokens ", config.max_new_tokens, " exceeds max_position_embeddings ",
+                model->config().max_position_embeddings);
+  }
   torch::NoGradGuard no_grad;
   const auto device = model->device();
-  const int64_t B = static_cast<int64_t>(prompts.size());
   auto [prompt_ids, prompt_mask] = pad_prompts(prompts, config.pad_token_id);
   const int64_t Tp = prompt_ids.size(1);
   auto prompt_len = prompt_mask.sum(1);  // [B]
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t need = static_cast<int64_t>(prompts[b].size()) + config.max_new_tokens;
-    TORCH_CHECK(need <= model->config().max_position_embeddings, "generate: prompt ", b, " (",
-                prompts[b].size(), " tokens) + max_new_tokens ", config.max_new_tokens,
-                " exceeds max_position_embeddings ", model->config().max_position_embeddings);
-  }
-
-  auto stop_ids = at::tensor(config.stop_token_ids.empty() ? std::vector<int64_t>{-1}
-                                                           : config.stop_token_ids, at::kLong);
-  auto response = at::full({B, config.max_new_tokens}, config.pad_token_id, at::kLong);
-  auto finished = at::zeros({B}, at::kBool);
-  auto response_len = at::zeros({B}, at::kLong);
-  auto rows = at::arange(B, at::kLong);
-
-  std::unique_ptr<model::KvCache> cache;
-  at::Tensor logits;  // [B, V] for the next token
-  auto last_logits = [&](const at::Tensor& all, const at::Tensor& index) {
-    return all.index({rows.to(all.device()), index.to(all.device())});
-  };
-  if (config.use_cache) {
-    cache = std::make_unique<model::KvCache>(model->config(), B, Tp + config.max_new_tokens,
-                                             model->dtype(), device);
-    auto pos = model::position_ids_from_mask(prompt_mask);
-    auto hidden = model->hidden_states(prompt_ids.to(device), pos.to(device),
-                                       prompt_mask.to(device), cache.get());
-    logits = model->project(last_logits(hidden, prompt_len - 1)).cpu();
-  }
-
-  for (int64_t i = 0; i < config.max_new_tokens; ++i) {
-    if (!config.use_cache) {
-      // Reference path: the whole prompt + response so far, every step.
-      auto ids = at::cat({prompt_ids, at::zeros({B, i}, at::kLong)}, 1);
-      auto mask = at::cat({prompt_mask, at::zeros({B, i}, at::kLong)}, 1);
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t L = prompt_len[b].item<int64_t>();
-        ids[b].slice(0, L, L + i).copy_(response[b].slice(0, 0, i));
-        mask[b].slice(0, L, L + i).fill_(1);
-      }
-      auto hidden = model->hidden_states(ids.to(device), model::position_ids_from_mask(mask).to(device),
-                                         mask.to(device));
-      logits = model->project(last_logits(hidden, prompt_len + i - 1)).cpu();
-    }
-    auto next = sample_tokens(logits, config.sampling, generator).cpu();
-    next.masked_fill_(finished, config.pad_token_id);
-    response.select(1, i).copy_(next);
-    response_len.add_(finished.logical_not().to(at::kLong));
-    finished.logical_or_(at::isin(next, stop_ids));
-    if (finished.all().item<bool>() || i + 1 == config.max_new_tokens) break;
-    if (config.use_cache) {
-      auto pos = (prompt_len + i).unsqueeze(1);
-      auto valid = finished.logical_not().unsqueeze(1).to(at::kLong);
-      auto hidden = model->hidden_states(next.unsqueeze(1).to(device), pos.to(device),
-                                         valid.to(device), cache.get());
-      logits = model->project(hidden.select(1, 0)).cpu();
-    }
-  }
 
   std::vector<std::vector<int64_t>> responses(static_cast<size_t>(B));
+  std::vector<std::vector<float>> response_logprobs(static_cast<size_t>(B));
+  std::vector<int64_t> in_cache;  // original row of each cache row
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t R = response_len[b].item<int64_t>();
-    auto row = response[b].slice(0, 0, R).contiguous();
-    responses[b].assign(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + R);
+    if (cap[b] > 0) in_cache.push_back(b);
   }
-  return pack_sequences(prompts, responses, config.source, config.pad_token_id);
+  std::vector<bool> done(static_cast<size_t>(B), false);
+  for (int64_t b = 0; b < B; ++b) done[b] = cap[b] == 0;
+  auto rows_tensor = [](const std::vector<int64_t>& rows) { return at::tensor(rows, at::kLong); };
+
+  // The logits of the next token of every row in the cache, [rows, V].
+  std::unique_ptr<model::KvCache> cache;
+  at::Tensor logits;
+  auto last_logits = [&](const at::Tensor& hidden, const at::Tensor& index) {
+    const auto n = hidden.size(0);
+    return model->project(hidden.index({at::arange(n, at::kLong).to(device), index.to(device)})).cpu();
+  };
+  if (config.use_cache && !in_cache.empty()) {
+    auto rows = rows_tensor(in_cache);
+    auto ids = prompt_ids.index_select(0, rows), mask = prompt_mask.index_select(0, rows);
+    cache = std::make_unique<model::KvCache>(model->config(), static_cast<int64_t>(in_cache.size()),
+                                             Tp + config.max_new_tokens, model->dtype(), device);
+    auto hidden = model->hidden_states(ids.to(device), model::position_ids_from_mask(mask).to(device),
+                                       mask.to(device), cache.get());
+    logits = last_logits(hidden, prompt_len.index_select(0, rows) - 1);
+  }
+
+  for (int64_t i = 0; i < config.max_new_tokens && !in_cache.empty(); ++i) {
+    if (!config.use_cache) {
+      // Reference path: each unfinished row's whole prompt + response so far, every step.
+      auto ids = at::full({static_cast<int64_t>(in_cache.size()), Tp + i}, config.pad_token_id, at::kLong);
+      auto mask = at::zeros_like(ids);
+      for (size_t r = 0; r < in_cache.size(); ++r) {
+        const auto& p = prompts[in_cache[r]];
+        std::vector<int64_t> seq(p);
+        seq.insert(seq.end(), responses[in_cache[r]].begin(), responses[in_cache[r]].end());
+        ids[r].slice(0, 0, static_cast<int64_t>(seq.size())).copy_(at::tensor(seq, at::kLong));
+        mask[r].slice(0, 0, static_cast<int64_t>(seq.size())).fill_(1);
+      }
+      auto hidden = model->hidden_states(ids.to(device), model::position_ids_from_mask(mask).to(device), mask.to(device));
+      logits = last_logits(hidden, mask.sum(1) - 1);
+    }
+    // Draw for every row in the cache (finished ones are ignored): uniforms
+    // keyed by each row's identity, not its place in the batch.
+    auto row_ids = rows_tensor(in_cache) + config.first_row;
+    auto uniforms = ops::counter_uniform(row_ids, config.seed, i);
+    auto sampled = ops::sample_tokens(logits, config.sampling, uniforms);
+    const auto tokens_cpu = sampled.tokens.cpu(), logprobs_cpu = sampled.logprobs.cpu();
+    const auto tokens = tokens_cpu.accessor<int64_t, 1>();
+    const auto logprobs = logprobs_cpu.accessor<float, 1>();
+    std::vector<int64_t> next_input(in_cache.size(), config.pad_token_id);
+    std::vector<int64_t> valid(in_cache.size(), 0);
+    std::vector<int64_t> still;
+    for (size_t r = 0; r < in_cache.size(); ++r) {
+      const int64_t b = in_cache[r];
+      if (done[b]) continue;
+      const int64_t token = tokens[static_cast<int64_t>(r)];
+      responses[b].push_back(token);
+      response_logprobs[b].push_back(logprobs[static_cast<int64_t>(r)]);
+      done[b] = ends_with_stop(responses[b], config) || static_cast<int64_t>(responses[b].size()) >= cap[b];
+      if (!done[b]) {
+        still.push_back(b);
+        next_input[r] = token;
+        valid[r] = 1;
+      }
+    }
+    if (still.empty()) break;
+    if (!config.use_cache) {
+      in_cache = still;
+      continue;
+    }
+    // Feed the new tokens of the rows still writing; then, when enough rows
+    // have finished, drop them from the cache so they stop costing compute.
+    auto input = at::tensor(next_input, at::kLong).unsqueeze(1);
+    auto pos = (prompt_len.index_select(0, rows_tensor(in_cache)) + i).unsqueeze(1);
+    auto hidden = model->hidden_states(input.to(device), pos.to(device),
+                                       at::tensor(valid, at::kLong).unsqueeze(1).to(device), cache.get());
+    logits = model->project(hidden.select(1, 0)).cpu();
+    if (still.size() * 4 <= in_cache.size() * 3) {
+      std::vector<int64_t> keep;
+      for (size_t r = 0; r < in_cache.size(); ++r) {
+        if (!done[in_cache[r]]) keep.push_back(static_cast<int64_t>(r));
+      }
+      auto keep_t = rows_tensor(keep);
+      cache->keep_rows(keep_t);
+      logits = logits.index_select(0, keep_t);
+      in_cache = still;
+    }
+  }
+
+  auto batch = pack_sequences(prompts, responses, config.source, config.pad_token_id);
+  batch.sampler_logprobs = at::zeros(batch.tokens.sizes(), at::kFloat);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t L = static_cast<int64_t>(prompts[b].size()), R = static_cast<int64_t>(responses[b].size());
+    if (R > 0) batch.sampler_logprobs[b].slice(0, L, L + R).copy_(at::tensor(response_logprobs[b], at::kFloat));
+  }
+  return batch;
 }
 
 }  // namespace opd::rollout

@@ -44,7 +44,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
     {"student", {"path", "dtype", "chat_template"}},
     {"teacher", {"path", "dtype", "chat_template"}},
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
-    {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p"}},
+    {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p"}},
     {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
@@ -596,6 +596,7 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.rollout.temperature = rollout.number("temperature", d.rollout.temperature, at_least(0));
   c.rollout.top_k = rollout.integer("top_k", d.rollout.top_k, 0);
   c.rollout.top_p = rollout.number("top_p", d.rollout.top_p, between(0, true, 1, false));
+  c.rollout.min_p = rollout.number("min_p", d.rollout.min_p, between(0, false, 1, true));
 
   c.objective = read_objective(ctx, top.section("objective"), /*term=*/false);
   // Every rule is checked above with its line; this catches any rule the
@@ -811,6 +812,7 @@ std::string train_config_yaml(const TrainConfig& c) {
   number("temperature", c.rollout.temperature);
   integer("top_k", c.rollout.top_k);
   number("top_p", c.rollout.top_p);
+  number("min_p", c.rollout.min_p);
   out << YAML::EndMap;
 
   out << YAML::Key << "objective" << YAML::Value;

@@ -41,11 +41,11 @@ model::CausalLM load_model(const ModelSpec& spec, const std::string& key) {
       spec.path, model::LoadOptions{model::dtype_from_name(spec.dtype, key + ".dtype"), at::kCPU});
 }
 
-// Distinct, reproducible generator per (seed, purpose, step).
-at::Generator make_generator(uint64_t seed, uint64_t stream, int64_t step) {
+// Distinct, reproducible sampling seed per (seed, purpose, step).
+uint64_t draw_seed(uint64_t seed, uint64_t stream, int64_t step) {
   uint64_t x = seed * 0x9E3779B97F4A7C15ull ^ (stream << 32) ^ static_cast<uint64_t>(step);
   x ^= x >> 31;
-  return at::make_generator<at::CPUGeneratorImpl>(x * 0xBF58476D1CE4E5B9ull);
+  return x * 0xBF58476D1CE4E5B9ull;
 }
 
 // Generation settings for a model: the recipe's sampling, stopping at the
@@ -53,7 +53,7 @@ at::Generator make_generator(uint64_t seed, uint64_t stream, int64_t step) {
 rollout::GenerationConfig generation_config(const TrainConfig& c, const model::ModelConfig& m,
                                             const data::PromptFormat& format) {
   rollout::GenerationConfig g;
-  g.sampling = {c.rollout.temperature, c.rollout.top_k, c.rollout.top_p};
+  g.sampling = {c.rollout.temperature, c.rollout.top_k, c.rollout.top_p, c.rollout.min_p};
   g.max_new_tokens = c.rollout.max_new_tokens;
   g.stop_token_ids = stop_token_ids(m, format);
   return g;
@@ -238,20 +238,21 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
     out.teacher_prompts.push_back(dataset_[i].teacher_prompt());
     out.teacher_reads_differently = out.teacher_reads_differently || !dataset_[i].teacher_ids.empty();
   }
-  auto gen = make_generator(config_.seed, /*stream=*/1, step);
   auto student_generation = generation_config(config_, student_->config(), student_format_);
   auto teacher_generation = generation_config(config_, teacher_->config(), teacher_format_);
+  student_generation.seed = draw_seed(config_.seed, /*stream=*/1, step);
+  teacher_generation.seed = draw_seed(config_.seed, /*stream=*/3, step);
   student_->eval();
 
   RolloutBatch& batch = out.batch;
   double generated = 0;
   switch (needs_.trajectory) {
     case Trajectory::kStudent:
-      batch = rollout::generate(student_, prompts, student_generation, gen);
+      batch = rollout::generate(student_, prompts, student_generation);
       generated = batch.response_lengths.sum().item<double>();
       break;
     case Trajectory::kTeacher: {  // SeqKD: the teacher's samples are the off-policy targets
-      auto written = rollout::generate(teacher_, out.teacher_prompts, teacher_generation, gen);
+      auto written = rollout::generate(teacher_, out.teacher_prompts, teacher_generation);
       generated = written.response_lengths.sum().item<double>();
       batch = rollout::pack_sequences(prompts, rollout::response_ids(written), TokenSource::kTeacherPrefix);
       break;
@@ -268,14 +269,14 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
       // on prompt + y~. Refinement templates (instructions around the attempt)
       // and OPSD (the student refining with the reference solution in context)
       // come with the rollout issue.
-      auto attempt = rollout::generate(student_, prompts, student_generation, gen);
+      auto attempt = rollout::generate(student_, prompts, student_generation);
       auto attempts = rollout::response_ids(attempt);
       auto refinement_prompts = out.teacher_prompts;
       for (size_t b = 0; b < prompts.size(); ++b) {
         auto& p = refinement_prompts[b];
         p.insert(p.end(), attempts[b].begin(), attempts[b].end());
       }
-      auto refined = rollout::generate(teacher_, refinement_prompts, teacher_generation, gen);
+      auto refined = rollout::generate(teacher_, refinement_prompts, teacher_generation);
       batch = rollout::pack_sequences(prompts, rollout::response_ids(refined),
                                       TokenSource::kRefined);
       const double attempted = attempt.response_lengths.sum().item<double>();
@@ -424,9 +425,10 @@ Metrics Trainer::evaluate() {
     teacher_prompts.push_back(dataset_[i].teacher_prompt());
     teacher_reads_differently = teacher_reads_differently || !dataset_[i].teacher_ids.empty();
   }
-  auto gen = make_generator(config_.seed, /*stream=*/2, 0);
   student_->eval();
-  auto batch = rollout::generate(student_, prompts, generation_config(config_, student_->config(), student_format_), gen);
+  auto generation = generation_config(config_, student_->config(), student_format_);
+  generation.seed = draw_seed(config_.seed, /*stream=*/2, 0);
+  auto batch = rollout::generate(student_, prompts, generation);
   const int64_t vocab = std::min(student_->config().vocab_size, teacher_->config().vocab_size);
   auto s = rollout::score_token_logprobs(student_, batch, config_.micro_batch_size);
   rollout::ScoreRequest request;

@@ -4,6 +4,7 @@
 // padded rows and strided views. Each test skips itself, saying why, where
 // no CUDA device exists (CI, and every CPU-only LibTorch build).
 #include "opd/ops/full_vocab_kl.h"
+#include "opd/ops/sample_tokens.h"
 #include "opd/ops/row_logprobs.h"
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/token_logprob.h"
@@ -167,6 +168,22 @@ TEST_P(CudaParity, TeacherTopk_CUDA) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaParity, ::testing::Values(at::kFloat, at::kBFloat16),
                          [](const auto& info) { return info.param == at::kFloat ? "fp32" : "bf16"; });
+
+// The sort-free CUDA sampler draws what the CPU draws from the same uniforms
+// (a uniform within rounding of a boundary may rarely fall either side).
+TEST(CudaParitySampling, SameTokensAsTheCpu_CUDA) {
+  OPD_SKIP_WITHOUT_CUDA();
+  auto logits = padded_logits(512, 32000, at::kBFloat16, 21);
+  auto u = counter_uniform(at::arange(512, at::kLong), 3, 0);
+  for (const SamplingParams& p : {SamplingParams{1.0, 0, 1.0, 0.0}, SamplingParams{0.7, 50, 0.9, 0.0},
+                                  SamplingParams{1.0, 0, 0.95, 0.05}, SamplingParams{0.0, 0, 1.0, 0.0}}) {
+    auto cpu = sample_tokens(logits, p, u);
+    auto gpu = sample_tokens(logits.cuda(), p, u.cuda());
+    EXPECT_LE((gpu.tokens.cpu() != cpu.tokens).sum().item<int64_t>(), 2) << "T " << p.temperature;
+    auto same = gpu.tokens.cpu() == cpu.tokens;
+    EXPECT_TRUE(close(gpu.logprobs.cpu().masked_select(same), cpu.logprobs.masked_select(same), 1e-4, 1e-5));
+  }
+}
 
 // The same Philox bits on both devices: masks agree token for token.
 TEST(CudaParityTrustMask, SameDrawsAsTheCpu_CUDA) {

@@ -1,8 +1,12 @@
 #include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/scoring.h"
+#include "support/test_support.h"
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 namespace opd::rollout {
@@ -24,10 +28,10 @@ TEST(Generator, CachedGreedyEqualsRecomputingGreedy) {
   GenerationConfig cfg;
   cfg.sampling.temperature = 0;
   cfg.max_new_tokens = 12;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  auto cached = generate(model, kPrompts, cfg, gen);
+  cfg.seed = 0;
+  auto cached = generate(model, kPrompts, cfg);
   cfg.use_cache = false;
-  auto recomputed = generate(model, kPrompts, cfg, gen);
+  auto recomputed = generate(model, kPrompts, cfg);
   EXPECT_TRUE(at::equal(cached.tokens, recomputed.tokens));
   EXPECT_TRUE(at::equal(cached.response_lengths, recomputed.response_lengths));
 }
@@ -37,8 +41,8 @@ TEST(Generator, SameSeedSameSamplesDifferentSeedDifferent) {
   GenerationConfig cfg;
   cfg.max_new_tokens = 10;
   auto run = [&](uint64_t seed) {
-    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return generate(model, kPrompts, cfg, gen).tokens;
+    cfg.seed = seed;
+    return generate(model, kPrompts, cfg).tokens;
   };
   auto a = run(5), b = run(5), c = run(6);
   EXPECT_TRUE(at::equal(a, b));
@@ -50,8 +54,8 @@ TEST(Generator, LayoutSourcesAndMasks) {
   GenerationConfig cfg;
   cfg.max_new_tokens = 6;
   cfg.stop_token_ids = {3};
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
-  auto batch = generate(model, kPrompts, cfg, gen);
+  cfg.seed = 1;
+  auto batch = generate(model, kPrompts, cfg);
   for (int64_t b = 0; b < 3; ++b) {
     const int64_t L = static_cast<int64_t>(kPrompts[b].size());
     const int64_t R = batch.response_lengths[b].item<int64_t>();
@@ -77,14 +81,14 @@ TEST(Generator, StopTokenEndsEachRowExactlyAtItsFirstOccurrence) {
   GenerationConfig cfg;
   cfg.sampling.temperature = 0;
   cfg.max_new_tokens = 10;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  auto free_run = generate(model, kPrompts, cfg, gen);
+  cfg.seed = 0;
+  auto free_run = generate(model, kPrompts, cfg);
   // Stop on the token row 0 greedily writes third; greedy decoding is the same
   // up to each row's first occurrence of it, and must end right there.
   const int64_t L0 = static_cast<int64_t>(kPrompts[0].size());
   const int64_t stop = free_run.tokens[0][L0 + 2].item<int64_t>();
   cfg.stop_token_ids = {stop};
-  auto stopped = generate(model, kPrompts, cfg, gen);
+  auto stopped = generate(model, kPrompts, cfg);
   for (int64_t b = 0; b < 3; ++b) {
     const int64_t L = static_cast<int64_t>(kPrompts[b].size());
     int64_t expected = 10;
@@ -105,8 +109,8 @@ TEST(Scoring, TokenLogprobsMatchFullForward) {
   auto model = tiny(5);
   GenerationConfig cfg;
   cfg.max_new_tokens = 5;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
-  auto batch = generate(model, kPrompts, cfg, gen);
+  cfg.seed = 2;
+  auto batch = generate(model, kPrompts, cfg);
   auto scored = score_token_logprobs(model, batch, /*micro_batch=*/2);
   torch::NoGradGuard no_grad;
   auto logits = model->forward(batch.tokens, batch.position_ids, batch.attention_mask);
@@ -117,6 +121,96 @@ TEST(Scoring, TokenLogprobsMatchFullForward) {
       EXPECT_NEAR(scored[b][t].item<double>(),
                   logp[b][t][batch.tokens[b][t + 1].item<int64_t>()].item<double>(), 1e-5);
     }
+  }
+}
+
+}  // namespace
+}  // namespace opd::rollout
+
+namespace opd::rollout {
+namespace {
+
+// A multi-token stop sequence ends a row right after it, like a stop token.
+TEST(Generator, StopSequencesEndRowsExactly) {
+  auto model = tiny(6);
+  GenerationConfig cfg;
+  cfg.sampling.temperature = 0;
+  cfg.max_new_tokens = 12;
+  auto free_run = generate(model, kPrompts, cfg);
+  const int64_t L0 = static_cast<int64_t>(kPrompts[0].size());
+  // Row 0's greedy tokens 2 and 3 as a sequence.
+  const std::vector<int64_t> seq = {free_run.tokens[0][L0 + 2].item<int64_t>(), free_run.tokens[0][L0 + 3].item<int64_t>()};
+  cfg.stop_sequences = {seq};
+  auto stopped = generate(model, kPrompts, cfg);
+  for (int64_t b = 0; b < 3; ++b) {
+    const int64_t L = static_cast<int64_t>(kPrompts[b].size());
+    int64_t expected = 12;
+    for (int64_t i = 1; i < 12; ++i) {
+      if (free_run.tokens[b][L + i - 1].item<int64_t>() == seq[0] && free_run.tokens[b][L + i].item<int64_t>() == seq[1]) {
+        expected = i + 1;
+        break;
+      }
+    }
+    EXPECT_EQ(stopped.response_lengths[b].item<int64_t>(), expected) << "row " << b;
+  }
+  EXPECT_LE(stopped.response_lengths[0].item<int64_t>(), 4);
+}
+
+// Per-row caps end rows early; a cap of 0 generates nothing for that row.
+TEST(Generator, PerRowCaps) {
+  auto model = tiny(7);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 8;
+  cfg.row_max_new_tokens = {3, 0, 8};
+  auto batch = generate(model, kPrompts, cfg);
+  EXPECT_EQ(batch.response_lengths[0].item<int64_t>(), 3);
+  EXPECT_EQ(batch.response_lengths[1].item<int64_t>(), 0);
+  EXPECT_EQ(batch.response_lengths[2].item<int64_t>(), 8);
+  cfg.row_max_new_tokens = {3, 9, 1};
+  opd::testing::expect_error([&] { generate(model, kPrompts, cfg); }, {"row 1 cap 9"});
+}
+
+// A row's tokens depend on its identity (first_row + index), not on the other
+// rows of the batch, nor on when finished rows leave it.
+TEST(Generator, RowsDrawTheSameAloneOrInABatch) {
+  auto model = tiny(8, 0.3);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 10;
+  cfg.stop_token_ids = {3, 4, 5, 6};  // rows finish at different steps, so the batch shrinks
+  cfg.seed = 77;
+  auto together = generate(model, kPrompts, cfg);
+  for (int64_t b = 0; b < 3; ++b) {
+    auto one = cfg;
+    one.first_row = b;
+    auto alone = generate(model, {kPrompts[b]}, one);
+    const int64_t n = alone.seq_len();
+    EXPECT_TRUE(at::equal(alone.tokens[0], together.tokens[b].slice(0, 0, n))) << "row " << b;
+    EXPECT_EQ(alone.response_lengths[0].item<int64_t>(), together.response_lengths[b].item<int64_t>());
+  }
+  // Without the cache (recomputing each step) the draws are the same too.
+  cfg.use_cache = false;
+  EXPECT_TRUE(at::equal(generate(model, kPrompts, cfg).tokens, together.tokens));
+}
+
+// The sampler's log-prob of each token is that of the filtered distribution
+// of the model's logits at that position.
+TEST(Generator, SamplerLogprobsAreThoseOfTheDistributionDrawnFrom) {
+  auto model = tiny(9, 0.3);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 6;
+  cfg.sampling = {0.8, 10, 0.9, 0.0};
+  cfg.seed = 5;
+  auto batch = generate(model, kPrompts, cfg);
+  torch::NoGradGuard no_grad;
+  auto logits = model->forward(batch.tokens, batch.position_ids, batch.attention_mask);
+  for (int64_t b = 0; b < 3; ++b) {
+    const int64_t L = batch.prompt_lengths[b].item<int64_t>(), R = batch.response_lengths[b].item<int64_t>();
+    for (int64_t t = L; t < L + R; ++t) {
+      auto dist = ops::sampling_distribution(logits[b][t - 1].unsqueeze(0), cfg.sampling)[0];
+      const double p = dist[batch.tokens[b][t].item<int64_t>()].item<double>();
+      EXPECT_NEAR(batch.sampler_logprobs[b][t].item<double>(), std::log(p), 1e-4) << "row " << b << " t " << t;
+    }
+    EXPECT_EQ(batch.sampler_logprobs[b].slice(0, 0, L).abs().sum().item<double>(), 0.0);
   }
 }
 

@@ -10,7 +10,6 @@
 #include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -31,9 +30,9 @@ TEST(ScoringContext, ScoresAreThoseOfTheRowReadBehindItsNewPrompt) {
   auto model = tiny_model();
   GenerationConfig cfg;
   cfg.max_new_tokens = 6;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  cfg.seed = 5;
   const std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {6}, {7, 8}};
-  const auto batch = generate(model, prompts, cfg, gen);
+  const auto batch = generate(model, prompts, cfg);
   // Longer, shorter and equal contexts.
   const std::vector<std::vector<int64_t>> contexts = {{1, 2, 3, 4, 5, 9, 9}, {6}, {8}};
   ScoreRequest request;

@@ -6,7 +6,6 @@
 #include "opd/train/prompt_formats.h"
 #include "support/test_support.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
@@ -165,8 +164,8 @@ TEST(Cli, EvalReportsAvgAndPassAtK) {
   g.sampling.temperature = 0;
   g.max_new_tokens = 12;
   g.stop_token_ids = train::stop_token_ids(model->config(), format);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  const auto batch = rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g, gen);
+  g.seed = 0;
+  const auto batch = rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g);
   const auto written = format.tokenizer->decode(rollout::response_ids(batch)[0], true);
   ASSERT_FALSE(written.empty());
   std::ofstream(dir / "test.jsonl") << nlohmann::json({{"prompt", "1+1?"}, {"answer", written}, {"domain", "a"}}).dump()

@@ -24,6 +24,10 @@ struct RolloutBatch {
   at::Tensor source;          // [B, T] int8, a TokenSource per token
   at::Tensor prompt_lengths;  // [B] int64
   at::Tensor response_lengths;  // [B] int64
+  // [B, T] float: log-prob of each generated token under the distribution it
+  // was sampled from (after temperature and filtering); 0 elsewhere, and
+  // undefined for batches nothing sampled (dataset solutions).
+  at::Tensor sampler_logprobs;
 
   int64_t batch_size() const { return tokens.size(0); }
   int64_t seq_len() const { return tokens.size(1); }

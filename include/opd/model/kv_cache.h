@@ -31,11 +31,15 @@ class KvCache {
                                            const at::Tensor& v);
   // Closes the forward opened by begin().
   void commit();
+  // Keeps only the rows `rows` [B'] int64 (in that order), e.g. the sequences
+  // still generating; copies every layer once. Only between forwards.
+  void keep_rows(const at::Tensor& rows);
 
   at::Tensor key_positions() const;  // [B, length + t] int64 (includes the open forward)
   at::Tensor key_valid() const;      // [B, length + t] bool
   int64_t length() const { return length_; }
   int64_t capacity() const { return capacity_; }
+  int64_t batch() const { return positions_.size(0); }
 
  private:
   std::vector<at::Tensor> keys_, values_;  // per layer [B, Hkv, capacity, D]

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "opd/ops/full_vocab_kl.h"
+#include "opd/ops/sample_tokens.h"
 #include "opd/ops/teacher_topk.h"
 
 #include <ATen/ATen.h>
@@ -30,5 +31,10 @@ at::Tensor full_vocab_kl(const at::Tensor& student_logits, const at::Tensor& tea
 
 // As ops::teacher_topk: at::topk over the fp32 log-softmax, and its entropy.
 TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k);
+
+// As ops::sample_tokens, from [B, V] ATen operations without sorting the
+// vocabulary (top-p by bisection on the threshold, the draw by a cumulative
+// sum): the CUDA path of sample_tokens, and on the CPU its cross-check.
+SampledTokens sample_tokens(const at::Tensor& logits, const SamplingParams& params, const at::Tensor& uniforms);
 
 }  // namespace opd::ops::aten_composition

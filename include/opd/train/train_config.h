@@ -33,6 +33,7 @@ struct RolloutConfig {
   double temperature = 1.0;     // 0 = greedy
   int64_t top_k = 0;            // 0 = off
   double top_p = 1.0;           // 1 = off
+  double min_p = 0.0;           // keep tokens with p >= min_p * p_max; 0 = off
 };
 
 enum class LrSchedule { kConstant, kCosine };
