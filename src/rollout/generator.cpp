@@ -58,9 +58,9 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
       TORCH_CHECK(cap[b] >= 0 && cap[b] <= config.max_new_tokens, "generate: row ", b, " cap ", cap[b],
                   " is outside [0, max_new_tokens = ", config.max_new_tokens, "]");
     }
-    const int64_t need = static_cast<int64_t>(prompts[b].size()) + config.max_new_tokens;
+    const int64_t need = static_cast<int64_t>(prompts[b].size()) + cap[b];
     TORCH_CHECK(need <= model->config().max_position_embeddings, "generate: prompt ", b, " (", prompts[b].size(),
-                " tokens) + max_new_tokens ", config.max_new_tokens, " exceeds max_position_embeddings ",
+                " tokens) + ", cap[b], " new tokens exceeds max_position_embeddings ",
                 model->config().max_position_embeddings);
   }
   torch::NoGradGuard no_grad;
@@ -159,13 +159,8 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     }
   }
 
-  auto batch = pack_sequences(prompts, responses, config.source, config.pad_token_id);
-  batch.sampler_logprobs = at::zeros(batch.tokens.sizes(), at::kFloat);
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t L = static_cast<int64_t>(prompts[b].size()), R = static_cast<int64_t>(responses[b].size());
-    if (R > 0) batch.sampler_logprobs[b].slice(0, L, L + R).copy_(at::tensor(response_logprobs[b], at::kFloat));
-  }
-  return batch;
+  return pack_parts(prompts, {ResponsePart{std::move(responses), config.source, std::move(response_logprobs)}},
+                    config.pad_token_id);
 }
 
 }  // namespace opd::rollout

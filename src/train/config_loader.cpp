@@ -44,7 +44,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
     {"student", {"path", "dtype", "chat_template"}},
     {"teacher", {"path", "dtype", "chat_template"}},
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
-    {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p"}},
+    {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p", "teacher_prefix_length",
+                 "teacher_prefix_anneal_steps", "teacher_prefix_sampling"}},
     {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
@@ -597,6 +598,15 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.rollout.top_k = rollout.integer("top_k", d.rollout.top_k, 0);
   c.rollout.top_p = rollout.number("top_p", d.rollout.top_p, between(0, true, 1, false));
   c.rollout.min_p = rollout.number("min_p", d.rollout.min_p, between(0, false, 1, true));
+  c.rollout.teacher_prefix_length = rollout.integer("teacher_prefix_length", d.rollout.teacher_prefix_length, 0);
+  c.rollout.teacher_prefix_anneal_steps =
+      rollout.integer("teacher_prefix_anneal_steps", d.rollout.teacher_prefix_anneal_steps, 0);
+  c.rollout.teacher_prefix_sampling =
+      rollout.choice("teacher_prefix_sampling", d.rollout.teacher_prefix_sampling, {"cap", "uniform"});
+  if (c.rollout.teacher_prefix_length > c.rollout.max_new_tokens) {
+    TORCH_CHECK(false, rollout.key_where("teacher_prefix_length"), " = ", c.rollout.teacher_prefix_length,
+                " exceeds rollout.max_new_tokens = ", c.rollout.max_new_tokens);
+  }
 
   c.objective = read_objective(ctx, top.section("objective"), /*term=*/false);
   // Every rule is checked above with its line; this catches any rule the
@@ -813,6 +823,9 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("top_k", c.rollout.top_k);
   number("top_p", c.rollout.top_p);
   number("min_p", c.rollout.min_p);
+  integer("teacher_prefix_length", c.rollout.teacher_prefix_length);
+  integer("teacher_prefix_anneal_steps", c.rollout.teacher_prefix_anneal_steps);
+  plain("teacher_prefix_sampling", c.rollout.teacher_prefix_sampling);
   out << YAML::EndMap;
 
   out << YAML::Key << "objective" << YAML::Value;

@@ -4,6 +4,7 @@
 #include "opd/model/pretrained.h"
 #include "opd/objectives/registry.h"
 #include "opd/rollout/generator.h"
+#include "opd/rollout/prefix_schedule.h"
 #include "opd/rollout/scoring.h"
 #include "opd/rollout/scoring_context.h"
 #include "opd/rollout/sequence_packing.h"
@@ -248,7 +249,9 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
   double generated = 0;
   switch (needs_.trajectory) {
     case Trajectory::kStudent:
-      batch = rollout::generate(student_, prompts, student_generation);
+      batch = config_.rollout.teacher_prefix_length > 0
+                  ? guided_rollout(step, prompts, out.teacher_prompts, metrics)
+                  : rollout::generate(student_, prompts, student_generation);
       generated = batch.response_lengths.sum().item<double>();
       break;
     case Trajectory::kTeacher: {  // SeqKD: the teacher's samples are the off-policy targets
@@ -291,6 +294,56 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
     metrics->set("generated_tokens", generated);
   }
   return out;
+}
+
+RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector<int64_t>>& prompts,
+                                     const std::vector<std::vector<int64_t>>& teacher_prompts, Metrics* metrics) {
+  rollout::PrefixSchedule schedule;
+  schedule.max_length = config_.rollout.teacher_prefix_length;
+  schedule.anneal_steps =
+      config_.rollout.teacher_prefix_anneal_steps > 0 ? config_.rollout.teacher_prefix_anneal_steps : config_.steps;
+  schedule.uniform = config_.rollout.teacher_prefix_sampling == "uniform";
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  const auto lengths = schedule.lengths(step, B, draw_seed(config_.seed, /*stream=*/4, step));
+  auto student_generation = generation_config(config_, student_->config(), student_format_);
+  student_generation.seed = draw_seed(config_.seed, /*stream=*/1, step);
+  const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+  if (metrics) {
+    metrics->set("prefix_cap", double(schedule.cap(step)));
+  }
+  if (longest == 0) {
+    if (metrics) metrics->set("prefix_length", 0.0);
+    return rollout::generate(student_, prompts, student_generation);
+  }
+  // 1. The teacher writes each row's prefix, behind its own prompt.
+  auto teacher_generation = generation_config(config_, teacher_->config(), teacher_format_);
+  teacher_generation.seed = draw_seed(config_.seed, /*stream=*/5, step);
+  teacher_generation.max_new_tokens = longest;
+  teacher_generation.row_max_new_tokens = lengths;
+  const auto written = rollout::generate(teacher_, teacher_prompts, teacher_generation);
+  const auto prefixes = rollout::response_ids(written);
+  const auto prefix_logprobs = rollout::response_logprobs(written);
+  // 2. The student continues each row after the prefix, unless the teacher
+  //    already ended it.
+  std::vector<std::vector<int64_t>> continued(prompts);
+  std::vector<int64_t> caps(static_cast<size_t>(B));
+  double prefix_tokens = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = prefixes[b];
+    const bool ended = static_cast<int64_t>(p.size()) < lengths[b] ||
+                       (!p.empty() && std::find(teacher_generation.stop_token_ids.begin(),
+                                                teacher_generation.stop_token_ids.end(),
+                                                p.back()) != teacher_generation.stop_token_ids.end());
+    continued[b].insert(continued[b].end(), p.begin(), p.end());
+    caps[b] = ended ? 0 : config_.rollout.max_new_tokens - static_cast<int64_t>(p.size());
+    prefix_tokens += double(p.size());
+  }
+  student_generation.row_max_new_tokens = caps;
+  const auto continuation = rollout::generate(student_, continued, student_generation);
+  if (metrics) metrics->set("prefix_length", prefix_tokens / double(B));
+  return rollout::pack_parts(prompts, {{prefixes, TokenSource::kTeacherPrefix, prefix_logprobs},
+                                       {rollout::response_ids(continuation), TokenSource::kStudent,
+                                        rollout::response_logprobs(continuation)}});
 }
 
 Metrics Trainer::step(int64_t step) {

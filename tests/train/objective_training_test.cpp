@@ -6,6 +6,7 @@
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/objectives/objective_config.h"
+#include "opd/rollout/generator.h"
 #include "opd/train/trainer.h"
 #include "support/test_support.h"
 #include "train/smoke_setup.h"
@@ -377,6 +378,63 @@ TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
     }
     if (e.config.kind == ObjectiveKind::kTrd) EXPECT_TRUE(m.has("attempt_length"));
   }
+}
+
+}  // namespace
+}  // namespace opd::train
+
+namespace opd::train {
+namespace {
+
+// TrOPD's guidance: the teacher writes each row's first l tokens (source 1),
+// the student the rest (source 2); l follows the cosine schedule of the
+// global step, and the teacher wrote exactly what it writes alone.
+TEST(ObjectiveTrainer, TeacherPrefixRolloutsFollowTheSchedule) {
+  ScratchDir dir("opd-prefix");
+  auto c = quick_config(dir, objective(ObjectiveKind::kTropd), 4);
+  c.objective.top_k = 16;
+  c.rollout.max_new_tokens = 12;
+  c.rollout.teacher_prefix_length = 6;
+  c.rollout.teacher_prefix_anneal_steps = 4;
+  c.rollout.temperature = 0;  // greedy: the prefix must be the teacher's own greedy text
+  Trainer trainer(c);
+  for (int64_t step : {0, 2, 4}) {
+    Metrics m;
+    const auto r = trainer.rollout(step, &m);
+    const auto& batch = r.batch;
+    const int64_t expected_cap = step == 0 ? 6 : step == 2 ? 3 : 0;
+    EXPECT_EQ(m.value("prefix_cap"), double(expected_cap)) << "step " << step;
+    for (int64_t b = 0; b < batch.batch_size(); ++b) {
+      const int64_t P = batch.prompt_lengths[b].item<int64_t>(), R = batch.response_lengths[b].item<int64_t>();
+      const auto src = batch.source[b];
+      int64_t prefix = 0;
+      while (prefix < R && src[P + prefix].item<int8_t>() == 1) ++prefix;
+      EXPECT_LE(prefix, expected_cap) << "step " << step << " row " << b;
+      for (int64_t t = P + prefix; t < P + R; ++t) EXPECT_EQ(src[t].item<int8_t>(), 2) << "row " << b;
+      EXPECT_EQ(batch.loss_mask[b].slice(0, P, P + R).sum().item<float>(), float(R));
+      EXPECT_LE(R, 12);
+    }
+    if (step == 0) {
+      // Greedy decoding: the prefix is the start of the teacher's own answer.
+      auto teacher = model::load_pretrained(c.teacher.path);
+      rollout::GenerationConfig g;
+      g.sampling.temperature = 0;
+      g.max_new_tokens = 6;
+      g.stop_token_ids = teacher->config().eos_token_ids;
+      const int64_t P0 = batch.prompt_lengths[0].item<int64_t>();
+      std::vector<int64_t> prompt(batch.tokens[0].data_ptr<int64_t>(), batch.tokens[0].data_ptr<int64_t>() + P0);
+      const auto alone = rollout::generate(teacher, {prompt}, g);
+      const int64_t n = alone.response_lengths[0].item<int64_t>();
+      EXPECT_TRUE(at::equal(batch.tokens[0].slice(0, P0, P0 + n), alone.tokens[0].slice(0, P0, P0 + n)));
+    }
+  }
+  // Training on guided rollouts: TrOPD's prefix term sees teacher tokens.
+  c.rollout.temperature = 1.0;
+  Trainer again(c);
+  const auto m = again.step(0);
+  EXPECT_GT(m.value("tokens_teacher_prefix"), 0.0);
+  EXPECT_TRUE(m.has("prefix_logprob"));
+  EXPECT_TRUE(std::isfinite(m.value("loss")));
 }
 
 }  // namespace

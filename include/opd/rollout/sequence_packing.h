@@ -18,6 +18,22 @@ RolloutBatch pack_sequences(const std::vector<std::vector<int64_t>>& prompts,
                             const std::vector<std::vector<int64_t>>& responses, TokenSource source,
                             int64_t pad_token_id = 0);
 
+// A response written in parts by different writers, e.g. a teacher prefix
+// (kTeacherPrefix) and the student's continuation (kStudent): row b's
+// response is parts[0].ids[b] + parts[1].ids[b] + ..., each token labelled
+// with its part's source. logprobs, when given for every part, fill the
+// batch's sampler_logprobs.
+struct ResponsePart {
+  std::vector<std::vector<int64_t>> ids;
+  TokenSource source;
+  std::vector<std::vector<float>> logprobs;  // per token, or empty
+};
+RolloutBatch pack_parts(const std::vector<std::vector<int64_t>>& prompts, const std::vector<ResponsePart>& parts,
+                        int64_t pad_token_id = 0);
+
+// The sampler log-probs of each row's response (from batch.sampler_logprobs).
+std::vector<std::vector<float>> response_logprobs(const RolloutBatch& batch);
+
 // The response ids of each row: response_lengths[b] tokens after prompt_lengths[b].
 std::vector<std::vector<int64_t>> response_ids(const RolloutBatch& batch);
 

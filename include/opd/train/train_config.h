@@ -34,6 +34,12 @@ struct RolloutConfig {
   int64_t top_k = 0;            // 0 = off
   double top_p = 1.0;           // 1 = off
   double min_p = 0.0;           // keep tokens with p >= min_p * p_max; 0 = off
+  // TrOPD's teacher-prefix guidance: the teacher writes the first l tokens,
+  // the student continues; the cap on l anneals from teacher_prefix_length to
+  // 0 over teacher_prefix_anneal_steps (0 = the run's steps). 0 = off.
+  int64_t teacher_prefix_length = 0;        // L, e.g. 1024
+  int64_t teacher_prefix_anneal_steps = 0;  // S
+  std::string teacher_prefix_sampling = "cap";  // per-sample l: cap | uniform (in [0, cap])
 };
 
 enum class LrSchedule { kConstant, kCosine };

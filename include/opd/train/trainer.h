@@ -66,6 +66,10 @@ class Trainer {
   void check_vocabularies() const;
   void check_dataset_targets() const;
   void load_reference();
+  // Student rollouts behind a teacher prefix of each row's scheduled length
+  // (rollout.teacher_prefix_*): prompt | teacher prefix | student continuation.
+  RolloutBatch guided_rollout(int64_t step, const std::vector<std::vector<int64_t>>& prompts,
+                              const std::vector<std::vector<int64_t>>& teacher_prompts, Metrics* metrics);
   // Tokenizers and chat templates of the student and the teacher
   // (prompt_formats.h), and a warning per disagreement between the two.
   void load_formats();
