@@ -1,6 +1,7 @@
 #include "opd/tokenizer/chat_template.h"
 
 #include "check.h"
+#include "opd/core/config_files.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -100,16 +101,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
 }
 
 ChatTemplate find_chat_template(const std::string& name_or_path) {
-  namespace fs = std::filesystem;
-  if (fs::is_regular_file(name_or_path)) return ChatTemplate::from_yaml(name_or_path);
-  const std::string file = name_or_path + ".yaml";
-  std::string tried;
-  for (const fs::path& dir : {fs::path("configs/chat_templates"), fs::path(OPD_SOURCE_CONFIG_DIR) / "chat_templates",
-                             fs::path(OPD_INSTALL_CONFIG_DIR) / "chat_templates"}) {
-    if (fs::is_regular_file(dir / file)) return ChatTemplate::from_yaml((dir / file).string());
-    tried += " " + (dir / file).string();
-  }
-  fail("chat template '", name_or_path, "' is neither a file nor a known name (tried:", tried, ")");
+  return ChatTemplate::from_yaml(find_config_file("chat_templates", name_or_path));
 }
 
 }  // namespace opd::tokenizer

@@ -45,7 +45,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
     {"teacher", {"path", "dtype", "chat_template"}},
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
     {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p", "teacher_prefix_length",
-                 "teacher_prefix_anneal_steps", "teacher_prefix_sampling"}},
+                 "teacher_prefix_anneal_steps", "teacher_prefix_sampling", "refinement_template", "refiner"}},
     {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
@@ -582,7 +582,10 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.save_every = top.integer("save_every", d.save_every, 0);
 
   c.student = read_model(top.section("student"), d.student);
-  c.teacher = read_model(top.section("teacher"), d.teacher);
+  // OPSD (rollout.refiner: student) needs no teacher: the frozen student is one.
+  const auto refiner = top.section("rollout").find("refiner");
+  const bool opsd = refiner && refiner->IsScalar() && refiner->Scalar() == "student";
+  c.teacher = opsd && !top.find("teacher") ? c.student : read_model(top.section("teacher"), d.teacher);
 
   const MapReader data = top.section("data");
   c.data.train_path = data.nonempty_string("train", std::nullopt);
@@ -603,6 +606,8 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
       rollout.integer("teacher_prefix_anneal_steps", d.rollout.teacher_prefix_anneal_steps, 0);
   c.rollout.teacher_prefix_sampling =
       rollout.choice("teacher_prefix_sampling", d.rollout.teacher_prefix_sampling, {"cap", "uniform"});
+  c.rollout.refinement_template = rollout.text("refinement_template", d.rollout.refinement_template);
+  c.rollout.refiner = rollout.choice("refiner", d.rollout.refiner, {"teacher", "student"});
   if (c.rollout.teacher_prefix_length > c.rollout.max_new_tokens) {
     TORCH_CHECK(false, rollout.key_where("teacher_prefix_length"), " = ", c.rollout.teacher_prefix_length,
                 " exceeds rollout.max_new_tokens = ", c.rollout.max_new_tokens);
@@ -826,6 +831,8 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("teacher_prefix_length", c.rollout.teacher_prefix_length);
   integer("teacher_prefix_anneal_steps", c.rollout.teacher_prefix_anneal_steps);
   plain("teacher_prefix_sampling", c.rollout.teacher_prefix_sampling);
+  str("refinement_template", c.rollout.refinement_template);
+  plain("refiner", c.rollout.refiner);
   out << YAML::EndMap;
 
   out << YAML::Key << "objective" << YAML::Value;

@@ -159,9 +159,17 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   }
   check_vocabularies();
   load_formats();
+  load_refinement();
   dataset_ = data::PromptDataset::from_file(config_.data.train_path, &student_format_, &teacher_format_);
   dataset_.check_vocab(std::min(sc.vocab_size, tc.vocab_size), "student/teacher");
   check_dataset_targets();
+  for (int64_t i = 0; refinement_ && i < dataset_.size(); ++i) {
+    const auto& p = dataset_[i];
+    TORCH_CHECK(!p.messages.empty(), "rollout.refinement_template: needs text prompts, and ", config_.data.train_path,
+                ":", p.line, " holds ids");
+    TORCH_CHECK(!opsd_ || !p.solution.empty(), "rollout.refiner: student (OPSD) needs a 'solution' on every line; ",
+                config_.data.train_path, ":", p.line, " has none");
+  }
   if (needs_.reference_logprobs) load_reference();
   sampler_ = std::make_unique<data::PromptSampler>(dataset_.size(), config_.seed, config_.data.shuffle);
   optimizer_ = std::make_unique<AdamW>(
@@ -193,6 +201,28 @@ void Trainer::load_formats() {
     spdlog::warn("student and teacher tokenizers disagree: {}; the teacher's scores of the student's "
                  "tokens may be meaningless", d);
   }
+}
+
+void Trainer::load_refinement() {
+  const auto& r = config_.rollout;
+  if (needs_.trajectory != Trajectory::kRefined) return;
+  if (!r.refinement_template.empty()) {
+    try {
+      refinement_ = data::find_refinement_template(r.refinement_template);
+    } catch (const std::exception& e) {
+      TORCH_CHECK(false, "rollout.refinement_template: ", e.what());
+    }
+  }
+  opsd_ = r.refiner == "student";
+  if (!opsd_) return;
+  TORCH_CHECK(refinement_, "rollout.refiner: student (OPSD) needs rollout.refinement_template, which puts the "
+              "reference solution in the refiner's and the teacher side's context");
+  // The student's initial weights, frozen, are the teacher and the refiner;
+  // they read problems as the student does (plus the solution).
+  teacher_ = load_model(config_.student, "student");
+  freeze(teacher_);
+  teacher_format_ = student_format_;
+  spdlog::info("OPSD: the teacher is the student's initial weights with the reference solution in context");
 }
 
 void Trainer::check_dataset_targets() const {
@@ -267,21 +297,35 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
       break;
     }
     case Trajectory::kRefined: {
-      // Minimal TRD: stage 1 the student attempts, stage 2 the teacher writes
-      // y~ from the bare concatenation prompt + attempt, and the student trains
-      // on prompt + y~. Refinement templates (instructions around the attempt)
-      // and OPSD (the student refining with the reference solution in context)
-      // come with the rollout issue.
+      // TRD: stage 1 the student attempts; stage 2 the refiner (the teacher,
+      // or in OPSD the frozen student reading the reference solution) rewrites
+      // the attempt from the refinement prompt, and the student trains on
+      // its own prompt + the refined response.
       auto attempt = rollout::generate(student_, prompts, student_generation);
-      auto attempts = rollout::response_ids(attempt);
-      auto refinement_prompts = out.teacher_prompts;
+      const auto attempts = rollout::response_ids(attempt);
+      std::vector<std::vector<int64_t>> refinement_prompts;
       for (size_t b = 0; b < prompts.size(); ++b) {
-        auto& p = refinement_prompts[b];
-        p.insert(p.end(), attempts[b].begin(), attempts[b].end());
+        if (!refinement_) {  // no template: the teacher's prompt + the attempt's ids
+          refinement_prompts.push_back(out.teacher_prompts[b]);
+          refinement_prompts.back().insert(refinement_prompts.back().end(), attempts[b].begin(), attempts[b].end());
+          continue;
+        }
+        const auto& p = dataset_[rows[b]];
+        auto messages = p.messages;
+        auto& question = messages.back();
+        const std::string attempt_text = student_format_.tokenizer->decode(attempts[b], /*skip_special=*/true);
+        const std::string problem = question.content;
+        question.content = refinement_->refinement_message(problem, attempt_text, opsd_ ? p.solution : "");
+        refinement_prompts.push_back(teacher_format_.prompt_ids(messages));
+        if (opsd_) {  // the teacher side reads the problem with the solution
+          question.content = refinement_->privileged_problem(problem, p.solution);
+          out.teacher_prompts[b] = teacher_format_.prompt_ids(messages);
+          out.teacher_reads_differently = true;
+        }
       }
       auto refined = rollout::generate(teacher_, refinement_prompts, teacher_generation);
-      batch = rollout::pack_sequences(prompts, rollout::response_ids(refined),
-                                      TokenSource::kRefined);
+      batch = rollout::pack_parts(prompts, {{rollout::response_ids(refined), TokenSource::kRefined,
+                                             rollout::response_logprobs(refined)}});
       const double attempted = attempt.response_lengths.sum().item<double>();
       generated = attempted + refined.response_lengths.sum().item<double>();
       if (metrics) metrics->set("attempt_length", attempted / double(attempt.batch_size()));

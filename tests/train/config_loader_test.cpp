@@ -886,3 +886,23 @@ TEST(ConfigLoader, MethodRecipesParse) {
 
 }  // namespace
 }  // namespace opd::train
+
+namespace opd::train {
+namespace {
+
+// OPSD's teacher is the frozen student: the teacher block may be left out.
+TEST(ConfigLoader, OpsdNeedsNoTeacherBlock) {
+  auto c = parse_train_config("student: {path: s}\ndata: {train: d.jsonl}\nrollout: {refiner: student}\n"
+                              "objective: {name: trd}\n", "r.yaml", {});
+  EXPECT_EQ(c.teacher.path, "s");
+  EXPECT_EQ(c.rollout.refiner, "student");
+  opd::testing::expect_error(
+      [] { parse_train_config("student: {path: s}\ndata: {train: d.jsonl}\n", "r.yaml", {}); },
+      {"teacher.path: missing required key"});
+  opd::testing::expect_error(
+      [] { parse_train_config("student: {path: s}\nteacher: {path: t}\ndata: {train: d.jsonl}\nrollout: {refiner: self}\n", "r.yaml", {}); },
+      {"rollout.refiner must be one of: teacher, student"});
+}
+
+}  // namespace
+}  // namespace opd::train

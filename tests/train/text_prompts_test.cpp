@@ -2,6 +2,7 @@
 // the student in Qwen3's chat format and the teacher reading plain text, so
 // the teacher scores the student's responses behind its own prompts.
 #include "opd/core/token_alignment.h"
+#include "opd/objectives/objective_config.h"
 #include "opd/rollout/scoring_context.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/tokenizer/tokenizer.h"
@@ -102,6 +103,77 @@ TEST(TextPrompts, TemplatesNeedATokenizerAndAKnownName) {
   std::ofstream(dir / "one_text.jsonl") << "{\"prompt_ids\": [1, 2]}\n{\"prompt\": \"hi\"}\n";
   ids_only.data.train_path = dir / "one_text.jsonl";
   expect_error([&] { Trainer t(ids_only); }, {"one_text.jsonl:2", "needs the student's tokenizer"});
+}
+
+}  // namespace
+}  // namespace opd::train
+
+namespace opd::train {
+namespace {
+
+// A refinement template in the characters of the tiny models' tokenizer.
+std::string write_refinement(const ScratchDir& dir) {
+  const std::string path = dir / "refine.yaml";
+  std::ofstream(path) << "name: tiny\n"
+                         "prompt: \"{problem}\\nattempt: {attempt}\\nfix it.{privileged}\"\n"
+                         "privileged: \"\\nhint: {solution}\"\n";
+  return path;
+}
+
+TrainConfig trd_config(const ScratchDir& dir, const std::string& refiner) {
+  auto c = text_config(dir, 1);
+  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"2+3=5\"}\n"
+                                       "{\"prompt\": \"add 7 and 8.\", \"solution\": \"7+8=15\"}\n";
+  c.data.prompts_per_step = 2;
+  c.objective = default_objective_config(ObjectiveKind::kTrd);
+  c.rollout.refinement_template = write_refinement(dir);
+  c.rollout.refiner = refiner;
+  return c;
+}
+
+// OPSD: the refiner and the teacher side read the reference solution; the
+// student's own context never holds it.
+TEST(Refinement, OpsdTeacherSideSeesThePrivilegedContextAndTheStudentDoesNot) {
+  ScratchDir dir("opd-opsd");
+  Trainer trainer(trd_config(dir, "student"));
+  Metrics m;
+  const auto r = trainer.rollout(0, &m);
+  auto tok = tokenizer::load_tokenizer(dir / "student");
+  ASSERT_TRUE(r.teacher_reads_differently);
+  for (int64_t b = 0; b < r.batch.batch_size(); ++b) {
+    const int64_t P = r.batch.prompt_lengths[b].item<int64_t>(), R = r.batch.response_lengths[b].item<int64_t>();
+    std::vector<int64_t> prompt(r.batch.tokens[b].data_ptr<int64_t>(), r.batch.tokens[b].data_ptr<int64_t>() + P);
+    const auto student_side = tok->decode(prompt), teacher_side = tok->decode(r.teacher_prompts[b]);
+    const std::string solution = student_side.find("2+3") != std::string::npos ? "2+3=5" : "7+8=15";
+    EXPECT_EQ(student_side.find("hint:"), std::string::npos) << student_side;
+    EXPECT_NE(teacher_side.find("hint: " + solution), std::string::npos) << teacher_side << " vs " << solution;
+    EXPECT_EQ(teacher_side.find("attempt:"), std::string::npos) << teacher_side;
+    for (int64_t t = P; t < P + R; ++t) EXPECT_EQ(r.batch.source[b][t].item<int8_t>(), 3);
+  }
+  EXPECT_TRUE(m.has("attempt_length"));
+  EXPECT_TRUE(std::isfinite(trainer.step(0).value("loss")));
+}
+
+// With a teacher: it scores the refined response behind its own prompt, no solution.
+TEST(Refinement, TeacherRefinesAndScoresWithoutThePrivilegedText) {
+  ScratchDir dir("opd-trd");
+  Trainer trainer(trd_config(dir, "teacher"));
+  const auto r = trainer.rollout(0);
+  auto tok = tokenizer::load_tokenizer(dir / "teacher");
+  for (const auto& context : r.teacher_prompts) EXPECT_EQ(tok->decode(context).find("hint:"), std::string::npos);
+  EXPECT_TRUE(std::isfinite(trainer.step(0).value("loss")));
+}
+
+TEST(Refinement, OpsdNeedsATemplateTextAndSolutions) {
+  ScratchDir dir("opd-opsd-bad");
+  auto c = trd_config(dir, "student");
+  c.rollout.refinement_template = "";
+  expect_error([&] { Trainer t(c); }, {"rollout.refiner: student", "refinement_template"});
+  c = trd_config(dir, "student");
+  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"5\"}\n{\"prompt\": \"x\"}\n";
+  expect_error([&] { Trainer t(c); }, {"text.jsonl:2", "'solution'"});
+  c.rollout.refinement_template = "no_such_template";
+  expect_error([&] { Trainer t(c); }, {"rollout.refinement_template", "no_such_template"});
 }
 
 }  // namespace

@@ -40,6 +40,13 @@ struct RolloutConfig {
   int64_t teacher_prefix_length = 0;        // L, e.g. 1024
   int64_t teacher_prefix_anneal_steps = 0;  // S
   std::string teacher_prefix_sampling = "cap";  // per-sample l: cap | uniform (in [0, cap])
+  // TRD's refinement (objective trd): the prompt the refiner rewrites the
+  // student's attempt from, a name in configs/refinement (math, code) or a
+  // file; "" = the bare prompt + attempt ids.
+  std::string refinement_template;
+  // Who refines: teacher (TRD with a teacher) | student (OPSD: the student's
+  // initial weights, frozen, read the reference solution; they also score).
+  std::string refiner = "teacher";
 };
 
 enum class LrSchedule { kConstant, kCosine };

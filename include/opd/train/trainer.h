@@ -10,12 +10,14 @@
 #include "opd/data/prompt_dataset.h"
 #include "opd/data/prompt_format.h"
 #include "opd/data/prompt_sampler.h"
+#include "opd/data/refinement_template.h"
 #include "opd/model/causal_lm.h"
 #include "opd/objectives/objective.h"
 #include "opd/train/adamw.h"
 #include "opd/train/train_config.h"
 
 #include <memory>
+#include <optional>
 
 namespace opd::train {
 
@@ -70,6 +72,9 @@ class Trainer {
   // (rollout.teacher_prefix_*): prompt | teacher prefix | student continuation.
   RolloutBatch guided_rollout(int64_t step, const std::vector<std::vector<int64_t>>& prompts,
                               const std::vector<std::vector<int64_t>>& teacher_prompts, Metrics* metrics);
+  // TRD's refinement prompt and OPSD's frozen student (rollout.refiner:
+  // student replaces the teacher by the student's initial weights).
+  void load_refinement();
   // Tokenizers and chat templates of the student and the teacher
   // (prompt_formats.h), and a warning per disagreement between the two.
   void load_formats();
@@ -78,6 +83,8 @@ class Trainer {
   model::CausalLM student_{nullptr}, teacher_{nullptr};
   model::CausalLM reference_{nullptr};  // frozen; loaded only when needs_.reference_logprobs
   data::PromptFormat student_format_, teacher_format_;
+  std::optional<data::RefinementTemplate> refinement_;
+  bool opsd_ = false;  // the teacher is the frozen student and reads the reference solution
   data::PromptDataset dataset_;
   std::unique_ptr<data::PromptSampler> sampler_;
   std::unique_ptr<Objective> objective_;

@@ -1,0 +1,14 @@
+// Named configuration files shipped in configs/ (chat templates, refinement
+// prompts): a name is looked up in ./configs/<kind>, in the configs of the
+// source tree opd was built from, and in the install prefix's share/opd/<kind>.
+#pragma once
+
+#include <string>
+
+namespace opd {
+
+// `name_or_path` itself when it is a file, else <dir>/<kind>/<name>.yaml from
+// the first directory that has it. Throws naming everything tried.
+std::string find_config_file(const std::string& kind, const std::string& name_or_path);
+
+}  // namespace opd
