@@ -1,6 +1,7 @@
-// opd-prepare: tokenizes a recipe's JSONL prompts once, in the student's and
-// the teacher's formats (tokenizers, chat templates, system prompt, thinking
-// switch), into one HDF5 file the recipe can then point data.train at.
+// opd-prepare: tokenizes a recipe's JSONL prompts once, in the student's
+// format and in that of each prompt's teacher (tokenizers, chat templates,
+// system prompt, thinking switch), into one HDF5 file the recipe can then
+// point data.train at.
 //   opd-prepare --config recipe.yaml [--set data.train=raw.jsonl ...] --out train.h5
 #include "cli_main.h"
 #include "opd/data/prompt_store.h"
@@ -24,8 +25,12 @@ int main(int argc, char** argv) {
     using namespace opd;
     const auto config = train::load_train_config(config_path, overrides);
     const auto student = train::load_prompt_format(config.student, config.data, "student");
-    const auto teacher = train::load_prompt_format(config.teacher, config.data, "teacher");
-    const auto dataset = data::PromptDataset::from_jsonl(config.data.train_path, &student, &teacher);
+    const auto teachers = train::load_teacher_formats(config);
+    const auto dataset = data::PromptDataset::from_jsonl(
+        config.data.train_path, &student, [&](const std::string& domain) -> const data::PromptFormat* {
+          const auto it = teachers.find(train::teacher_key(config, domain));
+          return it == teachers.end() ? nullptr : &it->second;
+        });
     data::write_prompt_store(dataset, out);
     int64_t tokens = 0, differ = 0;
     for (const auto& p : dataset.prompts()) {

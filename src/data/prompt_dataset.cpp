@@ -46,7 +46,7 @@ std::vector<tokenizer::ChatMessage> read_messages(const nlohmann::json& list, co
 }
 
 Prompt read_line(const nlohmann::json& j, const std::string& where, const PromptFormat* student,
-                 const PromptFormat* teacher) {
+                 const TeacherFormatOf& teacher_of) {
   TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
   const int forms = int(j.contains("prompt")) + int(j.contains("messages")) + int(j.contains("prompt_ids"));
   TORCH_CHECK(forms == 1, where, forms == 0 ? ": missing the prompt: 'prompt' (text), 'messages' (a "
@@ -71,6 +71,7 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
               ": a text prompt needs the student's tokenizer (tokenizer.json or tokenizer.model in its "
               "model directory), and there is none; give 'prompt_ids' instead");
   p.ids = student->prompt_ids(p.messages);
+  const PromptFormat* teacher = teacher_of ? teacher_of(p.domain) : nullptr;
   if (teacher && teacher->tokenizer) {
     auto t = teacher->prompt_ids(p.messages);
     if (t != p.ids) p.teacher_ids = std::move(t);
@@ -82,13 +83,13 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
 }  // namespace
 
 PromptDataset PromptDataset::from_file(const std::string& path, const PromptFormat* student,
-                                       const PromptFormat* teacher) {
+                                       const TeacherFormatOf& teacher) {
   if (std::filesystem::path(path).extension() == ".h5") return read_prompt_store(path);
   return from_jsonl(path, student, teacher);
 }
 
 PromptDataset PromptDataset::from_jsonl(const std::string& path, const PromptFormat* student,
-                                        const PromptFormat* teacher) {
+                                        const TeacherFormatOf& teacher) {
   std::ifstream in(path);
   TORCH_CHECK(in.is_open(), "prompt file '", path, "' cannot be opened");
   PromptDataset ds;

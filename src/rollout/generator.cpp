@@ -51,6 +51,10 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
   const int64_t B = static_cast<int64_t>(prompts.size());
   TORCH_CHECK(config.row_max_new_tokens.empty() || static_cast<int64_t>(config.row_max_new_tokens.size()) == B,
               "generate: ", config.row_max_new_tokens.size(), " per-row caps for ", B, " prompts");
+  TORCH_CHECK(config.row_ids.empty() || static_cast<int64_t>(config.row_ids.size()) == B, "generate: ",
+              config.row_ids.size(), " row ids for ", B, " prompts");
+  const auto identity = config.row_ids.empty() ? at::arange(config.first_row, config.first_row + B, at::kLong)
+                                               : at::tensor(config.row_ids, at::kLong);
   std::vector<int64_t> cap(static_cast<size_t>(B), config.max_new_tokens);
   for (int64_t b = 0; b < B; ++b) {
     if (!config.row_max_new_tokens.empty()) {
@@ -113,8 +117,7 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     }
     // Draw for every row in the cache (finished ones are ignored): uniforms
     // keyed by each row's identity, not its place in the batch.
-    auto row_ids = rows_tensor(in_cache) + config.first_row;
-    auto uniforms = ops::counter_uniform(row_ids, config.seed, i);
+    auto uniforms = ops::counter_uniform(identity.index_select(0, rows_tensor(in_cache)), config.seed, i);
     auto sampled = ops::sample_tokens(logits, config.sampling, uniforms);
     const auto tokens_cpu = sampled.tokens.cpu(), logprobs_cpu = sampled.logprobs.cpu();
     const auto tokens = tokens_cpu.accessor<int64_t, 1>();

@@ -40,9 +40,10 @@ std::vector<std::string> objective_keys() {
   return keys;
 }
 
+const std::vector<std::string> kModelKeys = {"path", "dtype", "chat_template"};
 const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = {
-    {"student", {"path", "dtype", "chat_template"}},
-    {"teacher", {"path", "dtype", "chat_template"}},
+    {"student", kModelKeys},
+    {"teacher", kModelKeys},
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
     {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p", "teacher_prefix_length",
                  "teacher_prefix_anneal_steps", "teacher_prefix_sampling", "refinement_template", "refiner"}},
@@ -52,11 +53,16 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
       "min_lr_ratio"}},
 };
 const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16"};
+// `teachers` maps prompt domains (free names) to models, e.g.
+// {math: {path: ...}, code: {path: ...}}.
+const char* const kTeachers = "teachers";
+const std::vector<std::string> kAnyDomain = {"<domain>"};
 
 const std::vector<std::string>& top_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = kTopScalars;
     for (const auto& s : kSections) k.push_back(s.first);
+    k.push_back(kTeachers);
     return k;
   }();
   return keys;
@@ -446,6 +452,24 @@ ModelSpec read_model(const MapReader& m, const ModelSpec& d) {
   return s;
 }
 
+std::map<std::string, ModelSpec> read_teachers(const Context& ctx, const MapReader& top, const ModelSpec& d) {
+  std::map<std::string, ModelSpec> teachers;
+  const auto node = top.find(kTeachers);
+  if (!node || node->IsNull()) return teachers;
+  TORCH_CHECK(node->IsMap(), top.where(kTeachers, *node),
+              " must be a map from a prompt domain to a model (e.g. math: {path: /models/math-teacher}), got ",
+              describe(*node));
+  for (const auto& kv : *node) {
+    TORCH_CHECK(kv.first.IsScalar() && !kv.first.Scalar().empty(), ctx.at(kTeachers, kv.first.Mark()),
+                "teachers: keys must be domain names, got ", describe(kv.first));
+    const std::string domain = kv.first.Scalar();
+    const std::string path = std::string(kTeachers) + "." + domain;
+    TORCH_CHECK(!teachers.count(domain), ctx.at(path, kv.first.Mark()), printable(path), ": duplicate domain");
+    teachers[domain] = read_model(MapReader(ctx, kv.second, path, kModelKeys), d);
+  }
+  return teachers;
+}
+
 std::pair<double, double> read_betas(const Context& ctx, const MapReader& m, double b1,
                                      double b2) {
   auto v = m.find("betas");
@@ -582,10 +606,18 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.save_every = top.integer("save_every", d.save_every, 0);
 
   c.student = read_model(top.section("student"), d.student);
-  // OPSD (rollout.refiner: student) needs no teacher: the frozen student is one.
+  // OPSD (rollout.refiner: student) needs no teacher: the frozen student is
+  // one. With `teachers`, `teacher` is the optional default for other domains.
   const auto refiner = top.section("rollout").find("refiner");
   const bool opsd = refiner && refiner->IsScalar() && refiner->Scalar() == "student";
-  c.teacher = opsd && !top.find("teacher") ? c.student : read_model(top.section("teacher"), d.teacher);
+  c.teachers = read_teachers(ctx, top, d.teacher);
+  TORCH_CHECK(!opsd || c.teachers.empty(), top.key_where(kTeachers),
+              ": rollout.refiner: student (OPSD) has one teacher, the frozen student; remove teachers");
+  if (top.find("teacher") || (!opsd && c.teachers.empty())) {
+    c.teacher = read_model(top.section("teacher"), d.teacher);
+  } else if (opsd) {
+    c.teacher = c.student;
+  }
 
   const MapReader data = top.section("data");
   c.data.train_path = data.nonempty_string("train", std::nullopt);
@@ -654,8 +686,12 @@ void apply_override(YAML::Node& root, const std::string& text, Context& ctx) {
   }
   TORCH_CHECK(contains(top_keys(), parts[0]), at, printable(parts[0]),
               ": unknown key (allowed: ", join(top_keys()), ")");
-  const std::vector<std::string>* sub = section_keys(parts[0]);
-  if (parts.size() > 1) {
+  const bool domains = parts[0] == kTeachers;  // teachers.<domain>={path: ...}
+  const std::vector<std::string>* sub = domains ? &kAnyDomain : section_keys(parts[0]);
+  if (domains) {
+    TORCH_CHECK(parts.size() <= 2, at, printable(key), ": unknown key (set a whole teacher: ", parts[0], ".",
+                parts[1], "={path: ...})");
+  } else if (parts.size() > 1) {
     TORCH_CHECK(sub != nullptr, at, printable(key), ": unknown key (", parts[0],
                 " is not a map)");
     const std::string two = parts[0] + "." + parts[1];
@@ -795,12 +831,16 @@ std::string train_config_yaml(const TrainConfig& c) {
   };
   auto integer = [&](const char* key, auto v) { plain(key, std::to_string(v)); };
   auto number = [&](const char* key, double v) { plain(key, format_double(v)); };
-  auto model = [&](const char* key, const ModelSpec& m) {
-    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+  auto model_body = [&](const ModelSpec& m) {
+    out << YAML::Value << YAML::BeginMap;
     str("path", m.path);
     plain("dtype", m.dtype);
     str("chat_template", m.chat_template);
     out << YAML::EndMap;
+  };
+  auto model = [&](const char* key, const ModelSpec& m) {
+    out << YAML::Key << key;
+    model_body(m);
   };
 
   out << YAML::BeginMap;
@@ -811,7 +851,15 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("log_every", c.log_every);
   integer("save_every", c.save_every);
   model("student", c.student);
-  model("teacher", c.teacher);
+  if (!c.teacher.path.empty()) model("teacher", c.teacher);
+  if (!c.teachers.empty()) {
+    out << YAML::Key << kTeachers << YAML::Value << YAML::BeginMap;
+    for (const auto& [domain, spec] : c.teachers) {
+      out << YAML::Key << YAML::DoubleQuoted << domain;
+      model_body(spec);
+    }
+    out << YAML::EndMap;
+  }
 
   out << YAML::Key << "data" << YAML::Value << YAML::BeginMap;
   str("train", c.data.train_path);

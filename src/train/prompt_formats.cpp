@@ -37,6 +37,21 @@ data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& 
   return f;
 }
 
+std::string teacher_key(const TrainConfig& config, const std::string& domain) {
+  if (config.teachers.count(domain)) return "teachers." + domain;
+  return config.teacher.path.empty() ? "" : "teacher";
+}
+
+std::map<std::string, data::PromptFormat> load_teacher_formats(const TrainConfig& config) {
+  std::map<std::string, data::PromptFormat> formats;
+  if (!config.teacher.path.empty()) formats["teacher"] = load_prompt_format(config.teacher, config.data, "teacher");
+  for (const auto& [domain, spec] : config.teachers) {
+    const std::string key = "teachers." + domain;
+    formats[key] = load_prompt_format(spec, config.data, key);
+  }
+  return formats;
+}
+
 std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format) {
   auto ids = model.eos_token_ids;
   for (int64_t id : format.stop_ids()) {

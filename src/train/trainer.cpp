@@ -144,27 +144,27 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   objective_ = make_objective(config_.objective);  // validates the objective block
   needs_ = objective_->needs();
   student_ = load_model(config_.student, "student");
-  teacher_ = load_model(config_.teacher, "teacher");
-  freeze(teacher_);
-  const auto& sc = student_->config();
-  const auto& tc = teacher_->config();
-  if (sc.vocab_size < tc.vocab_size) {
-    spdlog::info("teacher vocab_size {} > student vocab_size {}: the teacher's logits are cut to "
-                 "the student's vocabulary (both must share a tokenizer)",
-                 tc.vocab_size, sc.vocab_size);
-  } else if (sc.vocab_size > tc.vocab_size) {
-    spdlog::warn("student vocab_size {} > teacher vocab_size {}: both must share a tokenizer, and "
-                 "the student must not sample ids the teacher lacks",
-                 sc.vocab_size, tc.vocab_size);
-  }
-  check_vocabularies();
-  load_formats();
+  student_format_ = load_prompt_format(config_.student, config_.data, "student");
   load_refinement();
-  dataset_ = data::PromptDataset::from_file(config_.data.train_path, &student_format_, &teacher_format_);
-  dataset_.check_vocab(std::min(sc.vocab_size, tc.vocab_size), "student/teacher");
+  load_teachers();
+  check_vocabularies();
+  const auto teacher_formats = [this](const std::string& domain) -> const data::PromptFormat* {
+    const int64_t t = teachers_.index_of(teacher_key(config_, domain));
+    return t < 0 ? nullptr : &teachers_[t].format;
+  };
+  dataset_ = data::PromptDataset::from_file(config_.data.train_path, &student_format_, teacher_formats);
+  int64_t vocab = student_->config().vocab_size;
+  for (int64_t t = 0; t < teachers_.size(); ++t) vocab = std::min(vocab, teachers_[t].model->config().vocab_size);
+  dataset_.check_vocab(vocab, teachers_.size() > 1 ? "student/teachers" : "student/teacher");
   check_dataset_targets();
-  for (int64_t i = 0; refinement_ && i < dataset_.size(); ++i) {
+  for (int64_t i = 0; i < dataset_.size(); ++i) {
     const auto& p = dataset_[i];
+    const int64_t t = teachers_.index_of(teacher_key(config_, p.domain));
+    TORCH_CHECK(t >= 0, config_.data.train_path, ":", p.line, ": domain '", p.domain,
+                "' has no teacher: add teachers.", p.domain.empty() ? "<domain>" : p.domain,
+                " or a default teacher (have: ", teachers_.describe(), ")");
+    teacher_of_.push_back(t);
+    if (!refinement_) continue;
     TORCH_CHECK(!p.messages.empty(), "rollout.refinement_template: needs text prompts, and ", config_.data.train_path,
                 ":", p.line, " holds ids");
     TORCH_CHECK(!opsd_ || !p.solution.empty(), "rollout.refiner: student (OPSD) needs a 'solution' on every line; ",
@@ -181,26 +181,50 @@ Trainer::~Trainer() = default;
 
 void Trainer::check_vocabularies() const {
   const int64_t student_vocab = student_->config().vocab_size;
-  const int64_t teacher_vocab = teacher_->config().vocab_size;
   // Qwen pads the vocabulary of larger models: a larger teacher is cut to the
   // student's vocabulary, but a smaller one cannot give a distribution over it.
   const bool needs_distribution = needs_.teacher_topk > 0 || needs_.teacher_logits;
-  TORCH_CHECK(teacher_vocab >= student_vocab || !needs_distribution, "objective ",
-              objective_->name(), " needs the teacher's ",
-              needs_.teacher_logits ? "logits" : "top-k",
-              " over the student's vocabulary, but the teacher's vocab_size ", teacher_vocab,
-              " is smaller than the student's vocab_size ", student_vocab);
+  for (int64_t t = 0; t < teachers_.size(); ++t) {
+    const int64_t teacher_vocab = teachers_[t].model->config().vocab_size;
+    TORCH_CHECK(teacher_vocab >= student_vocab || !needs_distribution, "objective ", objective_->name(),
+                " needs the teacher's ", needs_.teacher_logits ? "logits" : "top-k",
+                " over the student's vocabulary, but ", teachers_[t].key, "'s vocab_size ", teacher_vocab,
+                " is smaller than the student's vocab_size ", student_vocab);
+  }
   check_k_fits(config_.objective, "objective", student_vocab);
 }
 
-void Trainer::load_formats() {
-  student_format_ = load_prompt_format(config_.student, config_.data, "student");
-  teacher_format_ = load_prompt_format(config_.teacher, config_.data, "teacher");
-  for (const auto& d : format_disagreements(student_format_, student_->config().eos_token_ids, teacher_format_,
-                                            teacher_->config().eos_token_ids)) {
-    spdlog::warn("student and teacher tokenizers disagree: {}; the teacher's scores of the student's "
-                 "tokens may be meaningless", d);
+void Trainer::load_teachers() {
+  if (opsd_) {
+    // The student's initial weights, frozen, are the teacher and the refiner;
+    // they read problems as the student does (plus the solution).
+    Teacher t{"teacher", config_.student.path, load_model(config_.student, "student"), student_format_};
+    freeze(t.model);
+    teachers_.add(std::move(t));
+    spdlog::info("OPSD: the teacher is the student's initial weights with the reference solution in context");
+    return;
   }
+  auto formats = load_teacher_formats(config_);
+  auto add = [&](const std::string& key, const ModelSpec& spec) {
+    Teacher t{key, spec.path, load_model(spec, key), std::move(formats.at(key))};
+    freeze(t.model);
+    const int64_t sv = student_->config().vocab_size, tv = t.model->config().vocab_size;
+    if (sv < tv) {
+      spdlog::info("{} vocab_size {} > student vocab_size {}: its logits are cut to the student's vocabulary "
+                   "(both must share a tokenizer)", key, tv, sv);
+    } else if (sv > tv) {
+      spdlog::warn("student vocab_size {} > {} vocab_size {}: both must share a tokenizer, and the student must "
+                   "not sample ids the teacher lacks", sv, key, tv);
+    }
+    for (const auto& d : format_disagreements(student_format_, student_->config().eos_token_ids, t.format,
+                                              t.model->config().eos_token_ids)) {
+      spdlog::warn("student and {} tokenizers disagree: {}; the teacher's scores of the student's tokens may be "
+                   "meaningless", key, d);
+    }
+    teachers_.add(std::move(t));
+  };
+  if (!config_.teacher.path.empty()) add("teacher", config_.teacher);
+  for (const auto& [domain, spec] : config_.teachers) add("teachers." + domain, spec);
 }
 
 void Trainer::load_refinement() {
@@ -214,15 +238,8 @@ void Trainer::load_refinement() {
     }
   }
   opsd_ = r.refiner == "student";
-  if (!opsd_) return;
-  TORCH_CHECK(refinement_, "rollout.refiner: student (OPSD) needs rollout.refinement_template, which puts the "
-              "reference solution in the refiner's and the teacher side's context");
-  // The student's initial weights, frozen, are the teacher and the refiner;
-  // they read problems as the student does (plus the solution).
-  teacher_ = load_model(config_.student, "student");
-  freeze(teacher_);
-  teacher_format_ = student_format_;
-  spdlog::info("OPSD: the teacher is the student's initial weights with the reference solution in context");
+  TORCH_CHECK(!opsd_ || refinement_, "rollout.refiner: student (OPSD) needs rollout.refinement_template, which puts "
+              "the reference solution in the refiner's and the teacher side's context");
 }
 
 void Trainer::check_dataset_targets() const {
@@ -268,11 +285,15 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
     prompts.push_back(dataset_[i].ids);
     out.teacher_prompts.push_back(dataset_[i].teacher_prompt());
     out.teacher_reads_differently = out.teacher_reads_differently || !dataset_[i].teacher_ids.empty();
+    out.row_teacher.push_back(teacher_of_[static_cast<size_t>(i)]);
   }
   auto student_generation = generation_config(config_, student_->config(), student_format_);
-  auto teacher_generation = generation_config(config_, teacher_->config(), teacher_format_);
   student_generation.seed = draw_seed(config_.seed, /*stream=*/1, step);
-  teacher_generation.seed = draw_seed(config_.seed, /*stream=*/3, step);
+  auto teacher_generation = [&](const Teacher& t) {
+    auto g = generation_config(config_, t.model->config(), t.format);
+    g.seed = draw_seed(config_.seed, /*stream=*/3, step);
+    return g;
+  };
   student_->eval();
 
   RolloutBatch& batch = out.batch;
@@ -280,14 +301,14 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
   switch (needs_.trajectory) {
     case Trajectory::kStudent:
       batch = config_.rollout.teacher_prefix_length > 0
-                  ? guided_rollout(step, prompts, out.teacher_prompts, metrics)
+                  ? guided_rollout(step, prompts, out, metrics)
                   : rollout::generate(student_, prompts, student_generation);
       generated = batch.response_lengths.sum().item<double>();
       break;
     case Trajectory::kTeacher: {  // SeqKD: the teacher's samples are the off-policy targets
-      auto written = rollout::generate(teacher_, out.teacher_prompts, teacher_generation);
-      generated = written.response_lengths.sum().item<double>();
-      batch = rollout::pack_sequences(prompts, rollout::response_ids(written), TokenSource::kTeacherPrefix);
+      const auto written = teachers_.generate(out.teacher_prompts, out.row_teacher, teacher_generation);
+      generated = written.tokens();
+      batch = rollout::pack_sequences(prompts, written.ids, TokenSource::kTeacherPrefix);
       break;
     }
     case Trajectory::kDataset: {
@@ -316,18 +337,18 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
         const std::string attempt_text = student_format_.tokenizer->decode(attempts[b], /*skip_special=*/true);
         const std::string problem = question.content;
         question.content = refinement_->refinement_message(problem, attempt_text, opsd_ ? p.solution : "");
-        refinement_prompts.push_back(teacher_format_.prompt_ids(messages));
+        const auto& format = teachers_[out.row_teacher[b]].format;
+        refinement_prompts.push_back(format.prompt_ids(messages));
         if (opsd_) {  // the teacher side reads the problem with the solution
           question.content = refinement_->privileged_problem(problem, p.solution);
-          out.teacher_prompts[b] = teacher_format_.prompt_ids(messages);
+          out.teacher_prompts[b] = format.prompt_ids(messages);
           out.teacher_reads_differently = true;
         }
       }
-      auto refined = rollout::generate(teacher_, refinement_prompts, teacher_generation);
-      batch = rollout::pack_parts(prompts, {{rollout::response_ids(refined), TokenSource::kRefined,
-                                             rollout::response_logprobs(refined)}});
+      const auto refined = teachers_.generate(refinement_prompts, out.row_teacher, teacher_generation);
+      batch = rollout::pack_parts(prompts, {{refined.ids, TokenSource::kRefined, refined.logprobs}});
       const double attempted = attempt.response_lengths.sum().item<double>();
-      generated = attempted + refined.response_lengths.sum().item<double>();
+      generated = attempted + refined.tokens();
       if (metrics) metrics->set("attempt_length", attempted / double(attempt.batch_size()));
       break;
     }
@@ -341,7 +362,7 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
 }
 
 RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector<int64_t>>& prompts,
-                                     const std::vector<std::vector<int64_t>>& teacher_prompts, Metrics* metrics) {
+                                     const StepRollout& rows, Metrics* metrics) {
   rollout::PrefixSchedule schedule;
   schedule.max_length = config_.rollout.teacher_prefix_length;
   schedule.anneal_steps =
@@ -359,33 +380,27 @@ RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector
     if (metrics) metrics->set("prefix_length", 0.0);
     return rollout::generate(student_, prompts, student_generation);
   }
-  // 1. The teacher writes each row's prefix, behind its own prompt.
-  auto teacher_generation = generation_config(config_, teacher_->config(), teacher_format_);
-  teacher_generation.seed = draw_seed(config_.seed, /*stream=*/5, step);
-  teacher_generation.max_new_tokens = longest;
-  teacher_generation.row_max_new_tokens = lengths;
-  const auto written = rollout::generate(teacher_, teacher_prompts, teacher_generation);
-  const auto prefixes = rollout::response_ids(written);
-  const auto prefix_logprobs = rollout::response_logprobs(written);
+  // 1. Each row's teacher writes its prefix, behind its own prompt.
+  const auto written = teachers_.generate(rows.teacher_prompts, rows.row_teacher, [&](const Teacher& t) {
+    auto g = generation_config(config_, t.model->config(), t.format);
+    g.seed = draw_seed(config_.seed, /*stream=*/5, step);
+    g.max_new_tokens = longest;
+    g.row_max_new_tokens = lengths;
+    return g;
+  });
   // 2. The student continues each row after the prefix, unless the teacher
   //    already ended it.
   std::vector<std::vector<int64_t>> continued(prompts);
   std::vector<int64_t> caps(static_cast<size_t>(B));
-  double prefix_tokens = 0;
   for (int64_t b = 0; b < B; ++b) {
-    const auto& p = prefixes[b];
-    const bool ended = static_cast<int64_t>(p.size()) < lengths[b] ||
-                       (!p.empty() && std::find(teacher_generation.stop_token_ids.begin(),
-                                                teacher_generation.stop_token_ids.end(),
-                                                p.back()) != teacher_generation.stop_token_ids.end());
+    const auto& p = written.ids[b];
     continued[b].insert(continued[b].end(), p.begin(), p.end());
-    caps[b] = ended ? 0 : config_.rollout.max_new_tokens - static_cast<int64_t>(p.size());
-    prefix_tokens += double(p.size());
+    caps[b] = written.ended[b] ? 0 : config_.rollout.max_new_tokens - static_cast<int64_t>(p.size());
   }
   student_generation.row_max_new_tokens = caps;
   const auto continuation = rollout::generate(student_, continued, student_generation);
-  if (metrics) metrics->set("prefix_length", prefix_tokens / double(B));
-  return rollout::pack_parts(prompts, {{prefixes, TokenSource::kTeacherPrefix, prefix_logprobs},
+  if (metrics) metrics->set("prefix_length", written.tokens() / double(B));
+  return rollout::pack_parts(prompts, {{written.ids, TokenSource::kTeacherPrefix, written.logprobs},
                                        {rollout::response_ids(continuation), TokenSource::kStudent,
                                         rollout::response_logprobs(continuation)}});
 }
@@ -409,15 +424,14 @@ Metrics Trainer::step(int64_t step) {
   teacher_request.logprobs = needs_.teacher_logprobs;
   teacher_request.topk = needs_.teacher_topk;
   teacher_request.entropy = needs_.teacher_entropy;
-  teacher_request.vocab_size = std::min(student_vocab, teacher_->config().vocab_size);
+  teacher_request.vocab_size = student_vocab;  // each teacher cuts to its own when smaller
   const bool teacher_scored =
       teacher_request.logprobs || teacher_request.topk > 0 || teacher_request.entropy;
+  // Each row's teacher reads it behind its own prompt when that differs.
+  const auto* teacher_contexts = step_rollout.teacher_reads_differently ? &step_rollout.teacher_prompts : nullptr;
   rollout::TokenScores teacher_scores;
   if (teacher_scored && !needs_.teacher_logits) {
-    teacher_scores = step_rollout.teacher_reads_differently
-                         ? rollout::score_tokens_in_context(teacher_, batch, step_rollout.teacher_prompts,
-                                                            teacher_request, mbs)
-                         : rollout::score_tokens(teacher_, batch, teacher_request, mbs);
+    teacher_scores = teachers_.score(batch, step_rollout.row_teacher, teacher_contexts, teacher_request, mbs);
   }
   at::Tensor reference_logprobs;
   if (needs_.reference_logprobs) {
@@ -456,14 +470,11 @@ Metrics Trainer::step(int64_t step) {
     if (needs_.teacher_logits) {
       const auto tt = Clock::now();
       at::NoGradGuard no_grad;
-      if (step_rollout.teacher_reads_differently) {
-        const std::vector<std::vector<int64_t>> contexts(step_rollout.teacher_prompts.begin() + b,
-                                                         step_rollout.teacher_prompts.begin() + e);
-        in.teacher_logits =
-            rollout::aligned_model_logits_in_context(teacher_, mb, contexts, student_vocab).to(device);
-      } else {
-        in.teacher_logits = rollout::aligned_model_logits(teacher_, mb, student_vocab).to(device);
-      }
+      const std::vector<int64_t> mb_teacher(step_rollout.row_teacher.begin() + b, step_rollout.row_teacher.begin() + e);
+      std::vector<std::vector<int64_t>> mb_contexts;
+      if (teacher_contexts) mb_contexts.assign(teacher_contexts->begin() + b, teacher_contexts->begin() + e);
+      in.teacher_logits =
+          teachers_.aligned_logits(mb, mb_teacher, teacher_contexts ? &mb_contexts : nullptr, student_vocab).to(device);
       if (teacher_scored) {
         teacher_scores = rollout::score_logits(in.teacher_logits, in.targets, teacher_request);
       }
@@ -516,6 +527,7 @@ Metrics Trainer::step(int64_t step) {
 Metrics Trainer::evaluate() {
   const int64_t n = std::min<int64_t>(dataset_.size(), config_.data.prompts_per_step);
   std::vector<std::vector<int64_t>> prompts, teacher_prompts;
+  std::vector<int64_t> row_teacher(teacher_of_.begin(), teacher_of_.begin() + n);
   bool teacher_reads_differently = false;
   for (int64_t i = 0; i < n; ++i) {
     prompts.push_back(dataset_[i].ids);
@@ -526,14 +538,11 @@ Metrics Trainer::evaluate() {
   auto generation = generation_config(config_, student_->config(), student_format_);
   generation.seed = draw_seed(config_.seed, /*stream=*/2, 0);
   auto batch = rollout::generate(student_, prompts, generation);
-  const int64_t vocab = std::min(student_->config().vocab_size, teacher_->config().vocab_size);
   auto s = rollout::score_token_logprobs(student_, batch, config_.micro_batch_size);
   rollout::ScoreRequest request;
-  request.vocab_size = vocab;
-  auto tau = teacher_reads_differently
-                 ? rollout::score_tokens_in_context(teacher_, batch, teacher_prompts, request,
-                                                    config_.micro_batch_size).logprobs
-                 : rollout::score_token_logprobs(teacher_, batch, config_.micro_batch_size, vocab);
+  request.vocab_size = student_->config().vocab_size;
+  auto tau = teachers_.score(batch, row_teacher, teacher_reads_differently ? &teacher_prompts : nullptr, request,
+                             config_.micro_batch_size).logprobs;
   auto mask = aligned_targets(batch.loss_mask);
   const double count = mask.sum().item<double>();
   Metrics m;
@@ -560,9 +569,8 @@ TrainSummary Trainer::run() {
   MetricsLog log((fs::path(config_.run_dir) / "metrics.jsonl").string());
   int64_t student_params = 0;
   for (const auto& p : student_->parameters()) student_params += p.numel();
-  spdlog::info("opd-train: objective {} | student {} ({} params) | teacher {} | {} prompts",
-               objective_->name(), config_.student.path, student_params, config_.teacher.path,
-               dataset_.size());
+  spdlog::info("opd-train: objective {} | student {} ({} params) | {} | {} prompts", objective_->name(),
+               config_.student.path, student_params, teachers_.describe(), dataset_.size());
 
   TrainSummary summary;
   summary.before = evaluate();

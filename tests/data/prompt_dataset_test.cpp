@@ -86,7 +86,7 @@ TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
   auto ds = PromptDataset::from_jsonl(
       write(dir, "{\"prompt\": \"what is 2+3?\", \"answer\": 5, \"solution\": \"2+3=5\", \"domain\": \"math\"}\n"
                  "{\"messages\": [{\"role\": \"system\", \"content\": \"no.\"}, {\"role\": \"user\", \"content\": \"hi\"}]}\n"),
-      &student, &teacher);
+      &student, [&](const std::string& domain) { return domain == "math" ? &teacher : &student; });
   ASSERT_EQ(ds.size(), 2);
   const auto& p = ds[0];
   EXPECT_EQ(student.tokenizer->decode(p.ids),
@@ -101,9 +101,12 @@ TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
   EXPECT_EQ(p.messages.size(), 1u);
   // A conversation's own system message wins over the configured one.
   EXPECT_EQ(student.tokenizer->decode(ds[1].ids).rfind("<|im_start|>system\nno.<|im_end|>", 0), 0u);
+  // Each line is rendered for its own domain's teacher: the second has none
+  // of its own, and its teacher reads the student's format.
+  EXPECT_TRUE(ds[1].teacher_ids.empty());
   EXPECT_EQ(ds.domains(), (std::vector<std::string>{"math", ""}));
   // A teacher in the student's own format reads the student's ids.
-  auto same = PromptDataset::from_jsonl(ds.path(), &student, &student);
+  auto same = PromptDataset::from_jsonl(ds.path(), &student, [&](const std::string&) { return &student; });
   EXPECT_TRUE(same[0].teacher_ids.empty());
   EXPECT_EQ(same[0].teacher_prompt(), same[0].ids);
   // Text the tokenizer cannot encode names the line.

@@ -1,6 +1,7 @@
 #include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/scoring.h"
+#include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -187,6 +188,14 @@ TEST(Generator, RowsDrawTheSameAloneOrInABatch) {
     EXPECT_TRUE(at::equal(alone.tokens[0], together.tokens[b].slice(0, 0, n))) << "row " << b;
     EXPECT_EQ(alone.response_lengths[0].item<int64_t>(), together.response_lengths[b].item<int64_t>());
   }
+  // Rows picked out of the batch in another order, named by row_ids.
+  auto picked = cfg;
+  picked.row_ids = {2, 0};
+  const auto pair = generate(model, {kPrompts[2], kPrompts[0]}, picked);
+  EXPECT_EQ(response_ids(pair)[0], response_ids(together)[2]);
+  EXPECT_EQ(response_ids(pair)[1], response_ids(together)[0]);
+  picked.row_ids = {2};
+  opd::testing::expect_error([&] { generate(model, {kPrompts[2], kPrompts[0]}, picked); }, {"1 row ids for 2 prompts"});
   // Without the cache (recomputing each step) the draws are the same too.
   cfg.use_cache = false;
   EXPECT_TRUE(at::equal(generate(model, kPrompts, cfg).tokens, together.tokens));

@@ -70,6 +70,13 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.student.dtype, b.student.dtype);
   EXPECT_EQ(a.teacher.path, b.teacher.path);
   EXPECT_EQ(a.teacher.dtype, b.teacher.dtype);
+  ASSERT_EQ(a.teachers.size(), b.teachers.size());
+  for (const auto& [domain, spec] : a.teachers) {
+    ASSERT_TRUE(b.teachers.count(domain)) << domain;
+    EXPECT_EQ(spec.path, b.teachers.at(domain).path) << domain;
+    EXPECT_EQ(spec.dtype, b.teachers.at(domain).dtype) << domain;
+    EXPECT_EQ(spec.chat_template, b.teachers.at(domain).chat_template) << domain;
+  }
   EXPECT_EQ(a.data.train_path, b.data.train_path);
   EXPECT_EQ(a.data.prompts_per_step, b.data.prompts_per_step);
   EXPECT_EQ(a.data.samples_per_prompt, b.data.samples_per_prompt);
@@ -902,6 +909,56 @@ TEST(ConfigLoader, OpsdNeedsNoTeacherBlock) {
   opd::testing::expect_error(
       [] { parse_train_config("student: {path: s}\nteacher: {path: t}\ndata: {train: d.jsonl}\nrollout: {refiner: self}\n", "r.yaml", {}); },
       {"rollout.refiner must be one of: teacher, student"});
+}
+
+}  // namespace
+}  // namespace opd::train
+
+namespace opd::train {
+namespace {
+
+// Multi-teacher: `teachers` maps a prompt domain to a model; `teacher` is the
+// optional default for every other domain.
+TEST(ConfigLoader, TeachersByDomainParse) {
+  const auto c = parse_train_config(
+      "student: {path: s}\nteachers:\n  math: {path: /m/math, dtype: bfloat16}\n  code: {path: /m/code}\n"
+      "data: {train: d.jsonl}\n",
+      kWhere, {});
+  EXPECT_TRUE(c.teacher.path.empty()) << "no default teacher was given";
+  ASSERT_EQ(c.teachers.size(), 2u);
+  EXPECT_EQ(c.teachers.at("math").path, "/m/math");
+  EXPECT_EQ(c.teachers.at("math").dtype, "bfloat16");
+  EXPECT_EQ(c.teachers.at("code").path, "/m/code");
+  EXPECT_EQ(c.teachers.at("code").dtype, "float32") << "omitted keys take the teacher defaults";
+
+  // With a default teacher too, and a domain added from the command line.
+  const auto d = parse_train_config(recipe("teachers: {math: {path: /m/math}}\n"), kWhere,
+                                    {"teachers.code={path: /m/code, dtype: float16}"});
+  EXPECT_EQ(d.teacher.path, "t");
+  ASSERT_EQ(d.teachers.size(), 2u);
+  EXPECT_EQ(d.teachers.at("code").path, "/m/code");
+  EXPECT_EQ(d.teachers.at("code").dtype, "float16");
+
+  // The resolved form reads back the same, with and without a default teacher.
+  for (const TrainConfig* cfg : {&c, &d}) {
+    const std::string yaml = train_config_yaml(*cfg);
+    SCOPED_TRACE(yaml);
+    expect_same(parse_train_config(yaml, "resolved.yaml"), *cfg);
+  }
+  EXPECT_EQ(train_config_yaml(c).find("teacher:"), std::string::npos) << "no empty default teacher is written";
+}
+
+TEST(ConfigLoader, TeachersErrorsNameTheKey) {
+  expect_errors({
+      {"student: {path: s}\ndata: {train: d.jsonl}\n", {}, {"teacher.path: missing required key"}},
+      {recipe("teachers: [a, b]\n"), {}, {"r.yaml:4", "teachers", "must be a map from a prompt domain"}},
+      {recipe("teachers: {math: {dtype: float32}}\n"), {}, {"teachers.math.path", "missing required key"}},
+      {recipe("teachers: {math: {path: m, size: 3}}\n"), {}, {"teachers.math.size", "unknown key"}},
+      {recipe("teachers: {math: {path: m, dtype: int8}}\n"), {}, {"teachers.math.dtype"}},
+      {"student: {path: s}\ndata: {train: d.jsonl}\nrollout: {refiner: student}\nteachers: {math: {path: m}}\n",
+       {}, {"r.yaml:4", "OPSD", "remove teachers"}},
+      {recipe(), {"teachers.math.path=m"}, {"teachers.math.path", "set a whole teacher"}},
+  });
 }
 
 }  // namespace

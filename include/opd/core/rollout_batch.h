@@ -33,6 +33,8 @@ struct RolloutBatch {
   int64_t seq_len() const { return tokens.size(1); }
   // Rows [begin, end) as a batch sharing storage (micro-batching).
   RolloutBatch rows(int64_t begin, int64_t end) const;
+  // The rows at `index` ([R] int64), in that order, as a copy of T columns.
+  RolloutBatch select_rows(const at::Tensor& index) const;
 };
 
 }  // namespace opd

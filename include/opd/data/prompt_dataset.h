@@ -8,13 +8,15 @@
 // "response_ids" (the solution as ids) and "domain" (e.g. "math": routes
 // multi-teacher runs, groups evaluation). Text is rendered and tokenized
 // once, at load time, in the student's format and, when it differs, the
-// teacher's. An .h5 file is the same data pre-tokenized by opd-prepare.
+// format of the prompt's teacher. An .h5 file is the same data
+// pre-tokenized by opd-prepare.
 #pragma once
 
 #include "opd/data/prompt_format.h"
 #include "opd/tokenizer/chat_template.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,16 +36,21 @@ struct Prompt {
   const std::vector<int64_t>& teacher_prompt() const { return teacher_ids.empty() ? ids : teacher_ids; }
 };
 
+// The format the teacher of a prompt's domain reads text in; nullptr for
+// none (it reads the student's ids).
+using TeacherFormatOf = std::function<const PromptFormat*(const std::string& domain)>;
+
 class PromptDataset {
  public:
   // Reads a .jsonl or .h5 file. Text lines need `student` (and are also
-  // rendered in `teacher` when given). Throws naming the file and line on
-  // malformed JSON, a line with none (or more than one) of prompt /
-  // messages / prompt_ids, a wrongly typed field, or text without a tokenizer.
+  // rendered in their teacher's format when `teacher` gives one). Throws
+  // naming the file and line on malformed JSON, a line with none (or more
+  // than one) of prompt / messages / prompt_ids, a wrongly typed field, or
+  // text without a tokenizer.
   static PromptDataset from_file(const std::string& path, const PromptFormat* student = nullptr,
-                                 const PromptFormat* teacher = nullptr);
+                                 const TeacherFormatOf& teacher = {});
   static PromptDataset from_jsonl(const std::string& path, const PromptFormat* student = nullptr,
-                                  const PromptFormat* teacher = nullptr);
+                                  const TeacherFormatOf& teacher = {});
   static PromptDataset from_prompts(std::vector<Prompt> prompts, std::string path = "");
 
   int64_t size() const { return static_cast<int64_t>(prompts_.size()); }

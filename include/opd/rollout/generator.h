@@ -25,9 +25,12 @@ struct GenerationConfig {
                                               // kTeacherPrefix when the teacher writes (SeqKD)
   // The draws: token i of row b uses the Philox uniform of (seed, i,
   // first_row + b), so a row's sample does not depend on which other rows
-  // share the batch (micro-batches, ranks, finished rows dropped).
+  // share the batch (micro-batches, ranks, finished rows dropped). row_ids,
+  // when given, name each row instead (rows of a larger batch split by
+  // teacher keep their draws).
   uint64_t seed = 0;
   int64_t first_row = 0;
+  std::vector<int64_t> row_ids;
 };
 
 // Continues every prompt (each [L_b] ids) by up to max_new_tokens sampled

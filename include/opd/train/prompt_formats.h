@@ -8,6 +8,7 @@
 #include "opd/train/train_config.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@ namespace opd::train {
 // naming `key`.chat_template when a template is named but the directory has
 // no tokenizer, or the name is unknown.
 data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& data, const std::string& key);
+
+// Which of the recipe's teachers reads prompts of `domain`: "teachers.<domain>"
+// when `teachers` lists it, else "teacher" (the default) when the recipe has
+// one; "" when neither does.
+std::string teacher_key(const TrainConfig& config, const std::string& domain);
+
+// The format of each of the recipe's teachers, by teacher_key.
+std::map<std::string, data::PromptFormat> load_teacher_formats(const TrainConfig& config);
 
 // Where a model's replies end: its config.json EOS ids, then its chat
 // template's end-of-turn tokens.

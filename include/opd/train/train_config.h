@@ -5,6 +5,7 @@
 #include "opd/objectives/objective_config.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,12 @@ struct TrainConfig {
   int64_t micro_batch_size = 8;          // sequences per forward/backward
   int64_t log_every = 1;                 // steps between progress lines
   int64_t save_every = 0;                // steps between checkpoints; 0 = only at the end
-  ModelSpec student, teacher;
+  ModelSpec student;
+  // The teacher: scores (and, where the objective asks, writes) every row;
+  // with `teachers` it is the default for domains not listed there, and may
+  // be left out (path "") when every prompt's domain has its own.
+  ModelSpec teacher;
+  std::map<std::string, ModelSpec> teachers;  // prompt domain -> its teacher, e.g. "math", "code"
   DataConfig data;
   RolloutConfig rollout;
   OptimConfig optim;

@@ -14,6 +14,7 @@
 #include "opd/model/causal_lm.h"
 #include "opd/objectives/objective.h"
 #include "opd/train/adamw.h"
+#include "opd/train/teacher_pool.h"
 #include "opd/train/train_config.h"
 
 #include <memory>
@@ -42,10 +43,12 @@ class Trainer {
   TrainSummary run();
   // One optimizer step (0-based `step`); returns its metrics.
   Metrics step(int64_t step);
-  // The batch a step trains on, and the prompts the teacher reads the same
-  // responses behind (its own chat template), row by row.
+  // The batch a step trains on, each row's teacher (an index into the
+  // run's teachers) and the prompt that teacher reads the same response
+  // behind (its own chat template).
   struct StepRollout {
     RolloutBatch batch;
+    std::vector<int64_t> row_teacher;
     std::vector<std::vector<int64_t>> teacher_prompts;
     bool teacher_reads_differently = false;  // some teacher prompt differs from the batch's
   };
@@ -69,20 +72,23 @@ class Trainer {
   void check_dataset_targets() const;
   void load_reference();
   // Student rollouts behind a teacher prefix of each row's scheduled length
-  // (rollout.teacher_prefix_*): prompt | teacher prefix | student continuation.
+  // (rollout.teacher_prefix_*): prompt | teacher prefix | student continuation;
+  // `rows` names each row's teacher and the prompt it writes behind.
   RolloutBatch guided_rollout(int64_t step, const std::vector<std::vector<int64_t>>& prompts,
-                              const std::vector<std::vector<int64_t>>& teacher_prompts, Metrics* metrics);
-  // TRD's refinement prompt and OPSD's frozen student (rollout.refiner:
-  // student replaces the teacher by the student's initial weights).
+                              const StepRollout& rows, Metrics* metrics);
+  // TRD's refinement prompt, and whether the refiner is the frozen student (OPSD).
   void load_refinement();
-  // Tokenizers and chat templates of the student and the teacher
-  // (prompt_formats.h), and a warning per disagreement between the two.
-  void load_formats();
+  // The teacher and each domain's teacher with their formats
+  // (prompt_formats.h), warning of each disagreement with the student's; in
+  // OPSD the student's initial weights, frozen, in the student's format.
+  void load_teachers();
 
   TrainConfig config_;
-  model::CausalLM student_{nullptr}, teacher_{nullptr};
+  model::CausalLM student_{nullptr};
   model::CausalLM reference_{nullptr};  // frozen; loaded only when needs_.reference_logprobs
-  data::PromptFormat student_format_, teacher_format_;
+  data::PromptFormat student_format_;
+  TeacherPool teachers_;
+  std::vector<int64_t> teacher_of_;  // dataset row -> its teacher in teachers_
   std::optional<data::RefinementTemplate> refinement_;
   bool opsd_ = false;  // the teacher is the frozen student and reads the reference solution
   data::PromptDataset dataset_;
