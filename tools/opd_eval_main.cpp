@@ -4,6 +4,7 @@
 //   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8 \
 //            [--chat-template qwen3] [--verifier math_boxed] [--out results.json]
 #include "cli_main.h"
+#include "sampling_options.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/eval/eval_report.h"
 #include "opd/eval/verifier.h"
@@ -26,7 +27,6 @@ int main(int argc, char** argv) {
   opd::train::DataConfig data_spec;
   std::string data_path, verifier_name = "math_boxed", out_path, pass_at = "1";
   int64_t k = 4, batch = 32, limit = 0;
-  uint64_t seed = 0;
   bool no_thinking = false;
   opd::rollout::GenerationConfig generation;
   generation.max_new_tokens = 512;
@@ -43,13 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--k", k, "samples per problem")->check(CLI::PositiveNumber);
   app.add_option("--pass-at", pass_at, "comma-separated j of the pass@j to report, each <= k");
   app.add_option("--verifier", verifier_name, "math_boxed | exact_match");
-  app.add_option("--max-new-tokens", generation.max_new_tokens)->check(CLI::PositiveNumber);
-  app.add_option("--temperature", generation.sampling.temperature)->check(CLI::NonNegativeNumber);
-  app.add_option("--top-p", generation.sampling.top_p)->check(CLI::Range(0.0, 1.0));
-  app.add_option("--top-k", generation.sampling.top_k)->check(CLI::NonNegativeNumber);
+  opd::tools::add_sampling_options(app, generation);
   app.add_option("--batch", batch, "sequences generated together (a multiple of k is best)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--seed", seed);
   app.add_option("--limit", limit, "evaluate only the first N problems (0 = all)")->check(CLI::NonNegativeNumber);
   app.add_option("--out", out_path, "write the report as JSON here");
   CLI11_PARSE(app, argc, argv);
@@ -85,7 +81,6 @@ int main(int argc, char** argv) {
         for (int64_t s = 0; s < k; ++s) prompts.push_back(dataset[i].ids);
       }
       // Draws keyed by each sample's index: the report does not depend on --batch.
-      generation.seed = seed;
       generation.first_row = first * k;
       const auto rollout = rollout::generate(model, prompts, generation);
       const auto responses = rollout::response_ids(rollout);

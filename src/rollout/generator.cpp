@@ -166,4 +166,9 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
                     config.pad_token_id);
 }
 
+bool ended_on_its_own(const std::vector<int64_t>& response, int64_t cap, const GenerationConfig& config) {
+  if (static_cast<int64_t>(response.size()) < cap) return true;
+  return !response.empty() && ends_with_stop(response, config);
+}
+
 }  // namespace opd::rollout

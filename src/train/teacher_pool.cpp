@@ -6,7 +6,6 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include <algorithm>
 
 namespace opd::train {
 namespace {
@@ -29,19 +28,6 @@ std::vector<T> pick(const std::vector<T>& all, const std::vector<int64_t>& rows)
   out.reserve(rows.size());
   for (int64_t r : rows) out.push_back(all.at(static_cast<size_t>(r)));
   return out;
-}
-
-bool ends_with(const std::vector<int64_t>& ids, const std::vector<int64_t>& tail) {
-  return !tail.empty() && ids.size() >= tail.size() && std::equal(tail.rbegin(), tail.rend(), ids.rbegin());
-}
-
-// A response stopped on its own, rather than being cut at `cap`.
-bool stopped(const std::vector<int64_t>& ids, int64_t cap, const rollout::GenerationConfig& c) {
-  if (static_cast<int64_t>(ids.size()) < cap) return true;
-  if (ids.empty()) return false;
-  if (std::find(c.stop_token_ids.begin(), c.stop_token_ids.end(), ids.back()) != c.stop_token_ids.end()) return true;
-  return std::any_of(c.stop_sequences.begin(), c.stop_sequences.end(),
-                     [&](const std::vector<int64_t>& s) { return ends_with(ids, s); });
 }
 
 }  // namespace
@@ -158,7 +144,7 @@ WrittenResponses TeacherPool::generate(const std::vector<std::vector<int64_t>>& 
     auto logprobs = rollout::response_logprobs(written);
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto b = static_cast<size_t>(rows[i]);
-      out.ended[b] = stopped(ids[i], caps.empty() ? c.max_new_tokens : caps[b], c);
+      out.ended[b] = rollout::ended_on_its_own(ids[i], caps.empty() ? c.max_new_tokens : caps[b], c);
       out.ids[b] = std::move(ids[i]);
       out.logprobs[b] = std::move(logprobs[i]);
     }

@@ -155,6 +155,15 @@ TEST(Generator, StopSequencesEndRowsExactly) {
     EXPECT_EQ(stopped.response_lengths[b].item<int64_t>(), expected) << "row " << b;
   }
   EXPECT_LE(stopped.response_lengths[0].item<int64_t>(), 4);
+
+  // "stop" vs "length": a response ended on its own unless it was cut at its cap.
+  const auto ids = response_ids(stopped);
+  EXPECT_TRUE(ended_on_its_own(ids[0], 12, cfg));
+  EXPECT_TRUE(ended_on_its_own(ids[0], static_cast<int64_t>(ids[0].size()), cfg)) << "the stop sequence ends it";
+  EXPECT_FALSE(ended_on_its_own({seq[1], seq[0]}, 2, cfg)) << "cut at the cap, no stop at the end";
+  cfg.stop_token_ids = {seq[0]};
+  EXPECT_TRUE(ended_on_its_own({seq[1], seq[0]}, 2, cfg)) << "a stop token at the cap";
+  EXPECT_FALSE(ended_on_its_own({}, 0, cfg));
 }
 
 // Per-row caps end rows early; a cap of 0 generates nothing for that row.

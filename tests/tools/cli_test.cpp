@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <sys/wait.h>
 
 namespace opd {
@@ -211,6 +212,98 @@ TEST(Cli, PrepareWritesAStoreTheTrainerReads) {
   r = run(kBin + "/opd-train --config " + kRecipe + recipe + " --set data.train=" + (dir / "train.h5") +
           " --set steps=2 --set data.prompts_per_step=2");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// Reads JSONL output into one json per line.
+std::vector<nlohmann::json> read_jsonl(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::stringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+// opd-generate writes what the library generates, the same for any --batch,
+// and ends samples at stop strings.
+TEST(Cli, GenerateWritesSamplesAsJsonl) {
+  ScratchDir dir;
+  const auto model_dir = make_char_model(dir, "m", 5);
+  auto model = model::load_pretrained(model_dir);
+  train::ModelSpec spec{model_dir, "float32", "qwen3"};
+  const auto format = train::load_prompt_format(spec, train::DataConfig{}, "chat_template");
+  rollout::GenerationConfig g;
+  g.sampling.temperature = 0;
+  g.max_new_tokens = 10;
+  g.stop_token_ids = train::stop_token_ids(model->config(), format);
+  const auto greedy = rollout::response_ids(rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g))[0];
+  const std::string greedy_text = format.tokenizer->decode(greedy, true);
+  ASSERT_GE(greedy_text.size(), 3u);
+
+  const std::string base = kBin + "/opd-generate --model " + model_dir + " --chat-template qwen3 ";
+  auto r = run(base + "--prompt '1+1?' --n 2 --temperature 0 --max-new-tokens 10 --out " + (dir / "g.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto rows = read_jsonl(opd::testing::read_file_bytes(dir / "g.jsonl"));
+  ASSERT_EQ(rows.size(), 2u);
+  for (int s = 0; s < 2; ++s) {
+    EXPECT_EQ(rows[s].at("sample"), s);
+    EXPECT_EQ(rows[s].at("response_ids").get<std::vector<int64_t>>(), greedy);
+    EXPECT_EQ(rows[s].at("response"), greedy_text);
+    EXPECT_EQ(rows[s].at("finish_reason"), greedy.size() < 10 ? "stop" : "length");
+    EXPECT_NE(rows[s].at("prompt").get<std::string>().find("<|im_start|>user\n1+1?"), std::string::npos);
+  }
+
+  // A stop string ends the sample right after it.
+  const std::string stop = greedy_text.substr(1, 2);
+  r = run(base + "--prompt '1+1?' --temperature 0 --max-new-tokens 10 --stop '" + stop + "' --out " +
+          (dir / "s.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  rows = read_jsonl(opd::testing::read_file_bytes(dir / "s.jsonl"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("response"), greedy_text.substr(0, greedy_text.find(stop) + stop.size()));
+  EXPECT_EQ(rows[0].at("finish_reason"), "stop");
+
+  // Sampled, from a file: the same samples whatever --batch, log-probs per token.
+  std::ofstream(dir / "p.jsonl") << "{\"prompt\": \"hello\", \"domain\": \"a\"}\n{\"prompt_ids\": [3, 4, 5]}\n";
+  const std::string sampled =
+      base + "--prompts " + (dir / "p.jsonl") + " --n 3 --seed 9 --max-new-tokens 6 --logprobs ";
+  ASSERT_EQ(run(sampled + "--batch 2 --out " + (dir / "b2.jsonl")).exit_code, 0);
+  ASSERT_EQ(run(sampled + "--batch 6 --out " + (dir / "b6.jsonl")).exit_code, 0);
+  rows = read_jsonl(opd::testing::read_file_bytes(dir / "b2.jsonl"));
+  auto b6 = read_jsonl(opd::testing::read_file_bytes(dir / "b6.jsonl"));
+  ASSERT_EQ(rows.size(), 6u);
+  ASSERT_EQ(b6.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    // Same tokens; log-probs to rounding (other padding, other reduction order).
+    const auto a = rows[i].at("logprobs").get<std::vector<double>>();
+    const auto b = b6[i].at("logprobs").get<std::vector<double>>();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t t = 0; t < a.size(); ++t) EXPECT_NEAR(a[t], b[t], 1e-5);
+    auto x = rows[i], y = b6[i];
+    x.erase("logprobs");
+    y.erase("logprobs");
+    EXPECT_EQ(x, y) << "sample " << i;
+  }
+  EXPECT_EQ(rows[0].at("domain"), "a");
+  EXPECT_EQ(rows[3].at("line"), 2);
+  EXPECT_EQ(rows[3].at("prompt_ids").get<std::vector<int64_t>>(), (std::vector<int64_t>{3, 4, 5}));
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("logprobs").size(), row.at("response_ids").size());
+    for (const auto& lp : row.at("logprobs")) EXPECT_LE(lp.get<double>(), 0.0);
+  }
+  EXPECT_NE(rows[0].at("response_ids"), rows[1].at("response_ids")) << "samples of one prompt should differ";
+
+  // Bad input: one line naming it, and no output file left behind.
+  std::ofstream(dir / "bad.jsonl") << "{\"prompt\": \"ok\"}\n{\"text\": \"no prompt\"}\n";
+  r = run(base + "--prompts " + (dir / "bad.jsonl") + " --out " + (dir / "bad_out.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("bad.jsonl:2"), std::string::npos) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "bad_out.jsonl"));
+  EXPECT_FALSE(fs::exists(dir / "bad_out.jsonl.tmp"));
+  r = run(kBin + "/opd-generate --model " + model_dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("--prompts FILE or --prompt TEXT"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -42,4 +42,9 @@ struct GenerationConfig {
 RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                       const GenerationConfig& config);
 
+// Whether a row's response (its generated ids, at most `cap` of them) ended
+// on its own, by a stop token or stop sequence of `config` or short of its
+// cap, rather than being cut at the cap ("stop" vs "length").
+bool ended_on_its_own(const std::vector<int64_t>& response, int64_t cap, const GenerationConfig& config);
+
 }  // namespace opd::rollout
