@@ -1,7 +1,9 @@
 // Rollout speed on the CPU: batched generation with the KV cache against
 // generation that recomputes the whole sequence every step, on the same
-// random model. Checks first that greedy outputs agree token for token.
-//   build/bin/bench_rollout [--new-tokens 256] [--batch 8] [--layers 4] [--hidden 256]
+// random model. Checks first that greedy outputs agree token for token. Also
+// times sampled generation (temperature 1, top-k 50, top-p 0.95, min-p 0.05)
+// with the cache: the cost of the sampler op against greedy argmax.
+//   build/bin/bench_rollout [--new-tokens 256] [--batch 8] [--layers 4] [--hidden 256] [--vocab 4096]
 #include "opd/core/cpu_threads.h"
 #include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
@@ -30,6 +32,7 @@ Args parse(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--batch")) a.batch = v;
     else if (!std::strcmp(argv[i], "--layers")) a.layers = v;
     else if (!std::strcmp(argv[i], "--hidden")) a.hidden = v;
+    else if (!std::strcmp(argv[i], "--vocab")) a.vocab = v;
     else if (!std::strcmp(argv[i], "--repeats")) a.repeats = v;
     else { std::fprintf(stderr, "bench_rollout: unknown flag %s\n", argv[i]); std::exit(2); }
   }
@@ -85,12 +88,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double tokens = cached.response_lengths.sum().item<double>();
+  auto sampling = cfg;
+  sampling.use_cache = true;
+  sampling.sampling = {1.0, 50, 0.95, 0.05};
+  opd::RolloutBatch sampled;
+  const double t_sampled =
+      median_seconds([&] { sampled = opd::rollout::generate(model, prompts, sampling); }, a.repeats);
+  const double sampled_tokens = sampled.response_lengths.sum().item<double>();
   std::printf("threads: %d\n", threads);
   std::printf("model: %lld layers, hidden %lld, vocab %lld | batch %lld, prompt %lld, new tokens %lld\n",
               (long long)a.layers, (long long)a.hidden, (long long)a.vocab, (long long)a.batch,
               (long long)a.prompt, (long long)a.new_tokens);
   std::printf("%-22s %10s %14s %10s\n", "path", "median s", "gen tokens/s", "ms/step");
   std::printf("%-22s %10.3f %14.0f %10.2f\n", "kv cache", t_cache, tokens / t_cache, 1e3 * t_cache / a.new_tokens);
+  std::printf("%-22s %10.3f %14.0f %10.2f\n", "kv cache, sampled", t_sampled, sampled_tokens / t_sampled,
+              1e3 * t_sampled / a.new_tokens);
   std::printf("%-22s %10.3f %14.0f %10.2f\n", "recompute (reference)", t_full, tokens / t_full, 1e3 * t_full / a.new_tokens);
   std::printf("speedup of the cache: %.1fx\n", t_full / t_cache);
   return 0;

@@ -85,6 +85,12 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.rollout.temperature, b.rollout.temperature);  // exact: round trips are lossless
   EXPECT_EQ(a.rollout.top_k, b.rollout.top_k);
   EXPECT_EQ(a.rollout.top_p, b.rollout.top_p);
+  EXPECT_EQ(a.rollout.min_p, b.rollout.min_p);
+  EXPECT_EQ(a.rollout.teacher_prefix_length, b.rollout.teacher_prefix_length);
+  EXPECT_EQ(a.rollout.teacher_prefix_anneal_steps, b.rollout.teacher_prefix_anneal_steps);
+  EXPECT_EQ(a.rollout.teacher_prefix_sampling, b.rollout.teacher_prefix_sampling);
+  EXPECT_EQ(a.rollout.refinement_template, b.rollout.refinement_template);
+  EXPECT_EQ(a.rollout.refiner, b.rollout.refiner);
   expect_same_objective(a.objective, b.objective);
   EXPECT_EQ(a.optim.lr, b.optim.lr);
   EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
@@ -839,6 +845,10 @@ TEST(ConfigLoader, MethodRecipesParse) {
          EXPECT_EQ(o.kl_clip, 0.0);
          EXPECT_EQ(o.support_k, 0);
        }}},
+      {"trd_opsd", {ObjectiveKind::kTrd, [](const ObjectiveConfig& o) {
+         EXPECT_EQ(o.kl_clip, 0.0);
+         EXPECT_EQ(o.support_k, 0);
+       }}},
       {"fkl_full", {ObjectiveKind::kFklFull, [](const ObjectiveConfig& o) {
          EXPECT_EQ(o.kl_clip, 0.0);
          EXPECT_EQ(o.support_k, 0);
@@ -874,9 +884,16 @@ TEST(ConfigLoader, MethodRecipesParse) {
     EXPECT_EQ(c.micro_batch_size, 4);
     EXPECT_EQ(c.student.path, "models/Qwen3-1.7B");
     EXPECT_EQ(c.student.dtype, "bfloat16");
-    EXPECT_EQ(c.teacher.path, "models/Qwen3-8B");
+    // The rollouts the method trains on: teacher-prefix guidance for TrOPD,
+    // refinement for TRD (by the teacher, or in OPSD by the frozen student).
+    const bool tropd = c.objective.kind == ObjectiveKind::kTropd, opsd = method == "trd_opsd";
+    EXPECT_EQ(c.rollout.teacher_prefix_length, tropd ? 8096 : 0);
+    if (tropd) EXPECT_EQ(c.rollout.teacher_prefix_sampling, "uniform");
+    EXPECT_EQ(c.rollout.refinement_template, c.objective.kind == ObjectiveKind::kTrd ? "math" : "");
+    EXPECT_EQ(c.rollout.refiner, opsd ? "student" : "teacher");
+    EXPECT_EQ(c.teacher.path, opsd ? "models/Qwen3-1.7B" : "models/Qwen3-8B");
     EXPECT_EQ(c.teacher.dtype, "bfloat16");
-    EXPECT_EQ(c.data.train_path, "data/math_prompts.jsonl");
+    EXPECT_EQ(c.data.train_path, opsd ? "data/math_prompts_with_solutions.jsonl" : "data/math_prompts.jsonl");
     EXPECT_EQ(c.data.prompts_per_step, 128);
     EXPECT_EQ(c.data.samples_per_prompt, 4);
     EXPECT_EQ(c.rollout.max_new_tokens, 8096);
