@@ -1,7 +1,11 @@
 // opd-train: on-policy distillation from a YAML recipe.
-//   opd-train --config configs/smoke/opd_tiny.yaml [--set optim.lr=1e-3 ...]
+//   opd-train --config configs/smoke/opd_tiny.yaml [--set optim.lr=1e-3 ...] [--resume | --resume-from DIR]
+// SIGTERM / SIGINT checkpoint after the current step and exit 0 (preemption);
+// --resume then continues from the newest checkpoint of the run directory.
 #include "cli_main.h"
+#include "opd/train/checkpoint.h"
 #include "opd/train/config_loader.h"
+#include "opd/train/stop_signal.h"
 #include "opd/train/trainer.h"
 
 #include <CLI/CLI.hpp>
@@ -34,13 +38,28 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "YAML recipe, e.g. configs/smoke/opd_tiny.yaml")->required();
   app.add_option("--set", overrides, "override a recipe key: --set optim.lr=1e-4 (repeatable)");
+  bool resume = false;
+  std::string resume_from;
+  auto* latest = app.add_flag("--resume", resume,
+                              "continue from the newest checkpoint in run_dir (start afresh when there is none)");
+  app.add_option("--resume-from", resume_from, "continue from this checkpoint directory")->excludes(latest);
   CLI11_PARSE(app, argc, argv);
 
   return opd::tools::run_main("opd-train", [&] {
     spdlog::set_pattern("[%H:%M:%S] %v");
     auto config = opd::train::load_train_config(config_path, overrides);
     opd::train::Trainer trainer(config);
+    if (resume) {
+      resume_from = opd::train::latest_checkpoint(config.run_dir);
+      if (resume_from.empty()) spdlog::info("--resume: no checkpoint in {} yet; starting at step 0", config.run_dir);
+    }
+    if (!resume_from.empty()) trainer.resume(resume_from);
+    opd::train::install_stop_handlers();
     auto summary = trainer.run();
+    if (summary.stopped) {
+      std::printf("stopped after step %lld; continue with --resume\n", static_cast<long long>(summary.steps));
+      return 0;
+    }
     print_summary(summary);
     std::printf("run directory: %s (config.yaml, metrics.jsonl, final/)\n", config.run_dir.c_str());
     return 0;

@@ -32,6 +32,35 @@ void AdamW::step(double lr) {
   }
 }
 
+std::map<std::string, at::Tensor> AdamW::state() const {
+  std::map<std::string, at::Tensor> out{{"step", at::tensor(step_, at::kLong)}};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out["exp_avg." + std::to_string(i)] = exp_avg_[i];
+    out["exp_avg_sq." + std::to_string(i)] = exp_avg_sq_[i];
+  }
+  return out;
+}
+
+void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
+  auto get = [&](const std::string& name, const at::Tensor& like) -> const at::Tensor& {
+    const auto it = state.find(name);
+    TORCH_CHECK(it != state.end(), "optimizer state: no tensor '", name, "'");
+    TORCH_CHECK(it->second.sizes() == like.sizes(), "optimizer state: '", name, "' has shape ", it->second.sizes(),
+                ", the parameter needs ", like.sizes());
+    return it->second;
+  };
+  TORCH_CHECK(state.size() == 1 + 2 * params_.size(), "optimizer state: ", state.size(), " tensors for ",
+              params_.size(), " parameters (expected ", 1 + 2 * params_.size(), ")");
+  const auto& step = state.find("step");
+  TORCH_CHECK(step != state.end() && step->second.numel() == 1, "optimizer state: no scalar 'step'");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    exp_avg_[i].copy_(get("exp_avg." + std::to_string(i), exp_avg_[i]));
+    exp_avg_sq_[i].copy_(get("exp_avg_sq." + std::to_string(i), exp_avg_sq_[i]));
+  }
+  step_ = step->second.item<int64_t>();
+}
+
 void AdamW::zero_grad() {
   for (auto& p : params_) {
     if (p.grad().defined()) p.mutable_grad().zero_();

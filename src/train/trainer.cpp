@@ -1,5 +1,6 @@
 #include "opd/train/trainer.h"
 
+#include "opd/core/tensorboard_writer.h"
 #include "opd/core/token_alignment.h"
 #include "opd/model/pretrained.h"
 #include "opd/objectives/registry.h"
@@ -8,10 +9,12 @@
 #include "opd/rollout/scoring.h"
 #include "opd/rollout/scoring_context.h"
 #include "opd/rollout/sequence_packing.h"
+#include "opd/train/checkpoint.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/lr_schedule.h"
 #include "opd/train/metrics_log.h"
 #include "opd/train/prompt_formats.h"
+#include "opd/train/stop_signal.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -22,6 +25,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -491,6 +495,7 @@ Metrics Trainer::step(int64_t step) {
     }
     in.reference_logprobs = rows(reference_logprobs);
     auto out = objective_->compute(in);
+    if (step == poisoned_step_) out.loss = out.loss * std::numeric_limits<double>::quiet_NaN();
     out.loss.backward();
     loss_sum += out.loss.item<double>();
     m.merge(out.metrics);
@@ -559,6 +564,49 @@ void Trainer::save_student(const std::string& name) {
   model::save_pretrained(student_, (fs::path(config_.run_dir) / name).string(), options);
 }
 
+void Trainer::save_checkpoint() {
+  const std::string temp = checkpoint_temp_dir(config_.run_dir, next_step_);
+  fs::remove_all(temp);
+  model::SaveOptions options;
+  options.copy_files_from = config_.student.path;
+  options.dtype = student_->dtype();  // the weights exactly as they train
+  model::save_pretrained(student_, temp, options);  // throws on non-finite weights: no checkpoint holds them
+  TrainerState state;
+  state.step = next_step_;
+  state.seed = config_.seed;
+  state.sampler = sampler_->state();
+  state.consecutive_skips = consecutive_skips_;
+  write_trainer_state(temp, state, optimizer_->state());
+  commit_checkpoint(config_.run_dir, next_step_, config_.keep_checkpoints);
+  spdlog::info("checkpoint: {}", (fs::path(config_.run_dir) / checkpoint_name(next_step_)).string());
+}
+
+void Trainer::resume(const std::string& checkpoint_dir) {
+  const auto state = read_trainer_state(checkpoint_dir);
+  TORCH_CHECK(state.seed == config_.seed, checkpoint_dir, ": written by a run with seed ", state.seed,
+              ", this recipe has seed ", config_.seed, " (the draws would not continue)");
+  TORCH_CHECK(state.step <= config_.steps, checkpoint_dir, ": at step ", state.step, ", past the recipe's steps (",
+              config_.steps, ")");
+  auto saved = model::load_pretrained(checkpoint_dir, model::LoadOptions{student_->dtype(), student_->device()});
+  auto from = model::named_weights(saved);
+  auto to = model::named_weights(student_);
+  TORCH_CHECK(from.size() == to.size(), checkpoint_dir, ": ", from.size(), " weights, the student has ", to.size());
+  {
+    at::NoGradGuard no_grad;
+    for (auto& [name, param] : to) {
+      const auto it = from.find(name);
+      TORCH_CHECK(it != from.end() && it->second.sizes() == param.sizes(), checkpoint_dir, ": weight '", name,
+                  "' is missing or of another shape than the student's");
+      param.copy_(it->second);
+    }
+  }
+  optimizer_->load_state(read_optimizer_state(checkpoint_dir));
+  sampler_->restore(state.sampler);
+  consecutive_skips_ = state.consecutive_skips;
+  next_step_ = state.step;
+  spdlog::info("resumed from {} at step {}", checkpoint_dir, next_step_);
+}
+
 TrainSummary Trainer::run() {
   fs::create_directories(config_.run_dir);
   {
@@ -566,7 +614,9 @@ TrainSummary Trainer::run() {
     out << train_config_yaml(config_);
     TORCH_CHECK(out.good(), "cannot write ", config_.run_dir, "/config.yaml");
   }
-  MetricsLog log((fs::path(config_.run_dir) / "metrics.jsonl").string());
+  // A resumed run keeps the metrics of the steps before its checkpoint.
+  MetricsLog log((fs::path(config_.run_dir) / "metrics.jsonl").string(), next_step_);
+  TensorBoardWriter tensorboard((fs::path(config_.run_dir) / "tensorboard").string());
   int64_t student_params = 0;
   for (const auto& p : student_->parameters()) student_params += p.numel();
   spdlog::info("opd-train: objective {} | student {} ({} params) | {} | {} prompts", objective_->name(),
@@ -574,15 +624,29 @@ TrainSummary Trainer::run() {
 
   TrainSummary summary;
   summary.before = evaluate();
+  summary.steps = next_step_;
+  const int64_t first = next_step_;
   const auto t0 = Clock::now();
-  for (int64_t s = 0; s < config_.steps; ++s) {
+  for (int64_t s = first; s < config_.steps; ++s) {
     Metrics m = step(s);
+    next_step_ = s + 1;
     log.write(s, m);
-    if (s == 0) summary.first_step = m;
+    std::vector<std::pair<std::string, double>> scalars;
+    for (const auto& entry : m.entries()) {
+      const double v = m.value(entry.first);
+      if (std::isfinite(v)) scalars.emplace_back("train/" + entry.first, v);
+    }
+    tensorboard.add_scalars(s, scalars);
+    tensorboard.flush();  // a crash loses nothing logged
+    if (s == first) summary.first_step = m;
     summary.last_step = m;
     summary.steps = s + 1;
+    consecutive_skips_ = m.value("skipped") > 0 ? consecutive_skips_ + 1 : 0;
+    TORCH_CHECK(config_.max_skipped_steps == 0 || consecutive_skips_ < config_.max_skipped_steps, "step ", s,
+                ": ", consecutive_skips_, " steps in a row had a non-finite loss or gradient (max_skipped_steps: ",
+                config_.max_skipped_steps, "); stopping. The checkpoints hold finite weights only.");
     if ((s + 1) % config_.log_every == 0 || s + 1 == config_.steps) {
-      const double eta = seconds_since(t0) / double(s + 1) * double(config_.steps - s - 1);
+      const double eta = seconds_since(t0) / double(s + 1 - first) * double(config_.steps - s - 1);
       const auto kl = headline_kl(m);
       const std::string kl_field = kl ? fmt::format(" | {} {:.4f}", kl->first, kl->second) : "";
       spdlog::info("step {}/{} | loss {:+.4f}{} | grad_norm {:.3f} | lr {:.2e} | {:.0f} tok/s | "
@@ -590,9 +654,14 @@ TrainSummary Trainer::run() {
                    s + 1, config_.steps, m.value("loss"), kl_field, m.value("grad_norm"),
                    m.value("lr"), m.value("tokens_per_s"), format_eta(eta));
     }
-    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) {
-      save_student("checkpoint-" + std::to_string(s + 1));
+    if (stop_requested() && s + 1 < config_.steps) {
+      spdlog::warn("stop requested: checkpointing after step {} and exiting", s + 1);
+      save_checkpoint();
+      clear_stop_request();
+      summary.stopped = true;
+      return summary;
     }
+    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) save_checkpoint();
   }
   summary.after = evaluate();
   save_student("final");

@@ -78,6 +78,39 @@ TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   EXPECT_TRUE(fs::exists(dir / "run/metrics.jsonl"));
 }
 
+// Preemption: SIGTERM checkpoints at the next step boundary and exits 0;
+// --resume finishes the run with the weights an uninterrupted run reaches.
+TEST(Cli, SigtermCheckpointsAndResumeFinishesBitwise) {
+  ScratchDir dir;
+  const std::string models = make_models(dir);
+  const std::string train = kBin + "/opd-train --config " + kRecipe + models + " --set log_every=1000";
+  const std::string run_dir = dir / "run";
+  // Start a long run, wait for its second logged step, then SIGTERM it.
+  auto r = run("(" + train + " --set steps=100000 > " + (dir / "log") + " 2>&1 & pid=$!; i=0; "
+               "while [ \"$(cat " + run_dir + "/metrics.jsonl 2>/dev/null | wc -l)\" -lt 2 ] && [ $i -lt 3000 ]; "
+               "do sleep 0.01; i=$((i+1)); done; kill -TERM $pid; wait $pid; echo exit=$?)");
+  const std::string log = opd::testing::read_file_bytes(dir / "log");
+  ASSERT_NE(r.output.find("exit=0"), std::string::npos) << r.output << log;
+  const auto at = log.find("stopped after step ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const int64_t stopped = std::stoll(log.substr(at + 19));
+  EXPECT_GE(stopped, 2);
+  EXPECT_TRUE(fs::exists(run_dir + "/checkpoint-" + std::to_string(stopped))) << log;
+  EXPECT_FALSE(fs::exists(run_dir + "/final"));
+
+  // Resume to two steps past the stop (the smoke recipe's lr is constant, so
+  // the shorter horizon changes no update) and compare with a fresh run.
+  const std::string steps = " --set steps=" + std::to_string(stopped + 2);
+  r = run(train + steps + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
+  r = run(train + steps + " --set run_dir=" + (dir / "fresh"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(opd::testing::read_file_bytes(run_dir + "/final/model.safetensors"),
+            opd::testing::read_file_bytes(dir / "fresh/final/model.safetensors"));
+  EXPECT_EQ(count_lines(opd::testing::read_file_bytes(run_dir + "/metrics.jsonl")), stopped + 2);
+}
+
 TEST(Cli, BadInputIsOneLineNamingWhatAndWhere) {
   ScratchDir dir;
   const std::string sets = make_models(dir);

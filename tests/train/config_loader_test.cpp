@@ -66,6 +66,8 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.micro_batch_size, b.micro_batch_size);
   EXPECT_EQ(a.log_every, b.log_every);
   EXPECT_EQ(a.save_every, b.save_every);
+  EXPECT_EQ(a.keep_checkpoints, b.keep_checkpoints);
+  EXPECT_EQ(a.max_skipped_steps, b.max_skipped_steps);
   EXPECT_EQ(a.student.path, b.student.path);
   EXPECT_EQ(a.student.dtype, b.student.dtype);
   EXPECT_EQ(a.teacher.path, b.teacher.path);
@@ -417,6 +419,8 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.micro_batch_size = 3;
   c.log_every = 7;
   c.save_every = 11;
+  c.keep_checkpoints = 0;
+  c.max_skipped_steps = 4;
   c.student = {"/m/student dir", "bfloat16"};
   c.teacher = {"true", "float16"};  // a path YAML would read as a bool if unquoted
   c.data.train_path = "123";          // ... or as a number
@@ -446,7 +450,8 @@ TEST(ConfigLoader, YamlRoundTrips) {
 
   // Every key is written, defaults included.
   for (const char* key : {"run_dir:", "seed:", "steps:", "micro_batch_size:", "log_every:",
-                          "save_every:", "student:", "teacher:", "path:", "dtype:", "data:",
+                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "student:", "teacher:",
+                          "path:", "dtype:", "data:",
                           "train:", "prompts_per_step:", "samples_per_prompt:", "shuffle:",
                           "rollout:", "max_new_tokens:", "temperature:", "top_k:", "top_p:",
                           "objective:", "name:", "optim:", "lr:", "weight_decay:", "betas:",

@@ -51,6 +51,18 @@ TEST(Trainer, SmokeRunReverseKlFallsClearly) {
   EXPECT_TRUE(std::filesystem::exists(dir / "run/config.yaml"));
   auto reread = load_train_config(dir / "run/config.yaml");
   EXPECT_EQ(reread.steps, 40);
+  // TensorBoard: the file-version record and one event per step (the
+  // framing is checked in depth by tests/core/tensorboard_writer_test.cpp).
+  std::vector<std::filesystem::path> events;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "run/tensorboard")) events.push_back(e.path());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].filename().string().rfind("events.out.tfevents.", 0), 0u) << events[0];
+  std::ifstream tb(events[0], std::ios::binary);
+  int records = 0;
+  for (uint64_t length = 0; tb.read(reinterpret_cast<char*>(&length), 8); ++records) {
+    tb.seekg(static_cast<std::streamoff>(4 + length + 4), std::ios::cur);
+  }
+  EXPECT_EQ(records, 41);
   auto final_model = model::load_pretrained(dir / "run/final");
   auto trained = model::named_weights(trainer.student());
   for (auto& [name, t] : model::named_weights(final_model)) EXPECT_TRUE(at::equal(t, trained.at(name))) << name;

@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <map>
+#include <string>
+
 #include <vector>
 
 namespace opd::train {
@@ -21,6 +24,12 @@ class AdamW {
   void step(double lr);
   void zero_grad();
   int64_t steps_taken() const { return step_; }
+  // Everything a resume needs: "step" and each parameter's moments
+  // ("exp_avg.<i>", "exp_avg_sq.<i>", in params() order).
+  std::map<std::string, at::Tensor> state() const;
+  // Restores a state() of an optimizer over parameters of the same shapes;
+  // throws naming the first tensor that is missing or of another shape.
+  void load_state(const std::map<std::string, at::Tensor>& state);
   const std::vector<at::Tensor>& params() const { return params_; }
 
  private:

@@ -10,8 +10,9 @@ namespace opd::train {
 
 class MetricsLog {
  public:
-  // Opens (truncates) `path`; throws naming it when it cannot be written.
-  explicit MetricsLog(const std::string& path);
+  // Opens `path`, keeping the lines of steps before `keep_before_step` (a
+  // resumed run's history; 0 truncates); throws naming it when it cannot be written.
+  explicit MetricsLog(const std::string& path, int64_t keep_before_step = 0);
   // {"step": step, "<name>": value, ...}, flushed so a crash loses nothing written.
   void write(int64_t step, const Metrics& metrics);
 

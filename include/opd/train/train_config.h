@@ -70,6 +70,8 @@ struct TrainConfig {
   int64_t micro_batch_size = 8;          // sequences per forward/backward
   int64_t log_every = 1;                 // steps between progress lines
   int64_t save_every = 0;                // steps between checkpoints; 0 = only at the end
+  int64_t keep_checkpoints = 3;          // newest checkpoint-<step>/ dirs kept; 0 = all
+  int64_t max_skipped_steps = 10;        // stop after this many non-finite steps in a row; 0 = never
   ModelSpec student;
   // The teacher: scores (and, where the objective asks, writes) every row;
   // with `teachers` it is the default for domains not listed there, and may

@@ -24,8 +24,10 @@ namespace opd::train {
 
 struct TrainSummary {
   Metrics before, after;          // evaluate() at the start and the end
-  Metrics first_step, last_step;  // the first and last optimizer steps
-  int64_t steps = 0;
+  Metrics first_step, last_step;  // the first and last optimizer steps this run took
+  int64_t steps = 0;              // steps done, counting those before a resume
+  bool stopped = false;           // a stop request (SIGTERM/SIGINT) ended the run early, checkpointed;
+                                  // `after` is then empty
 };
 
 class Trainer {
@@ -37,10 +39,22 @@ class Trainer {
   explicit Trainer(TrainConfig config);
   ~Trainer();
 
-  // All configured steps: writes <run_dir>/config.yaml (resolved),
-  // <run_dir>/metrics.jsonl and the final student as an HF directory in
-  // <run_dir>/final.
+  // All configured steps (from the resumed one, if any): writes
+  // <run_dir>/config.yaml (resolved), <run_dir>/metrics.jsonl and the same
+  // metrics as TensorBoard scalars in <run_dir>/tensorboard/, a checkpoint
+  // every save_every steps and the final student as an HF directory in
+  // <run_dir>/final. On a stop request (stop_signal.h) it checkpoints after
+  // the current step and returns early. Throws after max_skipped_steps
+  // non-finite steps in a row.
   TrainSummary run();
+  // Continues from a checkpoint directory (checkpoint.h): the student's
+  // weights, the optimizer, the data position and the step. Throws naming
+  // the directory when it is not a checkpoint of a run with this seed and
+  // these shapes.
+  void resume(const std::string& checkpoint_dir);
+  int64_t next_step() const { return next_step_; }
+  // Fault injection for tests: step `step`'s loss (and so its gradient) is NaN.
+  void inject_non_finite_loss(int64_t step) { poisoned_step_ = step; }
   // One optimizer step (0-based `step`); returns its metrics.
   Metrics step(int64_t step);
   // The batch a step trains on, each row's teacher (an index into the
@@ -67,6 +81,9 @@ class Trainer {
  private:
   // Writes the student as an HF directory <run_dir>/<name>, atomically.
   void save_student(const std::string& name);
+  // <run_dir>/checkpoint-<next_step_>: the student in its compute dtype (so a
+  // resume is exact) and the trainer state; keeps the newest keep_checkpoints.
+  void save_checkpoint();
   // Construction checks that need the loaded models and dataset.
   void check_vocabularies() const;
   void check_dataset_targets() const;
@@ -96,6 +113,9 @@ class Trainer {
   std::unique_ptr<Objective> objective_;
   ObjectiveNeeds needs_;
   std::unique_ptr<AdamW> optimizer_;
+  int64_t next_step_ = 0;
+  int64_t consecutive_skips_ = 0;
+  int64_t poisoned_step_ = -1;
 };
 
 // Per-token weights of a step (DESIGN §3), from its aligned loss mask

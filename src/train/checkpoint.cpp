@@ -1,0 +1,98 @@
+#include "opd/train/checkpoint.h"
+
+#include "opd/model/safetensors.h"
+
+#include <c10/util/Exception.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <vector>
+
+namespace opd::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kStateFile = "trainer_state.json";
+const char* const kOptimizerFile = "optimizer.safetensors";
+
+// Complete checkpoints of run_dir as (step, path), oldest first.
+std::vector<std::pair<int64_t, fs::path>> complete_checkpoints(const std::string& run_dir) {
+  std::vector<std::pair<int64_t, fs::path>> out;
+  std::error_code ec;
+  if (!fs::is_directory(run_dir, ec)) return out;
+  static const std::regex name("checkpoint-([0-9]+)");
+  for (const auto& entry : fs::directory_iterator(run_dir)) {
+    std::smatch m;
+    const std::string file = entry.path().filename().string();
+    if (!entry.is_directory() || !std::regex_match(file, m, name)) continue;
+    if (!fs::exists(entry.path() / kStateFile) || !fs::exists(entry.path() / kOptimizerFile)) continue;
+    out.emplace_back(std::stoll(m[1].str()), entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::string checkpoint_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
+
+std::string checkpoint_temp_dir(const std::string& run_dir, int64_t step) {
+  return (fs::path(run_dir) / ("." + checkpoint_name(step) + ".tmp")).string();
+}
+
+void write_trainer_state(const std::string& dir, const TrainerState& state,
+                         const std::map<std::string, at::Tensor>& optimizer) {
+  model::write_safetensors((fs::path(dir) / kOptimizerFile).string(), optimizer);
+  const nlohmann::json j = {{"step", state.step},
+                            {"seed", state.seed},
+                            {"sampler", {{"epoch", state.sampler.epoch}, {"cursor", state.sampler.cursor}}},
+                            {"consecutive_skips", state.consecutive_skips}};
+  const auto path = fs::path(dir) / kStateFile;
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  out.close();
+  TORCH_CHECK(out.good(), "cannot write ", path.string());
+}
+
+TrainerState read_trainer_state(const std::string& dir) {
+  const auto path = (fs::path(dir) / kStateFile).string();
+  std::ifstream in(path);
+  TORCH_CHECK(in, "not a checkpoint: no ", path);
+  try {
+    const auto j = nlohmann::json::parse(in);
+    TrainerState s;
+    s.step = j.at("step").get<int64_t>();
+    s.seed = j.at("seed").get<uint64_t>();
+    s.sampler.epoch = j.at("sampler").at("epoch").get<int64_t>();
+    s.sampler.cursor = j.at("sampler").at("cursor").get<int64_t>();
+    s.consecutive_skips = j.at("consecutive_skips").get<int64_t>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    TORCH_CHECK(false, path, ": ", e.what());
+  }
+}
+
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir) {
+  auto file = model::read_safetensors((fs::path(dir) / kOptimizerFile).string());
+  return {file.tensors.begin(), file.tensors.end()};
+}
+
+void commit_checkpoint(const std::string& run_dir, int64_t step, int64_t keep) {
+  const fs::path temp = checkpoint_temp_dir(run_dir, step);
+  const fs::path final_dir = fs::path(run_dir) / checkpoint_name(step);
+  fs::remove_all(final_dir);
+  fs::rename(temp, final_dir);
+  auto all = complete_checkpoints(run_dir);
+  for (size_t i = 0; keep > 0 && i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove_all(all[i].second);
+}
+
+std::string latest_checkpoint(const std::string& run_dir) {
+  const auto all = complete_checkpoints(run_dir);
+  return all.empty() ? "" : all.back().second.string();
+}
+
+}  // namespace opd::train
