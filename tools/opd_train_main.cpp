@@ -1,8 +1,11 @@
 // opd-train: on-policy distillation from a YAML recipe.
 //   opd-train --config configs/smoke/opd_tiny.yaml [--set optim.lr=1e-3 ...] [--resume | --resume-from DIR]
+//   torchrun --nproc-per-node 4 --no-python opd-train --config ...   (data parallel, one rank per process)
 // SIGTERM / SIGINT checkpoint after the current step and exit 0 (preemption);
 // --resume then continues from the newest checkpoint of the run directory.
 #include "cli_main.h"
+#include "opd/dist/communicator.h"
+#include "opd/dist/launch_env.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/stop_signal.h"
@@ -48,7 +51,14 @@ int main(int argc, char** argv) {
   return opd::tools::run_main("opd-train", [&] {
     spdlog::set_pattern("[%H:%M:%S] %v");
     auto config = opd::train::load_train_config(config_path, overrides);
-    opd::train::Trainer trainer(config);
+    // Under torchrun / srun: one rank of a data-parallel run over Gloo.
+    const auto env = opd::dist::read_launch_env();
+    std::shared_ptr<opd::dist::Communicator> comm;
+    if (env.distributed()) {
+      if (env.rank != 0) spdlog::set_level(spdlog::level::warn);  // one progress line per run
+      comm = std::make_shared<opd::dist::Communicator>(env, at::kCPU, std::chrono::seconds(config.dist_timeout_s));
+    }
+    opd::train::Trainer trainer(config, comm);
     if (resume) {
       resume_from = opd::train::latest_checkpoint(config.run_dir);
       if (resume_from.empty()) spdlog::info("--resume: no checkpoint in {} yet; starting at step 0", config.run_dir);
@@ -56,6 +66,7 @@ int main(int argc, char** argv) {
     if (!resume_from.empty()) trainer.resume(resume_from);
     opd::train::install_stop_handlers();
     auto summary = trainer.run();
+    if (env.rank != 0) return 0;
     if (summary.stopped) {
       std::printf("stopped after step %lld; continue with --resume\n", static_cast<long long>(summary.steps));
       return 0;

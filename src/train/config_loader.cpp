@@ -25,8 +25,9 @@ namespace {
 // level is a scalar. Both the file and `--set` keys are checked against these
 // lists, and MapReader refuses to read a key not listed here, so the accepted
 // keys cannot drift from the ones converted.
-const std::vector<std::string> kTopScalars = {"run_dir",    "seed",       "steps",           "micro_batch_size",
-                                              "log_every",  "save_every", "keep_checkpoints", "max_skipped_steps"};
+const std::vector<std::string> kTopScalars = {"run_dir",         "seed",           "steps",
+                                              "micro_batch_size", "log_every",      "save_every",
+                                              "keep_checkpoints", "max_skipped_steps", "dist_timeout_s"};
 // The `objective` section: name, normalization, then every objective's
 // options (objective_option_keys) in first-seen order; which of them a given
 // objective accepts is checked once its name is known (read_objective).
@@ -606,6 +607,7 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.save_every = top.integer("save_every", d.save_every, 0);
   c.keep_checkpoints = top.integer("keep_checkpoints", d.keep_checkpoints, 0);
   c.max_skipped_steps = top.integer("max_skipped_steps", d.max_skipped_steps, 0);
+  c.dist_timeout_s = top.integer("dist_timeout_s", d.dist_timeout_s, 1);
 
   c.student = read_model(top.section("student"), d.student);
   // OPSD (rollout.refiner: student) needs no teacher: the frozen student is
@@ -854,6 +856,7 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("save_every", c.save_every);
   integer("keep_checkpoints", c.keep_checkpoints);
   integer("max_skipped_steps", c.max_skipped_steps);
+  integer("dist_timeout_s", c.dist_timeout_s);
   model("student", c.student);
   if (!c.teacher.path.empty()) model("teacher", c.teacher);
   if (!c.teachers.empty()) {

@@ -2,6 +2,7 @@
 
 #include "opd/core/tensorboard_writer.h"
 #include "opd/core/token_alignment.h"
+#include "opd/dist/communicator.h"
 #include "opd/model/pretrained.h"
 #include "opd/objectives/registry.h"
 #include "opd/rollout/generator.h"
@@ -126,17 +127,19 @@ std::string format_eta(double seconds) {
 
 }  // namespace
 
-at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization) {
+at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization,
+                              const std::function<double(double)>& sum_over_ranks) {
   TORCH_CHECK(loss_mask.dim() == 2,
               "loss_token_weights: expected an aligned loss mask [B, T-1], got ",
               loss_mask.sizes());
-  const double total = loss_mask.sum().item<double>();
+  const auto global = [&](double v) { return sum_over_ranks ? sum_over_ranks(v) : v; };
+  const double total = global(loss_mask.sum().item<double>());
   TORCH_CHECK(total > 0, "loss_token_weights: the step holds no loss tokens");
   switch (normalization) {
     case LossNormalization::kToken: return loss_mask / total;
     case LossNormalization::kSequence: {
       auto per_row = loss_mask.sum(1, /*keepdim=*/true);  // [B, 1]
-      const double rows = (per_row > 0).sum().item<double>();
+      const double rows = global((per_row > 0).sum().item<double>());
       // Rows without loss tokens keep weight 0 (clamp only avoids 0/0).
       return loss_mask / (per_row.clamp_min(1.0) * rows);
     }
@@ -144,7 +147,14 @@ at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization nor
   TORCH_INTERNAL_ASSERT(false, "unknown LossNormalization ", static_cast<int>(normalization));
 }
 
-Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
+Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
+    : config_(std::move(config)), comm_(std::move(comm)) {
+  if (comm_) {
+    rank_ = comm_->rank();
+    world_ = comm_->world_size();
+    TORCH_CHECK(config_.data.prompts_per_step % world_ == 0, "data.prompts_per_step: ",
+                config_.data.prompts_per_step, " prompts do not split evenly over ", world_, " ranks");
+  }
   objective_ = make_objective(config_.objective);  // validates the objective block
   needs_ = objective_->needs();
   student_ = load_model(config_.student, "student");
@@ -176,6 +186,11 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   }
   if (needs_.reference_logprobs) load_reference();
   sampler_ = std::make_unique<data::PromptSampler>(dataset_.size(), config_.seed, config_.data.shuffle);
+  if (comm_) {  // every rank starts from rank 0's weights
+    std::vector<at::Tensor> weights;
+    for (const auto& p : student_->parameters()) weights.push_back(p);
+    comm_->broadcast(weights, 0, "initial weights");
+  }
   optimizer_ = std::make_unique<AdamW>(
       student_->parameters(),
       AdamWOptions{config_.optim.beta1, config_.optim.beta2, config_.optim.eps, config_.optim.weight_decay});
@@ -280,9 +295,11 @@ void Trainer::load_reference() {
 
 Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
   std::vector<int64_t> rows;  // dataset index of each batch row
-  for (int64_t i : sampler_->next(config_.data.prompts_per_step)) {
+  // This rank's slice of the step's prompts (all of them on one process).
+  for (int64_t i : sampler_->next_shard(config_.data.prompts_per_step, rank_, world_)) {
     for (int64_t r = 0; r < config_.data.samples_per_prompt; ++r) rows.push_back(i);
   }
+  const int64_t row0 = first_row();
   StepRollout out;
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t i : rows) {
@@ -291,11 +308,15 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
     out.teacher_reads_differently = out.teacher_reads_differently || !dataset_[i].teacher_ids.empty();
     out.row_teacher.push_back(teacher_of_[static_cast<size_t>(i)]);
   }
+  // Draws are keyed by the row's place in the global batch: any world size
+  // samples the same tokens for it.
   auto student_generation = generation_config(config_, student_->config(), student_format_);
   student_generation.seed = draw_seed(config_.seed, /*stream=*/1, step);
+  student_generation.first_row = row0;
   auto teacher_generation = [&](const Teacher& t) {
     auto g = generation_config(config_, t.model->config(), t.format);
     g.seed = draw_seed(config_.seed, /*stream=*/3, step);
+    g.first_row = row0;
     return g;
   };
   student_->eval();
@@ -360,7 +381,7 @@ Trainer::StepRollout Trainer::rollout(int64_t step, Metrics* metrics) {
   if (metrics) {
     metrics->set("response_length",
                  batch.response_lengths.sum().item<double>() / double(batch.batch_size()));
-    metrics->set("generated_tokens", generated);
+    metrics->add_total("generated_tokens", generated);
   }
   return out;
 }
@@ -372,10 +393,13 @@ RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector
   schedule.anneal_steps =
       config_.rollout.teacher_prefix_anneal_steps > 0 ? config_.rollout.teacher_prefix_anneal_steps : config_.steps;
   schedule.uniform = config_.rollout.teacher_prefix_sampling == "uniform";
-  const int64_t B = static_cast<int64_t>(prompts.size());
-  const auto lengths = schedule.lengths(step, B, draw_seed(config_.seed, /*stream=*/4, step));
+  const int64_t B = static_cast<int64_t>(prompts.size()), row0 = first_row();
+  // The global batch's lengths, this rank's slice of them.
+  const auto global_lengths = schedule.lengths(step, B * world_, draw_seed(config_.seed, /*stream=*/4, step));
+  const std::vector<int64_t> lengths(global_lengths.begin() + row0, global_lengths.begin() + row0 + B);
   auto student_generation = generation_config(config_, student_->config(), student_format_);
   student_generation.seed = draw_seed(config_.seed, /*stream=*/1, step);
+  student_generation.first_row = row0;
   const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
   if (metrics) {
     metrics->set("prefix_cap", double(schedule.cap(step)));
@@ -388,6 +412,7 @@ RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector
   const auto written = teachers_.generate(rows.teacher_prompts, rows.row_teacher, [&](const Teacher& t) {
     auto g = generation_config(config_, t.model->config(), t.format);
     g.seed = draw_seed(config_.seed, /*stream=*/5, step);
+    g.first_row = row0;
     g.max_new_tokens = longest;
     g.row_max_new_tokens = lengths;
     return g;
@@ -448,11 +473,15 @@ Metrics Trainer::step(int64_t step) {
   //    neither the normalisation nor the per-token random draws.
   const auto t2 = Clock::now();
   auto loss_mask = aligned_targets(batch.loss_mask);
-  const double global_tokens = loss_mask.sum().item<double>();
+  const auto sum_over_ranks = [this](double v) { return comm_ ? comm_->sum(v, "loss token count") : v; };
+  const double global_tokens = sum_over_ranks(loss_mask.sum().item<double>());
   TORCH_CHECK(global_tokens > 0, "step ", step, ": the rollout produced no loss tokens");
-  const auto token_weight = loss_token_weights(loss_mask, config_.objective.normalization);
+  const auto token_weight = loss_token_weights(loss_mask, config_.objective.normalization, sum_over_ranks);
   const int64_t B = batch.batch_size(), positions = batch.seq_len() - 1;
-  const auto token_index = at::arange(B * positions, at::kLong).view({B, positions});
+  // A token's draws (trust masks) are keyed by (global row, position): the
+  // same whatever the padding, the micro-batches or the world size.
+  const auto token_index = (at::arange(first_row(), first_row() + B, at::kLong) * kRowStride).unsqueeze(1) +
+                           at::arange(positions, at::kLong).unsqueeze(0);
   const auto device = student_->device();
   student_->train();
   optimizer_->zero_grad();
@@ -502,8 +531,18 @@ Metrics Trainer::step(int64_t step) {
   }
   const double t_backward = seconds_since(t2) - t_teacher_logits;
 
-  // 4. Update, unless something went non-finite.
+  // 4. Sum over ranks (the token weights are already global), then update
+  //    unless something went non-finite.
   const auto& params = optimizer_->params();
+  if (comm_) {
+    std::vector<at::Tensor> grads;
+    for (const auto& p : params) {
+      if (p.grad().defined()) grads.push_back(p.grad());
+    }
+    comm_->all_reduce_sum(grads, "gradient all-reduce");
+    loss_sum = comm_->sum(loss_sum, "loss");
+    reduce_metrics(m);
+  }
   const double grad_norm = clip_grad_norm(params, config_.optim.grad_clip);
   const double lr = learning_rate(config_.optim, step, config_.steps);
   const bool finite = std::isfinite(loss_sum) && std::isfinite(grad_norm);
@@ -558,6 +597,33 @@ Metrics Trainer::evaluate() {
   return m;
 }
 
+int64_t Trainer::first_row() const {
+  return rank_ * (config_.data.prompts_per_step / world_) * config_.data.samples_per_prompt;
+}
+
+void Trainer::reduce_metrics(Metrics& metrics) {
+  std::vector<double> flat;
+  for (const auto& [name, e] : metrics.entries()) {
+    flat.push_back(e.sum);
+    flat.push_back(e.count);
+  }
+  const double keys = double(metrics.entries().size());
+  TORCH_CHECK(comm_->max(keys, "metrics") == keys && comm_->sum(keys, "metrics") == keys * double(world_),
+              "rank ", rank_, ": the ranks logged different metrics this step");
+  flat = comm_->sum(flat, "metrics");
+  Metrics global;
+  size_t i = 0;
+  for (const auto& [name, e] : metrics.entries()) {
+    if (e.total) {
+      global.add_total(name, flat[i]);
+    } else {
+      global.add(name, flat[i], flat[i + 1]);
+    }
+    i += 2;
+  }
+  metrics = global;
+}
+
 void Trainer::save_student(const std::string& name) {
   model::SaveOptions options;
   options.copy_files_from = config_.student.path;  // tokenizer files travel with the weights
@@ -608,19 +674,24 @@ void Trainer::resume(const std::string& checkpoint_dir) {
 }
 
 TrainSummary Trainer::run() {
-  fs::create_directories(config_.run_dir);
-  {
+  // Rank 0 writes the run directory; the other ranks only compute.
+  const bool writer = rank_ == 0;
+  std::optional<MetricsLog> log;
+  std::optional<TensorBoardWriter> tensorboard;
+  if (writer) {
+    fs::create_directories(config_.run_dir);
     std::ofstream out(fs::path(config_.run_dir) / "config.yaml");
     out << train_config_yaml(config_);
     TORCH_CHECK(out.good(), "cannot write ", config_.run_dir, "/config.yaml");
+    // A resumed run keeps the metrics of the steps before its checkpoint.
+    log.emplace((fs::path(config_.run_dir) / "metrics.jsonl").string(), next_step_);
+    tensorboard.emplace((fs::path(config_.run_dir) / "tensorboard").string());
   }
-  // A resumed run keeps the metrics of the steps before its checkpoint.
-  MetricsLog log((fs::path(config_.run_dir) / "metrics.jsonl").string(), next_step_);
-  TensorBoardWriter tensorboard((fs::path(config_.run_dir) / "tensorboard").string());
   int64_t student_params = 0;
   for (const auto& p : student_->parameters()) student_params += p.numel();
-  spdlog::info("opd-train: objective {} | student {} ({} params) | {} | {} prompts", objective_->name(),
-               config_.student.path, student_params, teachers_.describe(), dataset_.size());
+  spdlog::info("opd-train: objective {} | student {} ({} params) | {} | {} prompts{}", objective_->name(),
+               config_.student.path, student_params, teachers_.describe(), dataset_.size(),
+               world_ > 1 ? fmt::format(" | {} ranks", world_) : "");
 
   TrainSummary summary;
   summary.before = evaluate();
@@ -628,16 +699,19 @@ TrainSummary Trainer::run() {
   const int64_t first = next_step_;
   const auto t0 = Clock::now();
   for (int64_t s = first; s < config_.steps; ++s) {
+    if (comm_) comm_->mark_progress(s);
     Metrics m = step(s);
     next_step_ = s + 1;
-    log.write(s, m);
-    std::vector<std::pair<std::string, double>> scalars;
-    for (const auto& entry : m.entries()) {
-      const double v = m.value(entry.first);
-      if (std::isfinite(v)) scalars.emplace_back("train/" + entry.first, v);
+    if (writer) {
+      log->write(s, m);
+      std::vector<std::pair<std::string, double>> scalars;
+      for (const auto& entry : m.entries()) {
+        const double v = m.value(entry.first);
+        if (std::isfinite(v)) scalars.emplace_back("train/" + entry.first, v);
+      }
+      tensorboard->add_scalars(s, scalars);
+      tensorboard->flush();  // a crash loses nothing logged
     }
-    tensorboard.add_scalars(s, scalars);
-    tensorboard.flush();  // a crash loses nothing logged
     if (s == first) summary.first_step = m;
     summary.last_step = m;
     summary.steps = s + 1;
@@ -654,17 +728,23 @@ TrainSummary Trainer::run() {
                    s + 1, config_.steps, m.value("loss"), kl_field, m.value("grad_norm"),
                    m.value("lr"), m.value("tokens_per_s"), format_eta(eta));
     }
-    if (stop_requested() && s + 1 < config_.steps) {
+    // A signal on any rank stops every rank after the same step.
+    const bool stop = comm_ ? comm_->max(stop_requested() ? 1.0 : 0.0, "stop request") > 0 : stop_requested();
+    if (stop && s + 1 < config_.steps) {
       spdlog::warn("stop requested: checkpointing after step {} and exiting", s + 1);
-      save_checkpoint();
+      if (writer) save_checkpoint();
       clear_stop_request();
       summary.stopped = true;
+      if (comm_) comm_->sum(0.0, "checkpoint");  // no rank exits before the checkpoint is written
       return summary;
     }
-    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) save_checkpoint();
+    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps && writer) {
+      save_checkpoint();
+    }
   }
   summary.after = evaluate();
-  save_student("final");
+  if (writer) save_student("final");
+  if (comm_) comm_->sum(0.0, "final save");
   return summary;
 }
 

@@ -68,6 +68,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.save_every, b.save_every);
   EXPECT_EQ(a.keep_checkpoints, b.keep_checkpoints);
   EXPECT_EQ(a.max_skipped_steps, b.max_skipped_steps);
+  EXPECT_EQ(a.dist_timeout_s, b.dist_timeout_s);
   EXPECT_EQ(a.student.path, b.student.path);
   EXPECT_EQ(a.student.dtype, b.student.dtype);
   EXPECT_EQ(a.teacher.path, b.teacher.path);
@@ -421,6 +422,7 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.save_every = 11;
   c.keep_checkpoints = 0;
   c.max_skipped_steps = 4;
+  c.dist_timeout_s = 30;
   c.student = {"/m/student dir", "bfloat16"};
   c.teacher = {"true", "float16"};  // a path YAML would read as a bool if unquoted
   c.data.train_path = "123";          // ... or as a number
@@ -450,7 +452,8 @@ TEST(ConfigLoader, YamlRoundTrips) {
 
   // Every key is written, defaults included.
   for (const char* key : {"run_dir:", "seed:", "steps:", "micro_batch_size:", "log_every:",
-                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "student:", "teacher:",
+                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "dist_timeout_s:",
+                          "student:", "teacher:",
                           "path:", "dtype:", "data:",
                           "train:", "prompts_per_step:", "samples_per_prompt:", "shuffle:",
                           "rollout:", "max_new_tokens:", "temperature:", "top_k:", "top_p:",

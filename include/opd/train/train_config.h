@@ -72,6 +72,7 @@ struct TrainConfig {
   int64_t save_every = 0;                // steps between checkpoints; 0 = only at the end
   int64_t keep_checkpoints = 3;          // newest checkpoint-<step>/ dirs kept; 0 = all
   int64_t max_skipped_steps = 10;        // stop after this many non-finite steps in a row; 0 = never
+  int64_t dist_timeout_s = 1800;         // a collective that waits longer fails the run (multi-process)
   ModelSpec student;
   // The teacher: scores (and, where the objective asks, writes) every row;
   // with `teachers` it is the default for domains not listed there, and may

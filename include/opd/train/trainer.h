@@ -17,8 +17,13 @@
 #include "opd/train/teacher_pool.h"
 #include "opd/train/train_config.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
+
+namespace opd::dist {
+class Communicator;
+}
 
 namespace opd::train {
 
@@ -36,7 +41,11 @@ class Trainer {
   // needs r_t), the prompts and the objective; throws one clear error on a
   // bad model directory, prompt file, option, or a vocabulary the objective
   // cannot use (teacher smaller than the student, top_k above the vocabulary).
-  explicit Trainer(TrainConfig config);
+  // With a communicator of world size N, this process is one rank of a data
+  // parallel run: it draws its 1/N of each step's prompts, and gradients and
+  // loss normalisation are global, so N ranks make the update one process
+  // makes at the same global batch. Only rank 0 writes to run_dir.
+  explicit Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm = nullptr);
   ~Trainer();
 
   // All configured steps (from the resumed one, if any): writes
@@ -84,6 +93,10 @@ class Trainer {
   // <run_dir>/checkpoint-<next_step_>: the student in its compute dtype (so a
   // resume is exact) and the trainer state; keeps the newest keep_checkpoints.
   void save_checkpoint();
+  // This rank's first row in the step's global batch.
+  int64_t first_row() const;
+  // Sums every metric's (sum, count) over ranks, so rank 0 logs the global step.
+  void reduce_metrics(Metrics& metrics);
   // Construction checks that need the loaded models and dataset.
   void check_vocabularies() const;
   void check_dataset_targets() const;
@@ -101,6 +114,8 @@ class Trainer {
   void load_teachers();
 
   TrainConfig config_;
+  std::shared_ptr<dist::Communicator> comm_;
+  int64_t rank_ = 0, world_ = 1;
   model::CausalLM student_{nullptr};
   model::CausalLM reference_{nullptr};  // frozen; loaded only when needs_.reference_logprobs
   data::PromptFormat student_format_;
@@ -121,7 +136,12 @@ class Trainer {
 // Per-token weights of a step (DESIGN §3), from its aligned loss mask
 // [B, T-1] float: kToken gives loss_mask / (loss tokens of the step); kSequence
 // gives each row's loss tokens 1 / (n_row * rows with n_row > 0), so every
-// sequence counts the same. Throws when the mask holds no loss token.
-at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization);
+// sequence counts the same. The counts are of the global batch: each passes
+// through sum_over_ranks when given. Throws when the batch holds no loss token.
+at::Tensor loss_token_weights(const at::Tensor& loss_mask, LossNormalization normalization,
+                              const std::function<double(double)>& sum_over_ranks = nullptr);
+
+// Token keys for per-token draws: global row * kRowStride + position.
+constexpr int64_t kRowStride = int64_t{1} << 32;
 
 }  // namespace opd::train

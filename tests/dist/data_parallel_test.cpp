@@ -1,0 +1,190 @@
+// Data parallel training as users launch it: opd-train processes given
+// torchrun's variables, talking over Gloo on this machine.
+#include "opd/dist/launch_env.h"
+#include "opd/model/pretrained.h"
+#include "support/test_support.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace opd::dist {
+namespace {
+
+namespace fs = std::filesystem;
+using opd::testing::expect_error;
+using opd::testing::ScratchDir;
+
+LaunchEnv from(const std::map<std::string, std::string>& vars) {
+  return read_launch_env([&](const char* name) -> const char* {
+    const auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+}
+
+TEST(LaunchEnv, ReadsTorchrunAndSlurm) {
+  auto e = from({});
+  EXPECT_FALSE(e.distributed());
+  EXPECT_EQ(e.launcher, "none");
+  e = from({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
+            {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29400"}});
+  EXPECT_EQ(e.launcher, "torchrun");
+  EXPECT_EQ(e.rank, 3);
+  EXPECT_EQ(e.world_size, 8);
+  EXPECT_EQ(e.local_rank, 1);
+  EXPECT_EQ(e.local_world_size, 2);
+  EXPECT_EQ(e.master_addr, "node7");
+  EXPECT_EQ(e.master_port, 29400);
+  e = from({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"SLURM_TASKS_PER_NODE", "4(x2)"},
+            {"MASTER_ADDR", "head"}});
+  EXPECT_EQ(e.launcher, "slurm");
+  EXPECT_EQ(e.rank, 5);
+  EXPECT_EQ(e.local_world_size, 4);
+  EXPECT_EQ(e.master_port, 29500);
+}
+
+TEST(LaunchEnv, BadVariablesAreNamed) {
+  expect_error([] { from({{"RANK", "1"}}); }, {"RANK and WORLD_SIZE"});
+  expect_error([] { from({{"RANK", "x"}, {"WORLD_SIZE", "2"}}); }, {"RANK='x'", "not an integer"});
+  expect_error([] { from({{"RANK", "2"}, {"WORLD_SIZE", "2"}}); }, {"rank 2", "world size 2"});
+  expect_error([] { from({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}); }, {"MASTER_PORT=70000"});
+  expect_error([] { from({{"RANK", "0"}, {"WORLD_SIZE", "4"}, {"LOCAL_WORLD_SIZE", "2"}}); },
+               {"MASTER_ADDR is not set", "several nodes"});
+}
+
+struct Result {
+  int exit_code;
+  std::string output;
+};
+
+Result run(const std::string& command) {
+  Result r{-1, ""};
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A port no one listens on now (the kernel's pick for a bound, closed socket).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+const std::string kBin = OPD_BIN_DIR;
+
+// The smoke recipe on fresh tiny models in `dir`, 8 prompts x 2 samples a step.
+std::string recipe(const ScratchDir& dir) {
+  EXPECT_EQ(run(kBin + "/opd-make-tiny --out " + (dir / "teacher") +
+                " --vocab-size 64 --seed 1 --init-std 0.1 --embed-std 0.3").exit_code, 0);
+  EXPECT_EQ(run(kBin + "/opd-make-tiny --out " + (dir / "student") + " --vocab-size 64 --seed 2 --init-std 0.02")
+                .exit_code, 0);
+  return kBin + "/opd-train --config " OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml --set student.path=" +
+         (dir / "student") + " --set teacher.path=" + (dir / "teacher") +
+         " --set data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl --set data.prompts_per_step=8"
+         " --set data.samples_per_prompt=2 --set rollout.max_new_tokens=12 --set log_every=1000";
+}
+
+// `world` ranks of `command` with torchrun's variables; each rank's output in
+// <log>.<rank>; returns each rank's exit code.
+std::vector<int> launch(const std::string& command, int world, const std::string& log) {
+  const int port = free_port();
+  std::string script = "pids=''; ";
+  for (int r = 0; r < world; ++r) {
+    script += "RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) + " LOCAL_RANK=" +
+              std::to_string(r) + " LOCAL_WORLD_SIZE=" + std::to_string(world) +
+              " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " + command + " > " + log + "." +
+              std::to_string(r) + " 2>&1 & pids=\"$pids $!\"; ";
+  }
+  script += "for p in $pids; do wait $p; echo \"rc=$?\"; done";
+  const auto r = run(script);
+  std::vector<int> codes;
+  for (size_t at = r.output.find("rc="); at != std::string::npos; at = r.output.find("rc=", at + 1)) {
+    codes.push_back(std::stoi(r.output.substr(at + 3)));
+  }
+  return codes;
+}
+
+void expect_close_weights(const std::string& a, const std::string& b, double tolerance) {
+  auto x = model::load_pretrained(a), y = model::load_pretrained(b);
+  auto wx = model::named_weights(x), wy = model::named_weights(y);
+  auto start = model::load_pretrained(fs::path(a).parent_path().parent_path() / "student");
+  auto w0 = model::named_weights(start);
+  double moved = 0;
+  for (const auto& [name, t] : wx) {
+    EXPECT_LE((t - wy.at(name)).abs().max().item<double>(), tolerance) << name;
+    moved = std::max(moved, (t - w0.at(name)).abs().max().item<double>());
+  }
+  EXPECT_GT(moved, 100 * tolerance) << "training barely moved the weights: the comparison would be vacuous";
+}
+
+// N ranks at the same global batch make the update one process makes: the
+// sampled tokens are keyed by global row, the loss is normalised over the
+// global batch, and gradients are summed.
+TEST(DataParallel, TwoAndFourRanksMatchOneProcess) {
+  ScratchDir dir("opd-ddp");
+  for (const std::string objective : {"opd", "tropd"}) {
+    SCOPED_TRACE(objective);
+    const std::string base = recipe(dir) + " --set steps=3 --set objective.name=" + objective;
+    const std::string one = dir / (objective + "-1");
+    const auto single = run(base + " --set run_dir=" + one);
+    ASSERT_EQ(single.exit_code, 0) << single.output;
+    for (int world : {2, 4}) {
+      if (objective == "tropd" && world == 4) continue;  // one world size is enough for the draws' keys
+      const std::string many = dir / (objective + "-" + std::to_string(world));
+      const auto codes = launch(base + " --set run_dir=" + many, world, many + ".log");
+      ASSERT_EQ(codes, std::vector<int>(world, 0)) << opd::testing::read_file_bytes(many + ".log.0");
+      expect_close_weights(one + "/final", many + "/final", 2e-5);
+      EXPECT_FALSE(fs::exists(many + ".log.1") && opd::testing::read_file_bytes(many + ".log.1").find("step 3/3") !=
+                                                      std::string::npos)
+          << "only rank 0 prints progress";
+    }
+  }
+}
+
+// A rank killed mid-run makes the others fail within the timeout, naming
+// the collective and the rank that stopped.
+TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
+  ScratchDir dir("opd-ddp-dead");
+  const std::string command = recipe(dir) + " --set steps=100000 --set dist_timeout_s=20 --set run_dir=" + (dir / "run");
+  const int port = free_port();
+  auto env = [&](int r) {
+    return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
+           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(env(0) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " + env(1) + command + " > " +
+                     (dir / "log1") + " 2>&1 & p1=$!; i=0; while [ \"$(cat " + (dir / "run/metrics.jsonl") +
+                     " 2>/dev/null | wc -l)\" -lt 2 ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; "
+                     "kill -KILL $p1; wait $p0; echo rc0=$?");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log = opd::testing::read_file_bytes(dir / "log0");
+  const auto at = r.output.find("rc0=");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_NE(std::stoi(r.output.substr(at + 4)), 0) << log;
+  EXPECT_LT(seconds, 90) << "rank 0 should fail within the 20 s timeout";
+  EXPECT_NE(log.find("opd-train: error: rank 0/2: collective '"), std::string::npos) << log;
+  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace opd::dist
