@@ -12,6 +12,7 @@ packages=(
   libsentencepiece-dev sentencepiece libhdf5-dev
   libpcre2-dev libutf8proc-dev             # tokenizer.json: split regexes with Unicode classes; NFC/NFKC
   python3 python3-jinja2                   # tests: renders the real Jinja chat templates as a reference
+  python3-matplotlib                       # tools/opd_plot.py: PNG plots of a run's metrics
 )
 
 # Node.js runs the reference tokenizer the parity tests compare against; a

@@ -534,6 +534,7 @@ Metrics Trainer::step(int64_t step) {
   // 4. Sum over ranks (the token weights are already global), then update
   //    unless something went non-finite.
   const auto& params = optimizer_->params();
+  const auto t3 = Clock::now();
   if (comm_) {
     std::vector<at::Tensor> grads;
     for (const auto& p : params) {
@@ -543,6 +544,7 @@ Metrics Trainer::step(int64_t step) {
     loss_sum = comm_->sum(loss_sum, "loss");
     reduce_metrics(m);
   }
+  const double t_comm = seconds_since(t3);
   const double grad_norm = clip_grad_norm(params, config_.optim.grad_clip);
   const double lr = learning_rate(config_.optim, step, config_.steps);
   const bool finite = std::isfinite(loss_sum) && std::isfinite(grad_norm);
@@ -564,6 +566,7 @@ Metrics Trainer::step(int64_t step) {
   m.set("time_rollout_s", t_rollout);
   m.set("time_score_s", t_score + t_teacher_logits);
   m.set("time_backward_s", t_backward);
+  m.set("time_comm_s", t_comm);
   m.set("time_step_s", elapsed);
   return m;
 }

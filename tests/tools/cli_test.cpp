@@ -111,6 +111,28 @@ TEST(Cli, SigtermCheckpointsAndResumeFinishesBitwise) {
   EXPECT_EQ(count_lines(opd::testing::read_file_bytes(run_dir + "/metrics.jsonl")), stopped + 2);
 }
 
+// tools/opd_plot.py turns a run's metrics into PNGs of the papers' diagnostics.
+TEST(Cli, PlotDrawsTheDiagnosticsARunLogged) {
+  if (std::system("/usr/bin/python3 -c 'import matplotlib' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "no matplotlib for /usr/bin/python3 (tools/setup.sh installs python3-matplotlib)";
+  }
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3 --set objective.name=tropd");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string plot = "/usr/bin/python3 " OPD_SOURCE_DIR "/tools/opd_plot.py ";
+  r = run(plot + (dir / "run") + " " + (dir / "run") + " --out " + (dir / "plots"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* png : {"overview.png", "kl_k1.png", "trust_ratio.png", "student_entropy.png", "grad_norm.png"}) {
+    const std::string bytes = opd::testing::read_file_bytes(dir / (std::string("plots/") + png));
+    EXPECT_EQ(bytes.substr(0, 8), "\x89PNG\r\n\x1a\n") << png;
+  }
+  EXPECT_FALSE(fs::exists(dir / "plots/prefix_length.png")) << "a diagnostic the run did not log is not drawn";
+  std::ofstream(dir / "run/metrics.jsonl", std::ios::app) << "{broken\n";
+  r = run(plot + (dir / "run"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("metrics.jsonl:4: not JSON"), std::string::npos) << r.output;
+}
+
 TEST(Cli, BadInputIsOneLineNamingWhatAndWhere) {
   ScratchDir dir;
   const std::string sets = make_models(dir);
