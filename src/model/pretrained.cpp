@@ -1,6 +1,8 @@
 #include "opd/model/pretrained.h"
 
 #include "opd/model/hf_weights.h"
+#include "opd/model/lora.h"
+#include "opd/model/projection.h"
 
 #include <torch/csrc/autograd/grad_mode.h>
 
@@ -35,7 +37,9 @@ std::string shape_string(at::IntArrayRef s) {
 
 std::map<std::string, at::Tensor> named_weights(CausalLM& model) {
   std::map<std::string, at::Tensor> out;
-  for (const auto& item : model->named_parameters(/*recurse=*/true)) out[item.key()] = item.value();
+  for (const auto& item : model->named_parameters(/*recurse=*/true)) {
+    if (!is_lora_weight(item.key())) out[item.key()] = item.value();
+  }
   return out;
 }
 
@@ -70,9 +74,16 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
 void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions& options) {
   ModelConfig config = model->config();
   config.dtype = options.dtype.value_or(config.dtype);
+  // Adapters are merged into their weights: the directory is a plain HF model.
+  std::map<std::string, at::Tensor> merged;
+  for (const auto& item : model->named_modules()) {
+    const auto* projection = dynamic_cast<const ProjectionImpl*>(item.value().get());
+    if (projection != nullptr && projection->has_lora()) merged[item.key() + ".weight"] = projection->merged_weight();
+  }
   TensorMap tensors;
   for (const auto& [name, param] : named_weights(model)) {
-    auto t = param.detach();
+    const auto it = merged.find(name);
+    auto t = it != merged.end() ? it->second : param.detach();
     TORCH_CHECK(t.isfinite().all().item<bool>(), "save_pretrained: refusing to save '", dir,
                 "': tensor '", name, "' holds NaN or Inf");
     tensors[name] = t.to(at::kCPU, config.dtype).contiguous();

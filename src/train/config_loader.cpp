@@ -48,6 +48,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
     {"data", {"train", "prompts_per_step", "samples_per_prompt", "shuffle", "system_prompt", "enable_thinking"}},
     {"rollout", {"max_new_tokens", "temperature", "top_k", "top_p", "min_p", "teacher_prefix_length",
                  "teacher_prefix_anneal_steps", "teacher_prefix_sampling", "refinement_template", "refiner"}},
+    {"lora", {"rank", "alpha", "dropout", "targets"}},
     {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
@@ -490,6 +491,27 @@ std::pair<double, double> read_betas(const Context& ctx, const MapReader& m, dou
   return {b[0], b[1]};
 }
 
+// lora.targets: a non-empty list of distinct projection names.
+std::vector<std::string> read_lora_targets(const Context& ctx, const MapReader& m,
+                                           const std::vector<std::string>& fallback) {
+  auto v = m.find("targets");
+  if (!v) return fallback;
+  const std::vector<std::string> known = LoraConfig{}.targets;
+  TORCH_CHECK(v->IsSequence() && v->size() > 0, m.where("targets", *v),
+              " must be a non-empty list of projections (", join(known), "), got ", describe(*v));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const YAML::Node e = (*v)[i];
+    const std::string path = m.path("targets") + "[" + std::to_string(i) + "]";
+    const std::string where = ctx.at(path, e.Mark()) + path;
+    TORCH_CHECK(e.IsScalar() && contains(known, e.Scalar()), where, " must be one of: ", join(known), "; got ",
+                describe(e));
+    TORCH_CHECK(!contains(out, e.Scalar()), where, ": ", e.Scalar(), " is listed twice");
+    out.push_back(e.Scalar());
+  }
+  return out;
+}
+
 // A string from `values`' names (`name_of`), as the enum value.
 template <typename E>
 E read_enum(const MapReader& m, const std::string& key, E fallback,
@@ -622,6 +644,12 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   } else if (opsd) {
     c.teacher = c.student;
   }
+
+  const MapReader lora = top.section("lora");
+  c.lora.rank = lora.integer("rank", d.lora.rank, 0);
+  c.lora.alpha = lora.number("alpha", d.lora.alpha, above(0));
+  c.lora.dropout = lora.number("dropout", d.lora.dropout, between(0, false, 1, true));
+  c.lora.targets = read_lora_targets(ctx, lora, d.lora.targets);
 
   const MapReader data = top.section("data");
   c.data.train_path = data.nonempty_string("train", std::nullopt);
@@ -889,6 +917,14 @@ std::string train_config_yaml(const TrainConfig& c) {
   str("refinement_template", c.rollout.refinement_template);
   plain("refiner", c.rollout.refiner);
   out << YAML::EndMap;
+
+  out << YAML::Key << "lora" << YAML::Value << YAML::BeginMap;
+  integer("rank", c.lora.rank);
+  number("alpha", c.lora.alpha);
+  number("dropout", c.lora.dropout);
+  out << YAML::Key << "targets" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& t : c.lora.targets) out << t;
+  out << YAML::EndSeq << YAML::EndMap;
 
   out << YAML::Key << "objective" << YAML::Value;
   emit_objective(out, c.objective, /*term_weight=*/nullptr);

@@ -3,7 +3,9 @@
 #include "opd/core/tensorboard_writer.h"
 #include "opd/core/token_alignment.h"
 #include "opd/dist/communicator.h"
+#include "opd/model/lora.h"
 #include "opd/model/pretrained.h"
+#include "opd/model/safetensors.h"
 #include "opd/objectives/registry.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/prefix_schedule.h"
@@ -27,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -64,6 +67,9 @@ rollout::GenerationConfig generation_config(const TrainConfig& c, const model::M
   g.stop_token_ids = stop_token_ids(m, format);
   return g;
 }
+
+// A LoRA checkpoint's adapters, beside the merged HF weights.
+const char* const kAdapterFile = "adapter.safetensors";
 
 void freeze(model::CausalLM& model) {
   for (auto& p : model->parameters()) p.set_requires_grad(false);
@@ -158,6 +164,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
   objective_ = make_objective(config_.objective);  // validates the objective block
   needs_ = objective_->needs();
   student_ = load_model(config_.student, "student");
+  if (config_.lora.rank > 0) add_student_lora();
   student_format_ = load_prompt_format(config_.student, config_.data, "student");
   load_refinement();
   load_teachers();
@@ -191,8 +198,12 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
     for (const auto& p : student_->parameters()) weights.push_back(p);
     comm_->broadcast(weights, 0, "initial weights");
   }
+  std::vector<at::Tensor> trainable;
+  for (const auto& p : student_->parameters()) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
   optimizer_ = std::make_unique<AdamW>(
-      student_->parameters(),
+      trainable,
       AdamWOptions{config_.optim.beta1, config_.optim.beta2, config_.optim.eps, config_.optim.weight_decay});
 }
 
@@ -484,6 +495,11 @@ Metrics Trainer::step(int64_t step) {
                            at::arange(positions, at::kLong).unsqueeze(0);
   const auto device = student_->device();
   student_->train();
+  if (config_.lora.dropout > 0) {  // adapter dropout draws from the global generator: key it by step
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(draw_seed(config_.seed, /*stream=*/8, step));
+  }
   optimizer_->zero_grad();
   double loss_sum = 0.0;
   double t_teacher_logits = 0.0;
@@ -600,6 +616,17 @@ Metrics Trainer::evaluate() {
   return m;
 }
 
+void Trainer::add_student_lora() {
+  for (auto& p : student_->parameters()) p.set_requires_grad(false);
+  const auto& l = config_.lora;
+  const int64_t adapted = model::add_lora(student_, model::LoraSpec{l.rank, l.alpha, l.dropout, l.targets},
+                                          draw_seed(config_.seed, /*stream=*/7, 0));
+  int64_t params = 0;
+  for (const auto& [name, t] : model::lora_weights(student_)) params += t.numel();
+  spdlog::info("LoRA: rank {} (alpha {}) on {} projections, {} trainable parameters", l.rank, l.alpha, adapted,
+               params);
+}
+
 int64_t Trainer::first_row() const {
   return rank_ * (config_.data.prompts_per_step / world_) * config_.data.samples_per_prompt;
 }
@@ -646,6 +673,9 @@ void Trainer::save_checkpoint() {
   state.sampler = sampler_->state();
   state.consecutive_skips = consecutive_skips_;
   write_trainer_state(temp, state, optimizer_->state());
+  if (config_.lora.rank > 0) {  // the merged weights above are for use; a resume needs the adapters
+    model::write_safetensors((fs::path(temp) / kAdapterFile).string(), model::lora_weights(student_));
+  }
   commit_checkpoint(config_.run_dir, next_step_, config_.keep_checkpoints);
   spdlog::info("checkpoint: {}", (fs::path(config_.run_dir) / checkpoint_name(next_step_)).string());
 }
@@ -656,9 +686,13 @@ void Trainer::resume(const std::string& checkpoint_dir) {
               ", this recipe has seed ", config_.seed, " (the draws would not continue)");
   TORCH_CHECK(state.step <= config_.steps, checkpoint_dir, ": at step ", state.step, ", past the recipe's steps (",
               config_.steps, ")");
-  auto saved = model::load_pretrained(checkpoint_dir, model::LoadOptions{student_->dtype(), student_->device()});
-  auto from = model::named_weights(saved);
-  auto to = model::named_weights(student_);
+  // With LoRA the base weights are the student's as loaded; the adapters resume.
+  const bool lora = config_.lora.rank > 0;
+  model::CausalLM saved{nullptr};
+  if (!lora) saved = model::load_pretrained(checkpoint_dir, model::LoadOptions{student_->dtype(), student_->device()});
+  auto from = lora ? model::read_safetensors((fs::path(checkpoint_dir) / kAdapterFile).string()).tensors
+                   : model::named_weights(saved);
+  auto to = lora ? model::lora_weights(student_) : model::named_weights(student_);
   TORCH_CHECK(from.size() == to.size(), checkpoint_dir, ": ", from.size(), " weights, the student has ", to.size());
   {
     at::NoGradGuard no_grad;

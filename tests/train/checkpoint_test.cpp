@@ -151,5 +151,35 @@ TEST(Checkpoint, InterruptedWritesAndOldCheckpointsAreLeftOut) {
   EXPECT_EQ(latest_checkpoint(dir / "nothing_here"), "");
 }
 
+// LoRA: only the adapters train; saved models (checkpoints, final) are plain
+// merged HF directories; a resume continues the adapters exactly.
+TEST(Checkpoint, LoraTrainsAdaptersSavesMergedAndResumes) {
+  ScratchDir dir("opd-lora-run");
+  auto c = short_run(dir, "whole", 4);
+  c.save_every = 2;
+  c.lora.rank = 4;
+  c.lora.alpha = 8;
+  c.lora.dropout = 0.1;
+  c.optim.lr = 5e-2;
+  Trainer trainer(c);
+  trainer.run();
+  auto base = model::load_pretrained(dir / "student");
+  auto before = model::named_weights(base), after = model::named_weights(trainer.student());
+  for (const auto& [name, t] : before) EXPECT_TRUE(at::equal(t, after.at(name))) << "base weight moved: " << name;
+  auto final_model = model::load_pretrained(dir / "whole/final");
+  bool changed = false;
+  for (const auto& [name, t] : model::named_weights(final_model)) changed = changed || !at::equal(t, before.at(name));
+  EXPECT_TRUE(changed) << "the merged adapters should change the saved weights";
+  EXPECT_TRUE(fs::exists(dir / "whole/checkpoint-2/adapter.safetensors"));
+
+  auto resumed = short_run(dir, "resumed", 4);
+  resumed.lora = c.lora;
+  resumed.optim.lr = c.optim.lr;
+  Trainer second(resumed);
+  second.resume(dir / "whole/checkpoint-2");
+  second.run();
+  expect_same_weights(dir / "whole/final", dir / "resumed/final");
+}
+
 }  // namespace
 }  // namespace opd::train

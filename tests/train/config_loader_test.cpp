@@ -94,6 +94,10 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.rollout.teacher_prefix_sampling, b.rollout.teacher_prefix_sampling);
   EXPECT_EQ(a.rollout.refinement_template, b.rollout.refinement_template);
   EXPECT_EQ(a.rollout.refiner, b.rollout.refiner);
+  EXPECT_EQ(a.lora.rank, b.lora.rank);
+  EXPECT_EQ(a.lora.alpha, b.lora.alpha);
+  EXPECT_EQ(a.lora.dropout, b.lora.dropout);
+  EXPECT_EQ(a.lora.targets, b.lora.targets);
   expect_same_objective(a.objective, b.objective);
   EXPECT_EQ(a.optim.lr, b.optim.lr);
   EXPECT_EQ(a.optim.weight_decay, b.optim.weight_decay);
@@ -983,6 +987,32 @@ TEST(ConfigLoader, TeachersErrorsNameTheKey) {
       {"student: {path: s}\ndata: {train: d.jsonl}\nrollout: {refiner: student}\nteachers: {math: {path: m}}\n",
        {}, {"r.yaml:4", "OPSD", "remove teachers"}},
       {recipe(), {"teachers.math.path=m"}, {"teachers.math.path", "set a whole teacher"}},
+  });
+}
+
+}  // namespace
+}  // namespace opd::train
+
+namespace opd::train {
+namespace {
+
+TEST(ConfigLoader, LoraParsesAndChecksItsKeys) {
+  const auto c = parse_train_config(recipe("lora: {rank: 8, alpha: 32, dropout: 0.05, targets: [q_proj, v_proj]}\n"),
+                                    kWhere, {});
+  EXPECT_EQ(c.lora.rank, 8);
+  EXPECT_EQ(c.lora.alpha, 32.0);
+  EXPECT_EQ(c.lora.dropout, 0.05);
+  EXPECT_EQ(c.lora.targets, (std::vector<std::string>{"q_proj", "v_proj"}));
+  expect_same(parse_train_config(train_config_yaml(c), "resolved.yaml"), c);
+  EXPECT_EQ(parse_train_config(recipe(), kWhere, {}).lora.rank, 0) << "off by default";
+  expect_errors({
+      {recipe("lora: {rank: -1}\n"), {}, {"lora.rank", ">= 0"}},
+      {recipe("lora: {rank: 4, alpha: 0}\n"), {}, {"lora.alpha"}},
+      {recipe("lora: {rank: 4, dropout: 1}\n"), {}, {"lora.dropout"}},
+      {recipe("lora: {rank: 4, targets: [q_proj, lm_head]}\n"), {}, {"lora.targets[1]", "lm_head", "q_proj"}},
+      {recipe("lora: {rank: 4, targets: [q_proj, q_proj]}\n"), {}, {"lora.targets[1]", "listed twice"}},
+      {recipe("lora: {rank: 4, targets: []}\n"), {}, {"lora.targets", "non-empty list"}},
+      {recipe("lora: {rank: 4, size: 3}\n"), {}, {"lora.size", "unknown key"}},
   });
 }
 

@@ -2,9 +2,8 @@
 #pragma once
 
 #include "opd/model/model_config.h"
+#include "opd/model/projection.h"
 #include "opd/model/rms_norm.h"
-
-#include <torch/nn/modules/linear.h>
 
 namespace opd::model {
 
@@ -18,7 +17,7 @@ class AttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                      const at::Tensor& bias, KvCache* cache);
 
-  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
  private:

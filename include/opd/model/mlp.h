@@ -2,9 +2,9 @@
 #pragma once
 
 #include "opd/model/model_config.h"
+#include "opd/model/projection.h"
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 
 namespace opd::model {
 
@@ -13,7 +13,7 @@ class MlpImpl : public torch::nn::Module {
   explicit MlpImpl(const ModelConfig& config);
   at::Tensor forward(const at::Tensor& x);  // [..., hidden] -> [..., hidden]
 
-  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
 TORCH_MODULE(Mlp);
 

@@ -28,11 +28,12 @@ struct SaveOptions {
 };
 
 // Writes an HF model directory atomically: everything goes to a temporary
-// sibling that is renamed over `dir` only when complete. Throws (leaving any
+// sibling that is renamed over `dir` only when complete. LoRA adapters are
+// merged into the weights they adapt. Throws (leaving any
 // previous `dir` intact) on non-finite weights or I/O failure.
 void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions& options = {});
 
-// Parameter name -> tensor, in checkpoint naming.
+// Parameter name -> tensor, in checkpoint naming; LoRA adapters are left out (lora.h).
 std::map<std::string, at::Tensor> named_weights(CausalLM& model);
 
 }  // namespace opd::model

@@ -50,6 +50,14 @@ struct RolloutConfig {
   std::string refiner = "teacher";
 };
 
+// LoRA on the student: only the adapters train; saved models have them merged.
+struct LoraConfig {
+  int64_t rank = 0;  // 0 = off (full fine-tuning)
+  double alpha = 16.0;
+  double dropout = 0.0;
+  std::vector<std::string> targets = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+};
+
 enum class LrSchedule { kConstant, kCosine };
 
 struct OptimConfig {
@@ -81,6 +89,7 @@ struct TrainConfig {
   std::map<std::string, ModelSpec> teachers;  // prompt domain -> its teacher, e.g. "math", "code"
   DataConfig data;
   RolloutConfig rollout;
+  LoraConfig lora;
   OptimConfig optim;
   ObjectiveConfig objective;
 };

@@ -93,6 +93,8 @@ class Trainer {
   // <run_dir>/checkpoint-<next_step_>: the student in its compute dtype (so a
   // resume is exact) and the trainer state; keeps the newest keep_checkpoints.
   void save_checkpoint();
+  // LoRA (config_.lora): freezes the student's weights and adds the adapters.
+  void add_student_lora();
   // This rank's first row in the step's global batch.
   int64_t first_row() const;
   // Sums every metric's (sum, count) over ranks, so rank 0 logs the global step.
