@@ -11,6 +11,9 @@ AdamW::AdamW(std::vector<at::Tensor> params, AdamWOptions options)
   for (const auto& p : params_) {
     exp_avg_.push_back(at::zeros_like(p, p.options().dtype(at::kFloat)));
     exp_avg_sq_.push_back(at::zeros_like(p, p.options().dtype(at::kFloat)));
+    // bf16/fp16 weights train through an fp32 copy: updates far below the
+    // weight's precision still add up.
+    master_.push_back(p.scalar_type() == at::kFloat ? at::Tensor() : p.detach().to(at::kFloat));
   }
 }
 
@@ -27,8 +30,10 @@ void AdamW::step(double lr) {
     exp_avg_sq_[i].mul_(options_.beta2).addcmul_(g, g, 1.0 - options_.beta2);
     auto denom = (exp_avg_sq_[i].sqrt() / std::sqrt(bias2)).add_(options_.eps);
     auto update = (exp_avg_[i] / denom).mul_(lr / bias1);
-    if (options_.weight_decay > 0 && p.dim() >= 2) update.add_(p.to(at::kFloat), lr * options_.weight_decay);
-    p.sub_(update.to(p.scalar_type()));
+    auto& weight = master_[i].defined() ? master_[i] : p;  // fp32 either way
+    if (options_.weight_decay > 0 && p.dim() >= 2) update.add_(weight, lr * options_.weight_decay);
+    weight.sub_(update);
+    if (master_[i].defined()) p.copy_(master_[i]);
   }
 }
 
@@ -37,6 +42,7 @@ std::map<std::string, at::Tensor> AdamW::state() const {
   for (size_t i = 0; i < params_.size(); ++i) {
     out["exp_avg." + std::to_string(i)] = exp_avg_[i];
     out["exp_avg_sq." + std::to_string(i)] = exp_avg_sq_[i];
+    if (master_[i].defined()) out["master." + std::to_string(i)] = master_[i];
   }
   return out;
 }
@@ -49,14 +55,21 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
                 ", the parameter needs ", like.sizes());
     return it->second;
   };
-  TORCH_CHECK(state.size() == 1 + 2 * params_.size(), "optimizer state: ", state.size(), " tensors for ",
-              params_.size(), " parameters (expected ", 1 + 2 * params_.size(), ")");
+  size_t masters = 0;
+  for (const auto& m : master_) masters += m.defined() ? 1 : 0;
+  const size_t expected = 1 + 2 * params_.size() + masters;
+  TORCH_CHECK(state.size() == expected, "optimizer state: ", state.size(), " tensors for ", params_.size(),
+              " parameters (expected ", expected, ")");
   const auto& step = state.find("step");
   TORCH_CHECK(step != state.end() && step->second.numel() == 1, "optimizer state: no scalar 'step'");
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     exp_avg_[i].copy_(get("exp_avg." + std::to_string(i), exp_avg_[i]));
     exp_avg_sq_[i].copy_(get("exp_avg_sq." + std::to_string(i), exp_avg_sq_[i]));
+    if (master_[i].defined()) {
+      master_[i].copy_(get("master." + std::to_string(i), master_[i]));
+      params_[i].copy_(master_[i]);
+    }
   }
   step_ = step->second.item<int64_t>();
 }

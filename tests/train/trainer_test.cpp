@@ -109,6 +109,37 @@ TEST(Trainer, MissingModelDirectoryNamesTheKey) {
   EXPECT_NE(msg.find("no-such-teacher"), std::string::npos) << msg;
 }
 
+// bf16 weights train through an fp32 master copy: 64 updates of 1e-4, each
+// far below bf16's half-ulp at 1.0 (0.004), still add up, exactly as in fp32.
+TEST(AdamW, Bf16ParametersFollowTheFp32Update) {
+  auto fp32 = at::full({3, 4}, 1.0f).set_requires_grad(true);
+  auto bf16 = at::full({3, 4}, 1.0f, at::kBFloat16).set_requires_grad(true);
+  AdamW a({fp32}, AdamWOptions{}), b({bf16}, AdamWOptions{});
+  const auto grad = at::linspace(0.5, 1.5, 12).view({3, 4});
+  for (int step = 0; step < 64; ++step) {
+    fp32.mutable_grad() = grad.clone();
+    bf16.mutable_grad() = grad.to(at::kBFloat16);
+    a.step(1e-4);
+    b.step(1e-4);
+  }
+  const auto master = b.state().at("master.0");
+  EXPECT_TRUE(at::equal(master, fp32.detach())) << "the master copy is the fp32 run";
+  EXPECT_TRUE(at::equal(bf16.detach(), master.to(at::kBFloat16))) << "the weight is its rounding";
+  EXPECT_LT(bf16.detach().to(at::kFloat).max().item<float>(), 1.0f) << "pure bf16 updates would leave 1.0";
+  EXPECT_EQ(a.state().count("master.0"), 0u) << "fp32 parameters need no copy";
+
+  // The master copy resumes with the moments.
+  auto again = at::full({3, 4}, 1.0f, at::kBFloat16).set_requires_grad(true);
+  AdamW c({again}, AdamWOptions{});
+  c.load_state(b.state());
+  EXPECT_TRUE(at::equal(again.detach(), bf16.detach()));
+  again.mutable_grad() = grad.to(at::kBFloat16);
+  bf16.mutable_grad() = grad.to(at::kBFloat16);
+  b.step(1e-4);
+  c.step(1e-4);
+  EXPECT_TRUE(at::equal(c.state().at("master.0"), b.state().at("master.0")));
+}
+
 TEST(AdamW, MatchesTheReferenceUpdate) {
   auto p = at::tensor({1.0f, -2.0f, 0.5f, 3.0f}).view({2, 2}).set_requires_grad(true);
   auto bias = at::tensor({0.25f}).set_requires_grad(true);

@@ -1,5 +1,7 @@
 // AdamW (decoupled weight decay) over plain tensors, as torch.optim.AdamW
-// computes it. Owning the update keeps its state ours to shard and checkpoint.
+// computes it, in fp32: moments are fp32, and bf16/fp16 parameters are
+// updated through an fp32 master copy that is rounded into them after each
+// step. Owning the update keeps its state ours to shard and checkpoint.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -25,7 +27,8 @@ class AdamW {
   void zero_grad();
   int64_t steps_taken() const { return step_; }
   // Everything a resume needs: "step" and each parameter's moments
-  // ("exp_avg.<i>", "exp_avg_sq.<i>", in params() order).
+  // ("exp_avg.<i>", "exp_avg_sq.<i>", in params() order) and fp32 master
+  // weights ("master.<i>") of reduced-precision parameters.
   std::map<std::string, at::Tensor> state() const;
   // Restores a state() of an optimizer over parameters of the same shapes;
   // throws naming the first tensor that is missing or of another shape.
@@ -34,6 +37,7 @@ class AdamW {
 
  private:
   std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;
+  std::vector<at::Tensor> master_;  // fp32 copy of a bf16/fp16 parameter; undefined for fp32 ones
   AdamWOptions options_;
   int64_t step_ = 0;
 };
