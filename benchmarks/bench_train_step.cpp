@@ -2,7 +2,8 @@
 // (rollout, teacher scoring, forward/backward, gradient communication) for a
 // random student/teacher pair, through the real Trainer.
 //   build/bin/bench_train_step [--shape small|qwen3-0.6b] [--steps 4] [--prompts 8] [--samples 2]
-//                              [--new-tokens 64] [--objective opd] [--dtype float32]
+//                              [--new-tokens 64] [--objective opd] [--dtype float32] [--micro-batch 8]
+//                              [--activation-checkpointing 0|1]
 // Under torchrun's variables (RANK, WORLD_SIZE, ...) each process is a rank
 // and the communication share is measured too; rank 0 prints.
 #include "opd/core/cpu_threads.h"
@@ -32,7 +33,8 @@ namespace {
 
 struct Args {
   std::string shape = "small", objective = "opd", dtype = "float32";
-  int64_t steps = 4, prompts = 8, samples = 2, new_tokens = 64, prompt_length = 32;
+  int64_t steps = 4, prompts = 8, samples = 2, new_tokens = 64, prompt_length = 32, micro_batch = 8;
+  bool checkpointing = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -46,6 +48,8 @@ Args parse(int argc, char** argv) {
     else if (flag == "--prompts") a.prompts = std::atoll(v.c_str());
     else if (flag == "--samples") a.samples = std::atoll(v.c_str());
     else if (flag == "--new-tokens") a.new_tokens = std::atoll(v.c_str());
+    else if (flag == "--micro-batch") a.micro_batch = std::atoll(v.c_str());
+    else if (flag == "--activation-checkpointing") a.checkpointing = v == "1" || v == "true";
     else { std::fprintf(stderr, "bench_train_step: unknown flag %s\n", flag.c_str()); std::exit(2); }
   }
   if (a.steps < 2) a.steps = 2;
@@ -112,7 +116,8 @@ int main(int argc, char** argv) {
   opd::train::TrainConfig c;
   c.run_dir = (dir / "run").string();
   c.steps = a.steps;
-  c.micro_batch_size = 8;
+  c.micro_batch_size = a.micro_batch;
+  c.activation_checkpointing = a.checkpointing;
   c.log_every = 1000;
   c.student = {(dir / "student").string(), a.dtype, ""};
   c.teacher = {(dir / "teacher").string(), a.dtype, ""};
@@ -143,9 +148,10 @@ int main(int argc, char** argv) {
 
   const double t = median(step);
   const double train_flops = 6.0 * double(params) * median(loss_tokens);  // forward + backward of the student
-  std::printf("threads: %d | ranks: %lld | shape %s (%lld params, vocab %lld) | %s %s\n", threads,
-              static_cast<long long>(env.world_size), a.shape.c_str(), static_cast<long long>(params),
-              static_cast<long long>(spec.vocab_size), a.objective.c_str(), a.dtype.c_str());
+  std::printf("threads: %d | ranks: %lld | shape %s (%lld params, vocab %lld) | %s %s | activation checkpointing %s\n",
+              threads, static_cast<long long>(env.world_size), a.shape.c_str(), static_cast<long long>(params),
+              static_cast<long long>(spec.vocab_size), a.objective.c_str(), a.dtype.c_str(),
+              a.checkpointing ? "on" : "off");
   std::printf("global batch: %lld prompts x %lld samples, %lld new tokens; median of %lld steps after a warm-up\n",
               static_cast<long long>(a.prompts), static_cast<long long>(a.samples),
               static_cast<long long>(a.new_tokens), static_cast<long long>(a.steps - 1));

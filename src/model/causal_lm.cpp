@@ -1,5 +1,6 @@
 #include "opd/model/causal_lm.h"
 
+#include "opd/model/activation_checkpoint.h"
 #include "opd/model/attention_mask.h"
 #include "opd/model/kv_cache.h"
 
@@ -32,7 +33,17 @@ at::Tensor DecoderModelImpl::forward(const at::Tensor& input_ids, const at::Tens
   }
   auto h = embed_tokens(input_ids);
   auto [cos, sin] = rotary_.cos_sin(position_ids, h.scalar_type());
-  for (const auto& layer : *layers) h = layer->as<DecoderLayer>()->forward(h, cos, sin, bias, cache);
+  const bool recompute = checkpoint_layers && cache == nullptr && is_training();
+  for (const auto& layer : *layers) {
+    auto block = std::dynamic_pointer_cast<DecoderLayerImpl>(layer);
+    if (!recompute) {
+      h = block->forward(h, cos, sin, bias, cache);
+      continue;
+    }
+    h = checkpointed([block, cos = cos, sin = sin, bias](const at::Tensor& x) {
+      return block->forward(x, cos, sin, bias, nullptr);
+    }, h, block->parameters());
+  }
   if (cache != nullptr) cache->commit();
   return norm(h);
 }

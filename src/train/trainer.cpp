@@ -165,6 +165,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
   needs_ = objective_->needs();
   student_ = load_model(config_.student, "student");
   if (config_.lora.rank > 0) add_student_lora();
+  student_->model->checkpoint_layers = config_.activation_checkpointing;
   student_format_ = load_prompt_format(config_.student, config_.data, "student");
   load_refinement();
   load_teachers();

@@ -69,6 +69,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.keep_checkpoints, b.keep_checkpoints);
   EXPECT_EQ(a.max_skipped_steps, b.max_skipped_steps);
   EXPECT_EQ(a.dist_timeout_s, b.dist_timeout_s);
+  EXPECT_EQ(a.activation_checkpointing, b.activation_checkpointing);
   EXPECT_EQ(a.student.path, b.student.path);
   EXPECT_EQ(a.student.dtype, b.student.dtype);
   EXPECT_EQ(a.teacher.path, b.teacher.path);
@@ -427,6 +428,7 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.keep_checkpoints = 0;
   c.max_skipped_steps = 4;
   c.dist_timeout_s = 30;
+  c.activation_checkpointing = true;
   c.student = {"/m/student dir", "bfloat16"};
   c.teacher = {"true", "float16"};  // a path YAML would read as a bool if unquoted
   c.data.train_path = "123";          // ... or as a number
@@ -456,7 +458,7 @@ TEST(ConfigLoader, YamlRoundTrips) {
 
   // Every key is written, defaults included.
   for (const char* key : {"run_dir:", "seed:", "steps:", "micro_batch_size:", "log_every:",
-                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "dist_timeout_s:",
+                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "dist_timeout_s:", "activation_checkpointing:",
                           "student:", "teacher:",
                           "path:", "dtype:", "data:",
                           "train:", "prompts_per_step:", "samples_per_prompt:", "shuffle:",

@@ -100,6 +100,19 @@ TEST(Trainer, MicroBatchingDoesNotChangeTheUpdate) {
   }
 }
 
+TEST(Trainer, ActivationCheckpointingDoesNotChangeTheUpdate) {
+  ScratchDir a("opd-ac-a"), b("opd-ac-b");
+  auto ca = smoke_config(a, 2), cb = smoke_config(b, 2);
+  cb.activation_checkpointing = true;
+  Trainer ta(ca), tb(cb);
+  for (int64_t s = 0; s < 2; ++s) {
+    ta.step(s);
+    tb.step(s);
+  }
+  auto wa = model::named_weights(ta.student()), wb = model::named_weights(tb.student());
+  for (auto& [name, t] : wa) EXPECT_TRUE(at::allclose(t, wb.at(name), 1e-5, 1e-6)) << name;
+}
+
 TEST(Trainer, MissingModelDirectoryNamesTheKey) {
   ScratchDir dir;
   auto config = smoke_config(dir, 1);

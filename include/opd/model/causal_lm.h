@@ -25,6 +25,9 @@ class DecoderModelImpl : public torch::nn::Module {
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
+  // Training forwards keep only each layer's input and recompute the layer in
+  // backward (activation_checkpoint.h): activation memory O(layers * B * T * hidden).
+  bool checkpoint_layers = false;
 
  private:
   ModelConfig config_;
