@@ -29,11 +29,16 @@ std::vector<std::pair<int64_t, fs::path>> complete_checkpoints(const std::string
     std::smatch m;
     const std::string file = entry.path().filename().string();
     if (!entry.is_directory() || !std::regex_match(file, m, name)) continue;
-    if (!fs::exists(entry.path() / kStateFile) || !fs::exists(entry.path() / kOptimizerFile)) continue;
+    if (!fs::exists(entry.path() / kStateFile)) continue;
     out.emplace_back(std::stoll(m[1].str()), entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// optimizer.safetensors, or a ZeRO-1 rank's shard of it.
+std::string optimizer_file(int64_t shard) {
+  return shard < 0 ? kOptimizerFile : "optimizer.rank" + std::to_string(shard) + ".safetensors";
 }
 
 }  // namespace
@@ -44,13 +49,17 @@ std::string checkpoint_temp_dir(const std::string& run_dir, int64_t step) {
   return (fs::path(run_dir) / ("." + checkpoint_name(step) + ".tmp")).string();
 }
 
-void write_trainer_state(const std::string& dir, const TrainerState& state,
-                         const std::map<std::string, at::Tensor>& optimizer) {
-  model::write_safetensors((fs::path(dir) / kOptimizerFile).string(), optimizer);
+void write_optimizer_state(const std::string& dir, const std::map<std::string, at::Tensor>& optimizer,
+                           int64_t shard) {
+  model::write_safetensors((fs::path(dir) / optimizer_file(shard)).string(), optimizer);
+}
+
+void write_trainer_state(const std::string& dir, const TrainerState& state) {
   const nlohmann::json j = {{"step", state.step},
                             {"seed", state.seed},
                             {"sampler", {{"epoch", state.sampler.epoch}, {"cursor", state.sampler.cursor}}},
-                            {"consecutive_skips", state.consecutive_skips}};
+                            {"consecutive_skips", state.consecutive_skips},
+                            {"optimizer_shards", state.optimizer_shards}};
   const auto path = fs::path(dir) / kStateFile;
   std::ofstream out(path);
   out << j.dump(2) << "\n";
@@ -70,14 +79,15 @@ TrainerState read_trainer_state(const std::string& dir) {
     s.sampler.epoch = j.at("sampler").at("epoch").get<int64_t>();
     s.sampler.cursor = j.at("sampler").at("cursor").get<int64_t>();
     s.consecutive_skips = j.at("consecutive_skips").get<int64_t>();
+    s.optimizer_shards = j.value("optimizer_shards", int64_t{0});
     return s;
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, path, ": ", e.what());
   }
 }
 
-std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir) {
-  auto file = model::read_safetensors((fs::path(dir) / kOptimizerFile).string());
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir, int64_t shard) {
+  auto file = model::read_safetensors((fs::path(dir) / optimizer_file(shard)).string());
   return {file.tensors.begin(), file.tensors.end()};
 }
 

@@ -53,7 +53,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> kSections = 
     {"objective", objective_keys()},
     {"optim",
      {"lr", "weight_decay", "betas", "eps", "grad_clip", "warmup_steps", "schedule",
-      "min_lr_ratio"}},
+      "min_lr_ratio", "zero_stage"}},
 };
 const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16"};
 // `teachers` maps prompt domains (free names) to models, e.g.
@@ -696,6 +696,11 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
                    {schedule_name(LrSchedule::kConstant), schedule_name(LrSchedule::kCosine)}));
   c.optim.min_lr_ratio =
       optim.number("min_lr_ratio", d.optim.min_lr_ratio, between(0, false, 1, false));
+  c.optim.zero_stage = optim.integer("zero_stage", d.optim.zero_stage, 0);
+  if (c.optim.zero_stage > 1) {
+    TORCH_CHECK(false, optim.key_where("zero_stage"), " must be 0 or 1 (ZeRO-1 shards the optimizer state), got ",
+                c.optim.zero_stage);
+  }
   return c;
 }
 
@@ -942,6 +947,7 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("warmup_steps", c.optim.warmup_steps);
   plain("schedule", schedule_name(c.optim.schedule));
   number("min_lr_ratio", c.optim.min_lr_ratio);
+  integer("zero_stage", c.optim.zero_stage);
   out << YAML::EndMap;
 
   out << YAML::EndMap;

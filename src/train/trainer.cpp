@@ -199,12 +199,30 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
     for (const auto& p : student_->parameters()) weights.push_back(p);
     comm_->broadcast(weights, 0, "initial weights");
   }
-  std::vector<at::Tensor> trainable;
   for (const auto& p : student_->parameters()) {
-    if (p.requires_grad()) trainable.push_back(p);
+    if (p.requires_grad()) trainable_.push_back(p);
+  }
+  std::vector<at::Tensor> updated = trainable_;
+  if (config_.optim.zero_stage == 1 && world_ > 1) {
+    // Balance the state: largest tensors first, each to the least loaded rank.
+    std::vector<size_t> order(trainable_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return trainable_[a].numel() > trainable_[b].numel(); });
+    std::vector<int64_t> load(static_cast<size_t>(world_), 0);
+    owner_.assign(trainable_.size(), 0);
+    for (size_t i : order) {
+      const auto r = std::min_element(load.begin(), load.end()) - load.begin();
+      owner_[i] = r;
+      load[static_cast<size_t>(r)] += trainable_[i].numel();
+    }
+    updated.clear();
+    for (size_t i = 0; i < trainable_.size(); ++i) {
+      if (owner_[i] == rank_) updated.push_back(trainable_[i]);
+    }
   }
   optimizer_ = std::make_unique<AdamW>(
-      trainable,
+      updated,
       AdamWOptions{config_.optim.beta1, config_.optim.beta2, config_.optim.eps, config_.optim.weight_decay});
 }
 
@@ -501,7 +519,7 @@ Metrics Trainer::step(int64_t step) {
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(draw_seed(config_.seed, /*stream=*/8, step));
   }
-  optimizer_->zero_grad();
+  zero_grad();
   double loss_sum = 0.0;
   double t_teacher_logits = 0.0;
   for (int64_t b = 0; b < B; b += mbs) {
@@ -550,7 +568,7 @@ Metrics Trainer::step(int64_t step) {
 
   // 4. Sum over ranks (the token weights are already global), then update
   //    unless something went non-finite.
-  const auto& params = optimizer_->params();
+  const auto& params = trainable_;
   const auto t3 = Clock::now();
   if (comm_) {
     std::vector<at::Tensor> grads;
@@ -561,17 +579,28 @@ Metrics Trainer::step(int64_t step) {
     loss_sum = comm_->sum(loss_sum, "loss");
     reduce_metrics(m);
   }
-  const double t_comm = seconds_since(t3);
+  double t_comm = seconds_since(t3);
   const double grad_norm = clip_grad_norm(params, config_.optim.grad_clip);
   const double lr = learning_rate(config_.optim, step, config_.steps);
   const bool finite = std::isfinite(loss_sum) && std::isfinite(grad_norm);
   if (finite) {
     optimizer_->step(lr);
+    if (!owner_.empty()) {  // ZeRO-1: each owner hands its updated tensors to the others
+      const auto t4 = Clock::now();
+      for (int64_t r = 0; r < world_; ++r) {
+        std::vector<at::Tensor> owned;
+        for (size_t i = 0; i < trainable_.size(); ++i) {
+          if (owner_[i] == r) owned.push_back(trainable_[i]);
+        }
+        comm_->broadcast(owned, r, "parameter all-gather");
+      }
+      t_comm += seconds_since(t4);
+    }
   } else {
     spdlog::warn("step {}: non-finite loss ({}) or gradient norm ({}); update skipped", step,
                  loss_sum, grad_norm);
   }
-  optimizer_->zero_grad();
+  zero_grad();
 
   const double elapsed = seconds_since(t0);
   m.set("loss", loss_sum);
@@ -628,6 +657,14 @@ void Trainer::add_student_lora() {
                params);
 }
 
+void Trainer::zero_grad() {
+  // Every trainable tensor, not only the optimizer's: under ZeRO-1 a rank
+  // computes gradients for tensors another rank updates.
+  for (auto& p : trainable_) {
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  }
+}
+
 int64_t Trainer::first_row() const {
   return rank_ * (config_.data.prompts_per_step / world_) * config_.data.samples_per_prompt;
 }
@@ -663,20 +700,32 @@ void Trainer::save_student(const std::string& name) {
 
 void Trainer::save_checkpoint() {
   const std::string temp = checkpoint_temp_dir(config_.run_dir, next_step_);
-  fs::remove_all(temp);
-  model::SaveOptions options;
-  options.copy_files_from = config_.student.path;
-  options.dtype = student_->dtype();  // the weights exactly as they train
-  model::save_pretrained(student_, temp, options);  // throws on non-finite weights: no checkpoint holds them
+  const bool sharded = !owner_.empty();
+  if (rank_ == 0) {
+    fs::remove_all(temp);
+    model::SaveOptions options;
+    options.copy_files_from = config_.student.path;
+    options.dtype = student_->dtype();  // the weights exactly as they train
+    model::save_pretrained(student_, temp, options);  // throws on non-finite weights: no checkpoint holds them
+    if (config_.lora.rank > 0) {  // the merged weights above are for use; a resume needs the adapters
+      model::write_safetensors((fs::path(temp) / kAdapterFile).string(), model::lora_weights(student_));
+    }
+  }
+  if (sharded) {  // every rank adds its shard once rank 0 made the directory
+    comm_->sum(0.0, "checkpoint directory");
+    write_optimizer_state(temp, optimizer_->state(), rank_);
+    comm_->sum(0.0, "checkpoint optimizer shards");
+  } else if (rank_ == 0) {
+    write_optimizer_state(temp, optimizer_->state());
+  }
+  if (rank_ != 0) return;
   TrainerState state;
   state.step = next_step_;
   state.seed = config_.seed;
   state.sampler = sampler_->state();
   state.consecutive_skips = consecutive_skips_;
-  write_trainer_state(temp, state, optimizer_->state());
-  if (config_.lora.rank > 0) {  // the merged weights above are for use; a resume needs the adapters
-    model::write_safetensors((fs::path(temp) / kAdapterFile).string(), model::lora_weights(student_));
-  }
+  state.optimizer_shards = sharded ? world_ : 0;
+  write_trainer_state(temp, state);
   commit_checkpoint(config_.run_dir, next_step_, config_.keep_checkpoints);
   spdlog::info("checkpoint: {}", (fs::path(config_.run_dir) / checkpoint_name(next_step_)).string());
 }
@@ -704,7 +753,13 @@ void Trainer::resume(const std::string& checkpoint_dir) {
       param.copy_(it->second);
     }
   }
-  optimizer_->load_state(read_optimizer_state(checkpoint_dir));
+  const int64_t shards = owner_.empty() ? 0 : world_;
+  TORCH_CHECK(state.optimizer_shards == shards, checkpoint_dir, ": its optimizer state is ",
+              state.optimizer_shards > 0 ? "sharded over " + std::to_string(state.optimizer_shards) + " ranks"
+                                         : std::string("not sharded"),
+              ", this run ", shards > 0 ? "shards it over " + std::to_string(shards) + " ranks" : "does not shard it",
+              " (optim.zero_stage and the world size must match)");
+  optimizer_->load_state(read_optimizer_state(checkpoint_dir, shards > 0 ? rank_ : -1));
   sampler_->restore(state.sampler);
   consecutive_skips_ = state.consecutive_skips;
   next_step_ = state.step;
@@ -770,15 +825,13 @@ TrainSummary Trainer::run() {
     const bool stop = comm_ ? comm_->max(stop_requested() ? 1.0 : 0.0, "stop request") > 0 : stop_requested();
     if (stop && s + 1 < config_.steps) {
       spdlog::warn("stop requested: checkpointing after step {} and exiting", s + 1);
-      if (writer) save_checkpoint();
+      save_checkpoint();
       clear_stop_request();
       summary.stopped = true;
       if (comm_) comm_->sum(0.0, "checkpoint");  // no rank exits before the checkpoint is written
       return summary;
     }
-    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps && writer) {
-      save_checkpoint();
-    }
+    if (config_.save_every > 0 && (s + 1) % config_.save_every == 0 && s + 1 < config_.steps) save_checkpoint();
   }
   summary.after = evaluate();
   if (writer) save_student("final");

@@ -161,6 +161,31 @@ TEST(DataParallel, TwoAndFourRanksMatchOneProcess) {
   }
 }
 
+// ZeRO-1: each rank keeps and updates a share of the AdamW state; the update is
+// the same, and a checkpoint holds one optimizer shard per rank.
+TEST(DataParallel, ZeroOneShardsTheOptimizerAndResumes) {
+  ScratchDir dir("opd-zero1");
+  const std::string base = recipe(dir) + " --set steps=4";
+  const auto single = run(base + " --set run_dir=" + (dir / "one"));
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const std::string zero = base + " --set optim.zero_stage=1";
+  auto codes = launch(zero + " --set save_every=2 --set run_dir=" + (dir / "two"), 2, dir / "two.log");
+  ASSERT_EQ(codes, std::vector<int>(2, 0)) << opd::testing::read_file_bytes(dir / "two.log.0");
+  expect_close_weights(dir / "one/final", dir / "two/final", 2e-5);
+  EXPECT_TRUE(fs::exists(dir / "two/checkpoint-2/optimizer.rank0.safetensors"));
+  EXPECT_TRUE(fs::exists(dir / "two/checkpoint-2/optimizer.rank1.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "two/checkpoint-2/optimizer.safetensors"));
+
+  codes = launch(zero + " --resume-from " + (dir / "two/checkpoint-2") + " --set run_dir=" + (dir / "again"), 2,
+                 dir / "again.log");
+  ASSERT_EQ(codes, std::vector<int>(2, 0)) << opd::testing::read_file_bytes(dir / "again.log.0");
+  EXPECT_EQ(opd::testing::read_file_bytes(dir / "two/final/model.safetensors"),
+            opd::testing::read_file_bytes(dir / "again/final/model.safetensors"));
+  const auto alone = run(base + " --resume-from " + (dir / "two/checkpoint-2") + " --set run_dir=" + (dir / "x"));
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_NE(alone.output.find("sharded over 2 ranks"), std::string::npos) << alone.output;
+}
+
 // A rank killed mid-run makes the others fail within the timeout, naming
 // the collective and the rank that stopped.
 TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {

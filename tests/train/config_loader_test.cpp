@@ -109,6 +109,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.optim.warmup_steps, b.optim.warmup_steps);
   EXPECT_EQ(a.optim.schedule, b.optim.schedule);
   EXPECT_EQ(a.optim.min_lr_ratio, b.optim.min_lr_ratio);
+  EXPECT_EQ(a.optim.zero_stage, b.optim.zero_stage);
 }
 
 struct ErrorCase {
@@ -206,7 +207,7 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
       {recipe("optim:\n  lr: 1.0e-3\n  lrr: 3\n"),
        {},
        {"r.yaml:6: ", "optim.lrr: unknown key (allowed: lr, weight_decay, betas, eps, grad_clip, "
-                      "warmup_steps, schedule, min_lr_ratio)"}},
+                      "warmup_steps, schedule, min_lr_ratio, zero_stage)"}},
       {"student: {path: s, dtyp: float32}\n" + recipe().substr(19),
        {},
        {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, chat_template)"}},
@@ -449,6 +450,7 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.optim.warmup_steps = 10;
   c.optim.schedule = LrSchedule::kCosine;
   c.optim.min_lr_ratio = 0.1;
+  c.optim.zero_stage = 1;
 
   const std::string yaml = train_config_yaml(c);
   SCOPED_TRACE(yaml);
@@ -1015,6 +1017,7 @@ TEST(ConfigLoader, LoraParsesAndChecksItsKeys) {
       {recipe("lora: {rank: 4, targets: [q_proj, q_proj]}\n"), {}, {"lora.targets[1]", "listed twice"}},
       {recipe("lora: {rank: 4, targets: []}\n"), {}, {"lora.targets", "non-empty list"}},
       {recipe("lora: {rank: 4, size: 3}\n"), {}, {"lora.size", "unknown key"}},
+      {recipe("optim: {zero_stage: 2}\n"), {}, {"optim.zero_stage", "must be 0 or 1"}},
   });
 }
 

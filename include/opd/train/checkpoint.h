@@ -21,6 +21,7 @@ struct TrainerState {
   uint64_t seed = 0;  // the run's seed (a resume under another seed would not continue it)
   data::SamplerState sampler;
   int64_t consecutive_skips = 0;  // steps skipped in a row for a non-finite loss or gradient
+  int64_t optimizer_shards = 0;   // 0: one optimizer.safetensors; N: one file per rank of N (ZeRO-1)
 };
 
 // "checkpoint-<step>".
@@ -28,12 +29,15 @@ std::string checkpoint_name(int64_t step);
 // "<run_dir>/.checkpoint-<step>.tmp": where a checkpoint is written before the rename.
 std::string checkpoint_temp_dir(const std::string& run_dir, int64_t step);
 
-// Writes trainer_state.json and optimizer.safetensors into `dir`.
-void write_trainer_state(const std::string& dir, const TrainerState& state,
-                         const std::map<std::string, at::Tensor>& optimizer);
-// Reads them back; throws naming the file when one is missing or malformed.
+// Writes trainer_state.json into `dir`: last, since its presence marks a
+// checkpoint complete.
+void write_trainer_state(const std::string& dir, const TrainerState& state);
+// Writes optimizer.safetensors, or with shard >= 0 optimizer.rank<shard>.safetensors.
+void write_optimizer_state(const std::string& dir, const std::map<std::string, at::Tensor>& optimizer,
+                           int64_t shard = -1);
+// Read them back; throw naming the file when one is missing or malformed.
 TrainerState read_trainer_state(const std::string& dir);
-std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir);
+std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir, int64_t shard = -1);
 
 // Renames a complete temporary checkpoint to <run_dir>/checkpoint-<step>
 // (replacing one of that name), then keeps only the newest `keep` (0 = all).

@@ -69,6 +69,7 @@ struct OptimConfig {
   int64_t warmup_steps = 0;           // linear warmup from 0
   LrSchedule schedule = LrSchedule::kConstant;
   double min_lr_ratio = 0.0;          // cosine floor as a fraction of lr
+  int64_t zero_stage = 0;             // 1: AdamW state sharded over ranks (ZeRO-1); 0: replicated
 };
 
 struct TrainConfig {

@@ -92,9 +92,12 @@ class Trainer {
   void save_student(const std::string& name);
   // <run_dir>/checkpoint-<next_step_>: the student in its compute dtype (so a
   // resume is exact) and the trainer state; keeps the newest keep_checkpoints.
+  // Called on every rank: rank 0 writes, and with ZeRO-1 each rank adds its
+  // optimizer shard.
   void save_checkpoint();
   // LoRA (config_.lora): freezes the student's weights and adds the adapters.
   void add_student_lora();
+  void zero_grad();
   // This rank's first row in the step's global batch.
   int64_t first_row() const;
   // Sums every metric's (sum, count) over ranks, so rank 0 logs the global step.
@@ -129,6 +132,10 @@ class Trainer {
   std::unique_ptr<data::PromptSampler> sampler_;
   std::unique_ptr<Objective> objective_;
   ObjectiveNeeds needs_;
+  std::vector<at::Tensor> trainable_;  // the student's parameters that train (all, or LoRA's)
+  // ZeRO-1: owner_[i] is the rank whose optimizer holds trainable_[i]'s state
+  // and updates it; empty when every rank updates everything.
+  std::vector<int64_t> owner_;
   std::unique_ptr<AdamW> optimizer_;
   int64_t next_step_ = 0;
   int64_t consecutive_skips_ = 0;
