@@ -175,42 +175,25 @@ void Communicator::fail(const std::string& what, const std::string& cause) {
               timeout_.count(), " s timeout; another rank died or stalled (", peers.str(), "): ", cause);
 }
 
-void Communicator::all_reduce_sum(const std::vector<at::Tensor>& tensors, const std::string& what,
-                                  int64_t bucket_bytes) {
-  if (env_.world_size == 1 || tensors.empty()) return;
-  // Flat fp32 buckets: one collective per bucket instead of per tensor.
-  std::vector<std::vector<at::Tensor>> buckets(1);
-  int64_t filled = 0;
-  for (const auto& t : tensors) {
-    const int64_t bytes = t.numel() * 4;
-    if (filled > 0 && filled + bytes > bucket_bytes) {
-      buckets.emplace_back();
-      filled = 0;
-    }
-    buckets.back().push_back(t);
-    filled += bytes;
-  }
-  std::vector<at::Tensor> flats;
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+class Communicator::Pending {
+ public:
+  c10::intrusive_ptr<c10d::Work> work;
+  std::vector<at::Tensor> tensors;  // kept alive until the collective is done
+};
+
+std::shared_ptr<Communicator::Pending> Communicator::start_all_reduce_sum(const at::Tensor& flat) {
+  auto pending = std::make_shared<Pending>();
+  pending->tensors = {flat};
+  if (env_.world_size > 1) pending->work = impl_->run([&](auto& pg) { return pg.allreduce(pending->tensors); });
+  return pending;
+}
+
+void Communicator::wait(Pending& pending, const std::string& what) {
+  if (!pending.work) return;
   try {
-    for (auto& bucket : buckets) {
-      std::vector<at::Tensor> parts;
-      for (const auto& t : bucket) parts.push_back(t.detach().reshape(-1).to(at::kFloat));
-      std::vector<at::Tensor> flat{at::cat(parts)};
-      works.push_back(impl_->run([&](auto& pg) { return pg.allreduce(flat); }));
-      flats.push_back(flat[0]);
-    }
-    for (auto& w : works) w->wait();
+    pending.work->wait();
   } catch (const std::exception& e) {
     fail(what, cause_of(e));
-  }
-  for (size_t b = 0; b < buckets.size(); ++b) {
-    int64_t offset = 0;
-    for (auto& t : buckets[b]) {
-      const int64_t n = t.numel();
-      t.detach().copy_(flats[b].slice(0, offset, offset + n).view(t.sizes()));
-      offset += n;
-    }
   }
 }
 

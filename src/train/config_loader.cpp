@@ -28,7 +28,7 @@ namespace {
 const std::vector<std::string> kTopScalars = {"run_dir",         "seed",           "steps",
                                               "micro_batch_size", "log_every",      "save_every",
                                               "keep_checkpoints", "max_skipped_steps", "dist_timeout_s",
-                                              "activation_checkpointing"};
+                                              "dist_bucket_mb",   "activation_checkpointing"};
 // The `objective` section: name, normalization, then every objective's
 // options (objective_option_keys) in first-seen order; which of them a given
 // objective accepts is checked once its name is known (read_objective).
@@ -631,6 +631,7 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.keep_checkpoints = top.integer("keep_checkpoints", d.keep_checkpoints, 0);
   c.max_skipped_steps = top.integer("max_skipped_steps", d.max_skipped_steps, 0);
   c.dist_timeout_s = top.integer("dist_timeout_s", d.dist_timeout_s, 1);
+  c.dist_bucket_mb = top.number("dist_bucket_mb", d.dist_bucket_mb, above(0));
   c.activation_checkpointing = top.boolean("activation_checkpointing", d.activation_checkpointing);
 
   c.student = read_model(top.section("student"), d.student);
@@ -892,6 +893,7 @@ std::string train_config_yaml(const TrainConfig& c) {
   integer("keep_checkpoints", c.keep_checkpoints);
   integer("max_skipped_steps", c.max_skipped_steps);
   integer("dist_timeout_s", c.dist_timeout_s);
+  number("dist_bucket_mb", c.dist_bucket_mb);
   out << YAML::Key << "activation_checkpointing" << YAML::Value << c.activation_checkpointing;
   model("student", c.student);
   if (!c.teacher.path.empty()) model("teacher", c.teacher);

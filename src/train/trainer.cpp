@@ -3,6 +3,7 @@
 #include "opd/core/tensorboard_writer.h"
 #include "opd/core/token_alignment.h"
 #include "opd/dist/communicator.h"
+#include "opd/dist/gradient_sync.h"
 #include "opd/model/lora.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/safetensors.h"
@@ -220,6 +221,10 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<dist::Communicator> comm)
     for (size_t i = 0; i < trainable_.size(); ++i) {
       if (owner_[i] == rank_) updated.push_back(trainable_[i]);
     }
+  }
+  if (comm_ && world_ > 1) {
+    grad_sync_ = std::make_unique<dist::GradientSync>(comm_, trainable_,
+                                                      static_cast<int64_t>(config_.dist_bucket_mb * (1 << 20)));
   }
   optimizer_ = std::make_unique<AdamW>(
       updated,
@@ -560,6 +565,7 @@ Metrics Trainer::step(int64_t step) {
     in.reference_logprobs = rows(reference_logprobs);
     auto out = objective_->compute(in);
     if (step == poisoned_step_) out.loss = out.loss * std::numeric_limits<double>::quiet_NaN();
+    if (grad_sync_ && e == B) grad_sync_->arm();  // the last micro-batch: buckets start as backward fills them
     out.loss.backward();
     loss_sum += out.loss.item<double>();
     m.merge(out.metrics);
@@ -571,11 +577,7 @@ Metrics Trainer::step(int64_t step) {
   const auto& params = trainable_;
   const auto t3 = Clock::now();
   if (comm_) {
-    std::vector<at::Tensor> grads;
-    for (const auto& p : params) {
-      if (p.grad().defined()) grads.push_back(p.grad());
-    }
-    comm_->all_reduce_sum(grads, "gradient all-reduce");
+    if (grad_sync_) m.set("comm_buckets_overlapped", double(grad_sync_->finish()));
     loss_sum = comm_->sum(loss_sum, "loss");
     reduce_metrics(m);
   }

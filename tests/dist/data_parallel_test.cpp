@@ -6,11 +6,13 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -151,9 +153,14 @@ TEST(DataParallel, TwoAndFourRanksMatchOneProcess) {
     for (int world : {2, 4}) {
       if (objective == "tropd" && world == 4) continue;  // one world size is enough for the draws' keys
       const std::string many = dir / (objective + "-" + std::to_string(world));
-      const auto codes = launch(base + " --set run_dir=" + many, world, many + ".log");
+      // Small buckets: several per step, most started while backward still runs.
+      const auto codes = launch(base + " --set dist_bucket_mb=0.05 --set run_dir=" + many, world, many + ".log");
       ASSERT_EQ(codes, std::vector<int>(world, 0)) << opd::testing::read_file_bytes(many + ".log.0");
       expect_close_weights(one + "/final", many + "/final", 2e-5);
+      std::ifstream metrics(many + "/metrics.jsonl");
+      for (std::string line; std::getline(metrics, line);) {
+        EXPECT_GE(nlohmann::json::parse(line).at("comm_buckets_overlapped").get<double>(), 2.0) << line;
+      }
       EXPECT_FALSE(fs::exists(many + ".log.1") && opd::testing::read_file_bytes(many + ".log.1").find("step 3/3") !=
                                                       std::string::npos)
           << "only rank 0 prints progress";

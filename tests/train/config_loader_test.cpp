@@ -70,6 +70,7 @@ void expect_same(const TrainConfig& a, const TrainConfig& b) {
   EXPECT_EQ(a.max_skipped_steps, b.max_skipped_steps);
   EXPECT_EQ(a.dist_timeout_s, b.dist_timeout_s);
   EXPECT_EQ(a.activation_checkpointing, b.activation_checkpointing);
+  EXPECT_EQ(a.dist_bucket_mb, b.dist_bucket_mb);
   EXPECT_EQ(a.student.path, b.student.path);
   EXPECT_EQ(a.student.dtype, b.student.dtype);
   EXPECT_EQ(a.teacher.path, b.teacher.path);
@@ -430,6 +431,7 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.max_skipped_steps = 4;
   c.dist_timeout_s = 30;
   c.activation_checkpointing = true;
+  c.dist_bucket_mb = 0.5;
   c.student = {"/m/student dir", "bfloat16"};
   c.teacher = {"true", "float16"};  // a path YAML would read as a bool if unquoted
   c.data.train_path = "123";          // ... or as a number
@@ -460,7 +462,8 @@ TEST(ConfigLoader, YamlRoundTrips) {
 
   // Every key is written, defaults included.
   for (const char* key : {"run_dir:", "seed:", "steps:", "micro_batch_size:", "log_every:",
-                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "dist_timeout_s:", "activation_checkpointing:",
+                          "save_every:", "keep_checkpoints:", "max_skipped_steps:", "dist_timeout_s:",
+                          "dist_bucket_mb:", "activation_checkpointing:",
                           "student:", "teacher:",
                           "path:", "dtype:", "data:",
                           "train:", "prompts_per_step:", "samples_per_prompt:", "shuffle:",

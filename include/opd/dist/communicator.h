@@ -29,10 +29,11 @@ class Communicator {
   int64_t world_size() const { return env_.world_size; }
   const LaunchEnv& env() const { return env_; }
 
-  // Sums each tensor over ranks, in place. The tensors are all-reduced as
-  // flat buckets of at most bucket_bytes each, launched back to back.
-  void all_reduce_sum(const std::vector<at::Tensor>& tensors, const std::string& what,
-                      int64_t bucket_bytes = int64_t{25} << 20);
+  // An all-reduce (sum) started without waiting: `flat` (one contiguous
+  // tensor) holds the sum once wait() returns.
+  class Pending;
+  std::shared_ptr<Pending> start_all_reduce_sum(const at::Tensor& flat);
+  void wait(Pending& pending, const std::string& what);
   // Rank `root`'s values into every rank's tensors, in place.
   void broadcast(const std::vector<at::Tensor>& tensors, int64_t root, const std::string& what);
   double sum(double value, const std::string& what);

@@ -82,6 +82,7 @@ struct TrainConfig {
   int64_t keep_checkpoints = 3;          // newest checkpoint-<step>/ dirs kept; 0 = all
   int64_t max_skipped_steps = 10;        // stop after this many non-finite steps in a row; 0 = never
   int64_t dist_timeout_s = 1800;         // a collective that waits longer fails the run (multi-process)
+  double dist_bucket_mb = 25.0;          // gradient all-reduce bucket size (started during backward)
   bool activation_checkpointing = false; // recompute each student layer in backward: less memory, ~1/3 more compute
   ModelSpec student;
   // The teacher: scores (and, where the objective asks, writes) every row;

@@ -23,6 +23,7 @@
 
 namespace opd::dist {
 class Communicator;
+class GradientSync;
 }
 
 namespace opd::train {
@@ -136,6 +137,7 @@ class Trainer {
   // ZeRO-1: owner_[i] is the rank whose optimizer holds trainable_[i]'s state
   // and updates it; empty when every rank updates everything.
   std::vector<int64_t> owner_;
+  std::unique_ptr<dist::GradientSync> grad_sync_;  // multi-process: gradient sums overlapping backward
   std::unique_ptr<AdamW> optimizer_;
   int64_t next_step_ = 0;
   int64_t consecutive_skips_ = 0;
