@@ -4,6 +4,7 @@
 //   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8 \
 //            [--chat-template qwen3] [--verifier math_boxed] [--out results.json]
 #include "cli_main.h"
+#include "model_options.h"
 #include "sampling_options.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/eval/eval_report.h"
@@ -23,21 +24,14 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a model: k sampled answers per problem, verified; avg@k and pass@k per domain."};
-  opd::train::ModelSpec model_spec;
-  opd::train::DataConfig data_spec;
+  opd::tools::ModelOptions model_options;
   std::string data_path, verifier_name = "math_boxed", out_path, pass_at = "1";
   int64_t k = 4, batch = 32, limit = 0;
-  bool no_thinking = false;
   opd::rollout::GenerationConfig generation;
   generation.max_new_tokens = 512;
   generation.sampling.temperature = 0.6;
   generation.sampling.top_p = 0.95;
-  app.add_option("--model", model_spec.path, "HF model directory (with its tokenizer)")->required();
-  app.add_option("--dtype", model_spec.dtype, "float32 | bfloat16 | float16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
-  app.add_option("--chat-template", model_spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
-  app.add_option("--system-prompt", data_spec.system_prompt, "system message for problems without one");
-  app.add_flag("--no-thinking", no_thinking, "Qwen3: turn thinking off");
+  opd::tools::add_model_options(app, model_options, "HF model directory (with its tokenizer)");
   app.add_option("--data", data_path, "problems: JSONL with an 'answer' on every line, or opd-prepare's .h5")
       ->required();
   app.add_option("--k", k, "samples per problem")->check(CLI::PositiveNumber);
@@ -55,13 +49,9 @@ int main(int argc, char** argv) {
     std::vector<int64_t> pass_ks;
     std::stringstream list(pass_at);
     for (std::string item; std::getline(list, item, ',');) pass_ks.push_back(std::stoll(item));
-    data_spec.enable_thinking = !no_thinking;
     const auto verifier = eval::make_verifier(verifier_name);
-    auto model = model::load_pretrained(
-        model_spec.path, model::LoadOptions{model::dtype_from_name(model_spec.dtype, "--dtype"), at::kCPU});
-    model->eval();
-    const auto format = train::load_prompt_format(model_spec, data_spec, "--chat-template");
-    TORCH_CHECK(format.tokenizer, "opd-eval reads answers as text: '", model_spec.path,
+    auto [model, format] = tools::load_model(model_options);
+    TORCH_CHECK(format.tokenizer, "opd-eval reads answers as text: '", model_options.spec.path,
                 "' has no tokenizer.json or tokenizer.model");
     const auto dataset = data::PromptDataset::from_file(data_path, &format);
     const int64_t problems = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();

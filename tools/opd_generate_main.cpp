@@ -7,6 +7,7 @@
 // "response_ids", "finish_reason": "stop" | "length", "logprobs" (--logprobs)};
 // the text fields need the model's tokenizer.
 #include "cli_main.h"
+#include "model_options.h"
 #include "sampling_options.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/model/pretrained.h"
@@ -43,20 +44,14 @@ std::string unescape(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Sample responses from a model on prompts and write them as JSONL."};
-  opd::train::ModelSpec model_spec;
-  opd::train::DataConfig data_spec;
+  opd::tools::ModelOptions model_options;
   std::string prompts_path, out_path;
   std::vector<std::string> texts, stops;
   int64_t n = 1, batch = 32, limit = 0;
-  bool no_thinking = false, logprobs = false;
+  bool logprobs = false;
   opd::rollout::GenerationConfig generation;
   generation.max_new_tokens = 256;
-  app.add_option("--model", model_spec.path, "HF model directory")->required();
-  app.add_option("--dtype", model_spec.dtype, "float32 | bfloat16 | float16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
-  app.add_option("--chat-template", model_spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
-  app.add_option("--system-prompt", data_spec.system_prompt, "system message for prompts without one");
-  app.add_flag("--no-thinking", no_thinking, "Qwen3: turn thinking off");
+  opd::tools::add_model_options(app, model_options, "HF model directory");
   app.add_option("--prompts", prompts_path, "JSONL (prompt, messages or prompt_ids per line) or opd-prepare's .h5");
   app.add_option("--prompt", texts, "a prompt text (repeatable; after those of --prompts)");
   app.add_option("--n", n, "samples per prompt")->check(CLI::PositiveNumber);
@@ -72,13 +67,9 @@ int main(int argc, char** argv) {
   return opd::tools::run_main("opd-generate", [&] {
     using namespace opd;
     TORCH_CHECK(!prompts_path.empty() || !texts.empty(), "give prompts with --prompts FILE or --prompt TEXT");
-    data_spec.enable_thinking = !no_thinking;
-    auto model = model::load_pretrained(
-        model_spec.path, model::LoadOptions{model::dtype_from_name(model_spec.dtype, "--dtype"), at::kCPU});
-    model->eval();
-    const auto format = train::load_prompt_format(model_spec, data_spec, "--chat-template");
+    auto [model, format] = tools::load_model(model_options);
     const auto& tok = format.tokenizer;
-    TORCH_CHECK(tok || (texts.empty() && stops.empty()), "--prompt and --stop are text: '", model_spec.path,
+    TORCH_CHECK(tok || (texts.empty() && stops.empty()), "--prompt and --stop are text: '", model_options.spec.path,
                 "' has no tokenizer.json or tokenizer.model");
 
     std::vector<data::Prompt> prompts;

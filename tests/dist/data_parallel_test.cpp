@@ -63,21 +63,8 @@ TEST(LaunchEnv, BadVariablesAreNamed) {
                {"MASTER_ADDR is not set", "several nodes"});
 }
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
-
-Result run(const std::string& command) {
-  Result r{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = opd::testing::CommandResult;
+Result run(const std::string& command) { return opd::testing::run_command(command); }
 
 // A port no one listens on now (the kernel's pick for a bound, closed socket).
 int free_port() {
@@ -197,7 +184,8 @@ TEST(DataParallel, ZeroOneShardsTheOptimizerAndResumes) {
 // the collective and the rank that stopped.
 TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
   ScratchDir dir("opd-ddp-dead");
-  const std::string command = recipe(dir) + " --set steps=100000 --set dist_timeout_s=20 --set run_dir=" + (dir / "run");
+  const std::string command =
+      recipe(dir) + " --set steps=100000 --set dist_timeout_s=20 --set run_dir=" + (dir / "run");
   const int port = free_port();
   auto env = [&](int r) {
     return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +

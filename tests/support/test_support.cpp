@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace opd::testing {
@@ -63,6 +66,17 @@ void write_file_bytes(const std::string& path, const std::string& bytes) {
 double rel_err(const at::Tensor& actual, const at::Tensor& expected) {
   auto e = expected.to(at::kDouble);
   return ((actual.to(at::kDouble) - e).norm() / e.norm().clamp_min(1e-30)).item<double>();
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
+  const int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 std::string read_file_bytes(const std::string& path) {

@@ -41,6 +41,14 @@ void expect_error(const std::function<void()>& fn, const std::vector<std::string
 // ||actual - expected|| / ||expected|| in double.
 double rel_err(const at::Tensor& actual, const at::Tensor& expected);
 
+// A shell command's exit code and its stdout and stderr together, as a user
+// running a tool sees them.
+struct CommandResult {
+  int exit_code = -1;  // -1 when it did not exit normally
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
 // Whole file contents as bytes.
 std::string read_file_bytes(const std::string& path);
 // Replaces the file's contents with `bytes`.

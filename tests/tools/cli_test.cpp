@@ -23,21 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using opd::testing::ScratchDir;
 
-struct Result {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& command) {
-  Result r{-1, ""};
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe) != nullptr) r.output += buf.data();
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = opd::testing::CommandResult;
+Result run(const std::string& command) { return opd::testing::run_command(command); }
 
 const std::string kBin = OPD_BIN_DIR;
 const std::string kRecipe = std::string(OPD_SOURCE_DIR) + "/configs/smoke/opd_tiny.yaml";
@@ -117,7 +104,8 @@ TEST(Cli, PlotDrawsTheDiagnosticsARunLogged) {
     GTEST_SKIP() << "no matplotlib for /usr/bin/python3 (tools/setup.sh installs python3-matplotlib)";
   }
   ScratchDir dir;
-  auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3 --set objective.name=tropd");
+  auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) +
+               " --set steps=3 --set objective.name=tropd");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string plot = "/usr/bin/python3 " OPD_SOURCE_DIR "/tools/opd_plot.py ";
   r = run(plot + (dir / "run") + " " + (dir / "run") + " --out " + (dir / "plots"));
@@ -207,22 +195,29 @@ std::string make_char_model(const ScratchDir& dir, const std::string& name, int 
   return dir / name;
 }
 
-// opd-eval end to end with greedy sampling: the answer of problem 1 is what
-// the model writes (exact_match), that of problem 2 is not.
-TEST(Cli, EvalReportsAvgAndPassAtK) {
-  ScratchDir dir;
-  const auto model_dir = make_char_model(dir, "m", 5);
-  // What the model writes greedily for problem 1, through the library.
+// What the model at `model_dir` writes greedily for one user message in the
+// Qwen3 format, through the library: its ids, and its text in `text`.
+std::vector<int64_t> greedy_response(const std::string& model_dir, const std::string& prompt, int64_t max_new_tokens,
+                                     std::string* text) {
   auto model = model::load_pretrained(model_dir);
   train::ModelSpec spec{model_dir, "float32", "qwen3"};
   const auto format = train::load_prompt_format(spec, train::DataConfig{}, "chat_template");
   rollout::GenerationConfig g;
   g.sampling.temperature = 0;
-  g.max_new_tokens = 12;
+  g.max_new_tokens = max_new_tokens;
   g.stop_token_ids = train::stop_token_ids(model->config(), format);
-  g.seed = 0;
-  const auto batch = rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g);
-  const auto written = format.tokenizer->decode(rollout::response_ids(batch)[0], true);
+  const auto ids = rollout::response_ids(rollout::generate(model, {format.prompt_ids({{"user", prompt}})}, g))[0];
+  *text = format.tokenizer->decode(ids, true);
+  return ids;
+}
+
+// opd-eval end to end with greedy sampling: the answer of problem 1 is what
+// the model writes (exact_match), that of problem 2 is not.
+TEST(Cli, EvalReportsAvgAndPassAtK) {
+  ScratchDir dir;
+  const auto model_dir = make_char_model(dir, "m", 5);
+  std::string written;
+  greedy_response(model_dir, "1+1?", 12, &written);
   ASSERT_FALSE(written.empty());
   std::ofstream(dir / "test.jsonl") << nlohmann::json({{"prompt", "1+1?"}, {"answer", written}, {"domain", "a"}}).dump()
                                     << "\n"
@@ -284,15 +279,8 @@ std::vector<nlohmann::json> read_jsonl(const std::string& text) {
 TEST(Cli, GenerateWritesSamplesAsJsonl) {
   ScratchDir dir;
   const auto model_dir = make_char_model(dir, "m", 5);
-  auto model = model::load_pretrained(model_dir);
-  train::ModelSpec spec{model_dir, "float32", "qwen3"};
-  const auto format = train::load_prompt_format(spec, train::DataConfig{}, "chat_template");
-  rollout::GenerationConfig g;
-  g.sampling.temperature = 0;
-  g.max_new_tokens = 10;
-  g.stop_token_ids = train::stop_token_ids(model->config(), format);
-  const auto greedy = rollout::response_ids(rollout::generate(model, {format.prompt_ids({{"user", "1+1?"}})}, g))[0];
-  const std::string greedy_text = format.tokenizer->decode(greedy, true);
+  std::string greedy_text;
+  const auto greedy = greedy_response(model_dir, "1+1?", 10, &greedy_text);
   ASSERT_GE(greedy_text.size(), 3u);
 
   const std::string base = kBin + "/opd-generate --model " + model_dir + " --chat-template qwen3 ";

@@ -1,0 +1,45 @@
+// The flags that name a model and how it reads prompts, shared by opd-eval
+// and opd-generate, and the loading they imply.
+#pragma once
+
+#include "opd/data/prompt_format.h"
+#include "opd/model/pretrained.h"
+#include "opd/train/prompt_formats.h"
+#include "opd/train/train_config.h"
+
+#include <CLI/CLI.hpp>
+
+namespace opd::tools {
+
+struct ModelOptions {
+  train::ModelSpec spec;
+  train::DataConfig data;  // system prompt and thinking switch
+  bool no_thinking = false;
+};
+
+inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string& model_help) {
+  app.add_option("--model", o.spec.path, model_help)->required();
+  app.add_option("--dtype", o.spec.dtype, "float32 | bfloat16 | float16")
+      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--chat-template", o.spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
+  app.add_option("--system-prompt", o.data.system_prompt, "system message for prompts without one");
+  app.add_flag("--no-thinking", o.no_thinking, "Qwen3: turn thinking off");
+}
+
+// The model on the CPU in eval mode, and the format its prompts are read in.
+struct LoadedModel {
+  model::CausalLM model{nullptr};
+  data::PromptFormat format;
+};
+
+inline LoadedModel load_model(ModelOptions& o) {
+  o.data.enable_thinking = !o.no_thinking;
+  LoadedModel m;
+  m.model = model::load_pretrained(o.spec.path,
+                                   model::LoadOptions{model::dtype_from_name(o.spec.dtype, "--dtype"), at::kCPU});
+  m.model->eval();
+  m.format = train::load_prompt_format(o.spec, o.data, "--chat-template");
+  return m;
+}
+
+}  // namespace opd::tools
