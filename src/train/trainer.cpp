@@ -23,6 +23,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -616,6 +617,9 @@ Metrics Trainer::step(int64_t step) {
   m.set("time_backward_s", t_backward);
   m.set("time_comm_s", t_comm);
   m.set("time_step_s", elapsed);
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  m.set("peak_rss_mb", double(usage.ru_maxrss) / 1024.0);  // this rank's; Linux reports KiB
   return m;
 }
 

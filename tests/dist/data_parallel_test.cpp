@@ -206,5 +206,31 @@ TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
   EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
 }
 
+// A rank that hangs (SIGSTOP) fails the others once the collective timeout
+// passes: an error, never a silent hang.
+TEST(DataParallel, AStalledRankFailsTheOthersAfterTheTimeout) {
+  ScratchDir dir("opd-ddp-stall");
+  const std::string command =
+      recipe(dir) + " --set steps=100000 --set dist_timeout_s=5 --set run_dir=" + (dir / "run");
+  const int port = free_port();
+  auto env = [&](int r) {
+    return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
+           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(env(0) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " + env(1) + command + " > " +
+                     (dir / "log1") + " 2>&1 & p1=$!; i=0; while [ \"$(cat " + (dir / "run/metrics.jsonl") +
+                     " 2>/dev/null | wc -l)\" -lt 2 ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; "
+                     "kill -STOP $p1; wait $p0; echo rc0=$?; kill -KILL $p1");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string log = opd::testing::read_file_bytes(dir / "log0");
+  const auto at = r.output.find("rc0=");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_NE(std::stoi(r.output.substr(at + 4)), 0) << log;
+  EXPECT_LT(seconds, 60) << "rank 0 should give up after the 5 s timeout";
+  EXPECT_NE(log.find("within the 5 s timeout"), std::string::npos) << log;
+  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace opd::dist
