@@ -10,6 +10,7 @@
 // Where the composition would need more than --max-memory-gb (default: 90%
 // of the memory free at that point), only the fused op is timed, and the
 // line says so.
+#include "median_timer.h"
 #include "memory_meter.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/ops/aten_composition.h"
@@ -114,15 +115,10 @@ Measure measure(const Side& side, const at::Device& device, int64_t repeats) {
   meter.start();
   { auto warm = side(); synchronize(device); }
   m.peak_bytes = meter.peak_extra();
-  std::vector<double> times;
-  for (int64_t r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+  m.ms = 1e3 * opd::bench::median_seconds([&] {
     auto out = side();
     synchronize(device);
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  m.ms = times[times.size() / 2];
+  }, repeats);
   return m;
 }
 

@@ -4,6 +4,7 @@
 // times sampled generation (temperature 1, top-k 50, top-p 0.95, min-p 0.05)
 // with the cache: the cost of the sampler op against greedy argmax.
 //   build/bin/bench_rollout [--new-tokens 256] [--batch 8] [--layers 4] [--hidden 256] [--vocab 4096]
+#include "median_timer.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
@@ -39,17 +40,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-double median_seconds(const std::function<void()>& fn, int64_t repeats) {
-  std::vector<double> t;
-  for (int64_t r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,9 +70,9 @@ int main(int argc, char** argv) {
   cfg.seed = 1;
   opd::RolloutBatch cached, recomputed;
   cfg.use_cache = true;
-  const double t_cache = median_seconds([&] { cached = opd::rollout::generate(model, prompts, cfg); }, a.repeats);
+  const double t_cache = opd::bench::median_seconds([&] { cached = opd::rollout::generate(model, prompts, cfg); }, a.repeats);
   cfg.use_cache = false;
-  const double t_full = median_seconds([&] { recomputed = opd::rollout::generate(model, prompts, cfg); }, 1);
+  const double t_full = opd::bench::median_seconds([&] { recomputed = opd::rollout::generate(model, prompts, cfg); }, 1);
   if (!at::equal(cached.tokens, recomputed.tokens)) {
     std::fprintf(stderr, "bench_rollout: cached and recomputed greedy outputs differ\n");
     return 1;
@@ -93,7 +83,7 @@ int main(int argc, char** argv) {
   sampling.sampling = {1.0, 50, 0.95, 0.05};
   opd::RolloutBatch sampled;
   const double t_sampled =
-      median_seconds([&] { sampled = opd::rollout::generate(model, prompts, sampling); }, a.repeats);
+      opd::bench::median_seconds([&] { sampled = opd::rollout::generate(model, prompts, sampling); }, a.repeats);
   const double sampled_tokens = sampled.response_lengths.sum().item<double>();
   std::printf("threads: %d\n", threads);
   std::printf("model: %lld layers, hidden %lld, vocab %lld | batch %lld, prompt %lld, new tokens %lld\n",

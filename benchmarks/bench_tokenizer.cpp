@@ -3,6 +3,7 @@
 // (English, code) interleaved with CJK, emoji, digits and whitespace runs.
 // Checks first that every document decodes back to its NFC form.
 //   build/bin/bench_tokenizer [--tokenizer PATH] [--mb 8] [--repeats 3]
+#include "median_timer.h"
 #include "opd/tokenizer/tokenizer.h"
 
 #include <utf8proc.h>
@@ -63,17 +64,6 @@ std::string nfc(const std::string& text) {
   return result;
 }
 
-double median_seconds(const std::function<void()>& fn, int repeats) {
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -109,12 +99,12 @@ int main(int argc, char** argv) {
   // Timed: a fresh tokenizer (cold word cache) once, then warm, one thread;
   // then encode_batch over every core.
   auto cold_tok = opd::tokenizer::load_tokenizer(path);
-  const auto t_cold = median_seconds([&] { for (const auto& d : docs) cold_tok->encode(d); }, 1);
-  const auto t_one = median_seconds([&] { for (const auto& d : docs) tok->encode(d); }, repeats);
-  const auto t_batch = median_seconds([&] { tok->encode_batch(docs); }, repeats);
+  const auto t_cold = opd::bench::median_seconds([&] { for (const auto& d : docs) cold_tok->encode(d); }, 1);
+  const auto t_one = opd::bench::median_seconds([&] { for (const auto& d : docs) tok->encode(d); }, repeats);
+  const auto t_batch = opd::bench::median_seconds([&] { tok->encode_batch(docs); }, repeats);
   std::vector<std::vector<int64_t>> all;
   for (const auto& d : docs) all.push_back(tok->encode(d));
-  const auto t_decode = median_seconds([&] { for (const auto& ids : all) tok->decode(ids); }, repeats);
+  const auto t_decode = opd::bench::median_seconds([&] { for (const auto& ids : all) tok->decode(ids); }, repeats);
   std::printf("bench_tokenizer: %s\n  %.1f MB in %zu documents, %zu tokens (%.2f bytes/token), round trip ok\n",
               path.c_str(), bytes / 1e6, docs.size(), tokens, bytes / double(tokens));
   std::printf("  encode, 1 thread, cold cache : %7.2f MB/s\n", bytes / 1e6 / t_cold);

@@ -6,6 +6,7 @@
 //                              [--activation-checkpointing 0|1]
 // Under torchrun's variables (RANK, WORLD_SIZE, ...) each process is a rank
 // and the communication share is measured too; rank 0 prints.
+#include "median_timer.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/dist/communicator.h"
 #include "opd/dist/launch_env.h"
@@ -73,14 +74,10 @@ opd::model::TinyModelSpec shape(const std::string& name) {
   return s;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  using opd::bench::median;
   const Args a = parse(argc, argv);
   const int threads = opd::use_all_cpu_threads();
   const auto env = opd::dist::read_launch_env();

@@ -1,6 +1,7 @@
 #include "opd/data/refinement_template.h"
 
 #include "opd/core/config_files.h"
+#include "opd/core/placeholders.h"
 
 #include <c10/util/Exception.h>
 #include <yaml-cpp/yaml.h>
@@ -8,28 +9,6 @@
 #include <filesystem>
 
 namespace opd::data {
-namespace {
-
-// `pattern` with each {name} replaced by its value, in one pass.
-std::string fill(const std::string& pattern, const std::vector<std::pair<std::string, std::string>>& values) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size();) {
-    bool replaced = false;
-    for (const auto& [name, value] : values) {
-      const std::string key = "{" + name + "}";
-      if (pattern.compare(i, key.size(), key) == 0) {
-        out += value;
-        i += key.size();
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += pattern[i++];
-  }
-  return out;
-}
-
-}  // namespace
 
 RefinementTemplate RefinementTemplate::from_yaml(const std::string& path) {
   YAML::Node root;
@@ -57,12 +36,12 @@ RefinementTemplate RefinementTemplate::from_yaml(const std::string& path) {
 
 std::string RefinementTemplate::refinement_message(const std::string& problem, const std::string& attempt,
                                                    const std::string& solution) const {
-  const std::string extra = solution.empty() ? "" : fill(privileged, {{"solution", solution}});
-  return fill(prompt, {{"problem", problem}, {"attempt", attempt}, {"privileged", extra}});
+  const std::string extra = solution.empty() ? "" : fill_placeholders(privileged, {{"solution", solution}});
+  return fill_placeholders(prompt, {{"problem", problem}, {"attempt", attempt}, {"privileged", extra}});
 }
 
 std::string RefinementTemplate::privileged_problem(const std::string& problem, const std::string& solution) const {
-  return problem + fill(privileged, {{"solution", solution}});
+  return problem + fill_placeholders(privileged, {{"solution", solution}});
 }
 
 RefinementTemplate find_refinement_template(const std::string& name_or_path) {

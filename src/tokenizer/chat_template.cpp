@@ -2,6 +2,7 @@
 
 #include "check.h"
 #include "opd/core/config_files.h"
+#include "opd/core/placeholders.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,24 +17,6 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return "";
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
-}
-
-// The pattern with {role} and {content} filled in, in one pass (a content
-// that itself holds "{role}" stays as written).
-std::string fill(const std::string& pattern, const std::string& role, const std::string& content) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size();) {
-    if (pattern.compare(i, 6, "{role}") == 0) {
-      out += role;
-      i += 6;
-    } else if (pattern.compare(i, 9, "{content}") == 0) {
-      out += content;
-      i += 9;
-    } else {
-      out += pattern[i++];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -91,7 +74,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
                                                                             : content.find_first_not_of('\n'));
     }
     if (trim_content) content = trim(content);
-    out += fill(message, messages[i].role, content);
+    out += fill_placeholders(message, {{"role", messages[i].role}, {"content", content}});
   }
   if (add_generation_prompt) {
     out += generation_prompt;

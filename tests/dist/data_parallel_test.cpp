@@ -93,16 +93,21 @@ std::string recipe(const ScratchDir& dir) {
          " --set data.samples_per_prompt=2 --set rollout.max_new_tokens=12 --set log_every=1000";
 }
 
+// torchrun's variables for rank r of `world` on this machine, as a command prefix.
+std::string rank_env(int r, int world, int port) {
+  const std::string rank = std::to_string(r), size = std::to_string(world);
+  return "RANK=" + rank + " WORLD_SIZE=" + size + " LOCAL_RANK=" + rank + " LOCAL_WORLD_SIZE=" + size +
+         " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
+}
+
 // `world` ranks of `command` with torchrun's variables; each rank's output in
 // <log>.<rank>; returns each rank's exit code.
 std::vector<int> launch(const std::string& command, int world, const std::string& log) {
   const int port = free_port();
   std::string script = "pids=''; ";
   for (int r = 0; r < world; ++r) {
-    script += "RANK=" + std::to_string(r) + " WORLD_SIZE=" + std::to_string(world) + " LOCAL_RANK=" +
-              std::to_string(r) + " LOCAL_WORLD_SIZE=" + std::to_string(world) +
-              " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " + command + " > " + log + "." +
-              std::to_string(r) + " 2>&1 & pids=\"$pids $!\"; ";
+    script += rank_env(r, world, port) + command + " > " + log + "." + std::to_string(r) +
+              " 2>&1 & pids=\"$pids $!\"; ";
   }
   script += "for p in $pids; do wait $p; echo \"rc=$?\"; done";
   const auto r = run(script);
@@ -180,56 +185,53 @@ TEST(DataParallel, ZeroOneShardsTheOptimizerAndResumes) {
   EXPECT_NE(alone.output.find("sharded over 2 ranks"), std::string::npos) << alone.output;
 }
 
+// Rank 0's end when, during a long 2-rank run, `fault` (a shell command on
+// $p1, rank 1's pid) hits rank 1 once rank 0 has logged two steps.
+struct RankZeroEnd {
+  int exit_code = -1;
+  double seconds = 0;
+  std::string log;
+};
+
+RankZeroEnd fault_rank_one(const ScratchDir& dir, int timeout_s, const std::string& fault) {
+  const std::string command = recipe(dir) + " --set steps=100000 --set dist_timeout_s=" + std::to_string(timeout_s) +
+                              " --set run_dir=" + (dir / "run");
+  const int port = free_port();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run(rank_env(0, 2, port) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " +
+                     rank_env(1, 2, port) + command + " > " + (dir / "log1") + " 2>&1 & p1=$!; i=0; " +
+                     "while [ \"$(cat " + (dir / "run/metrics.jsonl") + " 2>/dev/null | wc -l)\" -lt 2 ] && " +
+                     "[ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; " + fault +
+                     "; wait $p0; echo rc0=$?; kill -KILL $p1 2>/dev/null");
+  RankZeroEnd end;
+  end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  end.log = opd::testing::read_file_bytes(dir / "log0");
+  const auto at = r.output.find("rc0=");
+  EXPECT_NE(at, std::string::npos) << r.output;
+  if (at != std::string::npos) end.exit_code = std::stoi(r.output.substr(at + 4));
+  return end;
+}
+
 // A rank killed mid-run makes the others fail within the timeout, naming
 // the collective and the rank that stopped.
 TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
   ScratchDir dir("opd-ddp-dead");
-  const std::string command =
-      recipe(dir) + " --set steps=100000 --set dist_timeout_s=20 --set run_dir=" + (dir / "run");
-  const int port = free_port();
-  auto env = [&](int r) {
-    return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
-           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
-  };
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto r = run(env(0) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " + env(1) + command + " > " +
-                     (dir / "log1") + " 2>&1 & p1=$!; i=0; while [ \"$(cat " + (dir / "run/metrics.jsonl") +
-                     " 2>/dev/null | wc -l)\" -lt 2 ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; "
-                     "kill -KILL $p1; wait $p0; echo rc0=$?");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string log = opd::testing::read_file_bytes(dir / "log0");
-  const auto at = r.output.find("rc0=");
-  ASSERT_NE(at, std::string::npos) << r.output;
-  EXPECT_NE(std::stoi(r.output.substr(at + 4)), 0) << log;
-  EXPECT_LT(seconds, 90) << "rank 0 should fail within the 20 s timeout";
-  EXPECT_NE(log.find("opd-train: error: rank 0/2: collective '"), std::string::npos) << log;
-  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+  const auto end = fault_rank_one(dir, 20, "kill -KILL $p1");
+  EXPECT_NE(end.exit_code, 0) << end.log;
+  EXPECT_LT(end.seconds, 90) << "rank 0 should fail within the 20 s timeout";
+  EXPECT_NE(end.log.find("opd-train: error: rank 0/2: collective '"), std::string::npos) << end.log;
+  EXPECT_NE(end.log.find("rank 1 stopped responding"), std::string::npos) << end.log;
 }
 
 // A rank that hangs (SIGSTOP) fails the others once the collective timeout
 // passes: an error, never a silent hang.
 TEST(DataParallel, AStalledRankFailsTheOthersAfterTheTimeout) {
   ScratchDir dir("opd-ddp-stall");
-  const std::string command =
-      recipe(dir) + " --set steps=100000 --set dist_timeout_s=5 --set run_dir=" + (dir / "run");
-  const int port = free_port();
-  auto env = [&](int r) {
-    return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
-           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " ";
-  };
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto r = run(env(0) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " + env(1) + command + " > " +
-                     (dir / "log1") + " 2>&1 & p1=$!; i=0; while [ \"$(cat " + (dir / "run/metrics.jsonl") +
-                     " 2>/dev/null | wc -l)\" -lt 2 ] && [ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; "
-                     "kill -STOP $p1; wait $p0; echo rc0=$?; kill -KILL $p1");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const std::string log = opd::testing::read_file_bytes(dir / "log0");
-  const auto at = r.output.find("rc0=");
-  ASSERT_NE(at, std::string::npos) << r.output;
-  EXPECT_NE(std::stoi(r.output.substr(at + 4)), 0) << log;
-  EXPECT_LT(seconds, 60) << "rank 0 should give up after the 5 s timeout";
-  EXPECT_NE(log.find("within the 5 s timeout"), std::string::npos) << log;
-  EXPECT_NE(log.find("rank 1 stopped responding"), std::string::npos) << log;
+  const auto end = fault_rank_one(dir, 5, "kill -STOP $p1");
+  EXPECT_NE(end.exit_code, 0) << end.log;
+  EXPECT_LT(end.seconds, 60) << "rank 0 should give up after the 5 s timeout";
+  EXPECT_NE(end.log.find("within the 5 s timeout"), std::string::npos) << end.log;
+  EXPECT_NE(end.log.find("rank 1 stopped responding"), std::string::npos) << end.log;
 }
 
 }  // namespace
