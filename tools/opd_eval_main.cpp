@@ -10,13 +10,10 @@
 #include "opd/eval/eval_report.h"
 #include "opd/eval/verifier.h"
 #include "opd/model/pretrained.h"
-#include "opd/rollout/generator.h"
-#include "opd/rollout/sequence_packing.h"
-#include "opd/train/prompt_formats.h"
+#include "opd/train/answer_evaluation.h"
 
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -54,44 +51,17 @@ int main(int argc, char** argv) {
     TORCH_CHECK(format.tokenizer, "opd-eval reads answers as text: '", model_options.spec.path,
                 "' has no tokenizer.json or tokenizer.model");
     const auto dataset = data::PromptDataset::from_file(data_path, &format);
-    const int64_t problems = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
-    for (int64_t i = 0; i < problems; ++i) {
-      TORCH_CHECK(!dataset[i].answer.empty(), data_path, ":", dataset[i].line,
-                  ": no 'answer' to verify against");
-    }
-    generation.stop_token_ids = train::stop_token_ids(model->config(), format);
-    const int64_t per_chunk = std::max<int64_t>(1, batch / k);
-    std::vector<eval::ProblemOutcome> outcomes;
-    const auto t0 = std::chrono::steady_clock::now();
-    int64_t generated = 0;
-    for (int64_t first = 0; first < problems; first += per_chunk) {
-      const int64_t last = std::min(problems, first + per_chunk);
-      std::vector<std::vector<int64_t>> prompts;
-      for (int64_t i = first; i < last; ++i) {
-        for (int64_t s = 0; s < k; ++s) prompts.push_back(dataset[i].ids);
-      }
-      // Draws keyed by each sample's index: the report does not depend on --batch.
-      generation.first_row = first * k;
-      const auto rollout = rollout::generate(model, prompts, generation);
-      const auto responses = rollout::response_ids(rollout);
-      generated += rollout.response_lengths.sum().item<int64_t>();
-      for (int64_t i = first; i < last; ++i) {
-        eval::ProblemOutcome o{dataset[i].line, dataset[i].domain, k, 0};
-        for (int64_t s = 0; s < k; ++s) {
-          const auto text = format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true);
-          o.correct += verifier->correct(text, dataset[i].answer);
-        }
-        outcomes.push_back(o);
-      }
-      std::fprintf(stderr, "\r%lld/%lld problems", static_cast<long long>(last), static_cast<long long>(problems));
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    train::AnswerEvalOptions options{k, batch, limit, generation};
+    const auto result = train::evaluate_answers(model, format, dataset, *verifier, options, [](int64_t done, int64_t total) {
+      std::fprintf(stderr, "\r%lld/%lld problems", static_cast<long long>(done), static_cast<long long>(total));
+    });
     std::fprintf(stderr, "\n");
+    const auto& outcomes = result.outcomes;
     const auto report = eval::summarize(outcomes, k, pass_ks);
     std::printf("%s", eval::report_table(report).c_str());
     std::printf("%lld samples, %lld generated tokens in %.1f s (%.0f tokens/s)\n",
-                static_cast<long long>(problems * k), static_cast<long long>(generated), seconds,
-                double(generated) / std::max(seconds, 1e-9));
+                static_cast<long long>(outcomes.size()) * k, static_cast<long long>(result.generated_tokens),
+                result.seconds, double(result.generated_tokens) / std::max(result.seconds, 1e-9));
     if (!out_path.empty()) {
       const std::string tmp = out_path + ".tmp";
       std::ofstream(tmp) << eval::report_json(report, outcomes) << "\n";

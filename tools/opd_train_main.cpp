@@ -15,12 +15,19 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <limits>
 
 namespace {
 
+// Objectives log different metrics (sft has no kl_k1 of its own steps): a
+// metric a side lacks prints as nan.
+double value_or_nan(const opd::Metrics& m, const char* name) {
+  return m.has(name) ? m.value(name) : std::numeric_limits<double>::quiet_NaN();
+}
+
 void print_summary(const opd::train::TrainSummary& s) {
   auto row = [&](const char* name, const opd::Metrics& before, const opd::Metrics& after) {
-    std::printf("  %-28s %10.4f -> %10.4f\n", name, before.value(name), after.value(name));
+    std::printf("  %-28s %10.4f -> %10.4f\n", name, value_or_nan(before, name), value_or_nan(after, name));
   };
   std::printf("\nheld-out rollouts (fixed prompts and seed), before -> after %lld steps:\n",
               static_cast<long long>(s.steps));
@@ -29,8 +36,7 @@ void print_summary(const opd::train::TrainSummary& s) {
   row("student_logprob", s.before, s.after);
   row("response_length", s.before, s.after);
   std::printf("training rollouts, first step -> last step:\n");
-  std::printf("  %-28s %10.4f -> %10.4f\n", "kl_k1", s.first_step.value("kl_k1"),
-              s.last_step.value("kl_k1"));
+  row("kl_k1", s.first_step, s.last_step);
 }
 
 }  // namespace

@@ -65,6 +65,15 @@ TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   EXPECT_TRUE(fs::exists(dir / "run/metrics.jsonl"));
 }
 
+// Objectives that log no kl_k1 of their own steps (sft) still end with the summary and exit 0.
+TEST(Cli, TrainWithSftEndsCleanly) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=2 --set 'objective={name: sft}'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("before -> after 2 steps"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "run/final/model.safetensors"));
+}
+
 // Preemption: SIGTERM checkpoints at the next step boundary and exits 0;
 // --resume finishes the run with the weights an uninterrupted run reaches.
 TEST(Cli, SigtermCheckpointsAndResumeFinishesBitwise) {
