@@ -1,0 +1,123 @@
+// A paper suite: one table or figure of a paper as data (configs/paper/*.yaml).
+// It names the cast (synthetic tasks and tiny models built by SFT, or real HF
+// model directories), a recipe every row shares, the rows (each a method: a
+// recipe overlay), the seeds and the evaluation. opd-bench trains and
+// evaluates every (row, seed) and tabulates them (suite_runner.h).
+#pragma once
+
+#include "opd/data/synthetic_tasks.h"
+#include "opd/train/train_config.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace opd::paper {
+
+// A random tiny model (char tokenizer, Qwen3 shape) a cast member starts from.
+struct ModelShape {
+  int64_t layers = 2;
+  int64_t hidden = 64;
+  int64_t intermediate = 192;
+  int64_t heads = 4;
+  int64_t kv_heads = 2;
+  int64_t head_dim = 16;
+  uint64_t seed = 0;
+};
+
+// Supervised fine-tuning on the tasks' worked solutions (objective sft,
+// targets dataset).
+struct SftStage {
+  int64_t steps = 0;    // 0 = the member is its starting weights
+  double lr = 3e-3;     // peak; cosine to a tenth after `warmup` linear steps
+  int64_t warmup = 20;
+  int64_t batch = 32;   // solutions per step
+  std::string domain;   // train only on this domain's problems; "" = all
+};
+
+// One model of the cast: `init` (a random tiny model) or `from` (an earlier
+// member), then `sft`. Built into <out_dir>/cast/<name>.
+struct CastMember {
+  std::string name;
+  std::optional<ModelShape> init;
+  std::string from;
+  SftStage sft;
+};
+
+struct EvalSpec {
+  int64_t k = 4;                       // samples per problem (avg@k)
+  std::vector<int64_t> pass_at = {1};  // pass@j reported, each <= k
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int64_t max_new_tokens = 64;
+  int64_t batch = 64;
+  int64_t limit = 0;                   // first N problems of each split; 0 = all
+  std::string verifier = "math_boxed";
+  // Benchmark name -> problems file (JSONL with answers). With synthetic
+  // tasks, `test` (the held-out split) is added when no split is named.
+  std::vector<std::pair<std::string, std::string>> splits;
+};
+
+// A table row: a method, as a recipe overlay (YAML text of a map merged over
+// the suite's recipe: objective, rollout, teachers, ...).
+struct SuiteRow {
+  std::string name;
+  std::string overlay_yaml;
+  int line = 0;  // where the row sits in the suite file
+};
+
+// A model evaluated as it is (the student before training, the teacher).
+struct Baseline {
+  std::string name;
+  std::string path;  // an HF directory, or cast:<member>
+};
+
+struct Suite {
+  std::string path;  // the suite file, for errors
+  std::string name;
+  std::string title;        // the table's heading, e.g. "TrOPD Table 1 (synthetic)"
+  std::string out_dir;      // everything the suite writes lands here
+  std::optional<data::SyntheticTaskSpec> tasks;  // synthetic tasks, written to <out_dir>/tasks
+  std::string chat_template = "chatml";          // how cast models read prompts
+  std::vector<CastMember> cast;
+  std::string recipe_yaml;  // the shared recipe (a TrainConfig map) as YAML text
+  std::vector<SuiteRow> rows;
+  std::vector<Baseline> baselines;
+  std::vector<uint64_t> seeds = {0};
+  EvalSpec eval;
+  // Dotted recipe key whose value is each row's x in the sweep plot, e.g.
+  // objective.lambda; "" = no sweep plot.
+  std::string sweep;
+  std::vector<std::string> curves = {"kl_k1"};  // metrics plotted over training steps
+};
+
+// Reads a suite file. Every key is checked; errors are one line naming the
+// file, line and key. The recipe and each row are checked by building their
+// TrainConfig (row_config) for the first seed, so a typo in a row fails here,
+// before any training.
+Suite load_suite(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Paths the suite writes.
+std::string cast_dir(const Suite& suite, const std::string& member);
+std::string tasks_file(const Suite& suite, const std::string& split);  // train, test, train.<domain>
+std::string row_dir(const Suite& suite, const std::string& row, uint64_t seed);
+// A row name as a directory name: lower case, [a-z0-9._-], others as '_'.
+std::string row_slug(const std::string& row);
+
+// Replaces "cast:<member>" with the member's directory and "tasks:<split>"
+// with the tasks file; other strings are returned as they are.
+std::string resolve_path(const Suite& suite, const std::string& value);
+
+// The TrainConfig of (row, seed): the recipe, the row's overlay merged over
+// it (maps key by key, anything else replaced), cast:/tasks: paths resolved,
+// data.train defaulting to tasks:train, and run_dir/seed set. Throws as the
+// config loader does, naming the suite, row and seed.
+train::TrainConfig row_config(const Suite& suite, const SuiteRow& row, uint64_t seed);
+
+// The value of a dotted key in (row, seed)'s resolved config, as YAML text
+// ("" when the config has no such key).
+std::string resolved_value(const train::TrainConfig& config, const std::string& dotted_key);
+
+}  // namespace opd::paper

@@ -1,0 +1,117 @@
+#include "opd/paper/cast_builder.h"
+
+#include "opd/model/pretrained.h"
+#include "opd/model/tiny_model.h"
+#include "opd/tokenizer/char_tokenizer.h"
+#include "opd/train/trainer.h"
+
+#include <c10/util/Exception.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace opd::paper {
+namespace fs = std::filesystem;
+namespace {
+
+bool built(const std::string& dir) { return fs::exists(fs::path(dir) / "config.json"); }
+
+// A random Qwen3-shaped model reading the character tokenizer, in `dir`.
+void write_initial_model(const ModelShape& shape, const std::string& dir) {
+  const auto& alphabet = tokenizer::default_char_alphabet();
+  model::TinyModelSpec spec;
+  spec.vocab_size = static_cast<int64_t>(alphabet.size()) + 3;  // + the ChatML specials
+  spec.eos_token_id = static_cast<int64_t>(alphabet.size());   // <|endoftext|>
+  spec.hidden_size = shape.hidden;
+  spec.intermediate_size = shape.intermediate;
+  spec.num_hidden_layers = shape.layers;
+  spec.num_attention_heads = shape.heads;
+  spec.num_key_value_heads = shape.kv_heads;
+  spec.head_dim = shape.head_dim;
+  spec.max_position_embeddings = 1024;
+  spec.seed = shape.seed;
+  auto model = model::make_tiny_model(spec);
+  model::save_pretrained(model, dir);
+  std::ofstream(dir + "/tokenizer.json") << tokenizer::char_tokenizer_json(alphabet);
+}
+
+train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {
+  train::TrainConfig c;
+  c.run_dir = cast_dir(suite, m.name) + ".sft";
+  c.seed = 0;
+  c.steps = m.sft.steps;
+  c.micro_batch_size = m.sft.batch;
+  c.log_every = std::max<int64_t>(1, m.sft.steps / 5);
+  c.keep_checkpoints = 1;
+  c.student = {start, "float32", suite.chat_template};
+  c.teacher = c.student;  // sft on dataset solutions reads no teacher; the trainer still loads one
+  c.data.train_path = tasks_file(suite, m.sft.domain.empty() ? "train" : "train." + m.sft.domain);
+  c.data.prompts_per_step = m.sft.batch;
+  c.data.samples_per_prompt = 1;
+  c.rollout.max_new_tokens = suite.eval.max_new_tokens;
+  c.objective = default_objective_config(ObjectiveKind::kSft);
+  c.objective.sft_targets = SftTargets::kDataset;
+  c.optim.lr = m.sft.lr;
+  c.optim.warmup_steps = std::min(m.sft.warmup, m.sft.steps);
+  c.optim.schedule = train::LrSchedule::kCosine;
+  c.optim.min_lr_ratio = 0.1;
+  return c;
+}
+
+}  // namespace
+
+void write_tasks(const Suite& suite) {
+  if (!suite.tasks) return;
+  std::vector<std::string> files = {tasks_file(suite, "train"), tasks_file(suite, "test")};
+  for (const auto& d : suite.tasks->domains) files.push_back(tasks_file(suite, "train." + d));
+  if (std::all_of(files.begin(), files.end(), [](const std::string& f) { return fs::exists(f); })) return;
+  const auto splits = data::make_synthetic_splits(*suite.tasks);
+  for (const auto& d : suite.tasks->domains) {
+    std::vector<data::SyntheticProblem> mine;
+    std::copy_if(splits.train.begin(), splits.train.end(), std::back_inserter(mine),
+                 [&](const data::SyntheticProblem& p) { return p.domain == d; });
+    data::write_synthetic_jsonl(mine, tasks_file(suite, "train." + d));
+  }
+  data::write_synthetic_jsonl(splits.test, tasks_file(suite, "test"));
+  data::write_synthetic_jsonl(splits.train, tasks_file(suite, "train"));
+  spdlog::info("opd-bench: wrote {} training and {} test problems to {}/tasks", splits.train.size(),
+               splits.test.size(), suite.out_dir);
+}
+
+int64_t build_cast(const Suite& suite) {
+  int64_t count = 0;
+  for (const auto& m : suite.cast) {
+    const std::string target = cast_dir(suite, m.name);
+    if (built(target)) continue;
+    spdlog::info("opd-bench: building cast member '{}'", m.name);
+    std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
+    if (m.init) {
+      fs::remove_all(start);
+      write_initial_model(*m.init, start);
+    }
+    TORCH_CHECK(built(start), suite.path, ": cast member '", m.name, "' starts from '", start, "', which is not built");
+    fs::remove_all(target);
+    if (m.sft.steps == 0) {
+      if (m.init) {
+        fs::rename(start, target);
+      } else {
+        fs::remove_all(target + ".tmp");
+        fs::copy(start, target + ".tmp", fs::copy_options::recursive);
+        fs::rename(target + ".tmp", target);
+      }
+    } else {
+      const auto config = sft_config(suite, m, start);
+      fs::remove_all(config.run_dir);
+      train::Trainer trainer(config);
+      trainer.run();
+      fs::rename(config.run_dir + "/final", target);
+      if (m.init) fs::remove_all(start);
+    }
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace opd::paper

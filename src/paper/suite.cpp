@@ -1,0 +1,366 @@
+#include "opd/paper/suite.h"
+
+#include "opd/train/config_loader.h"
+
+#include <c10/util/Exception.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace opd::paper {
+namespace {
+
+// "suite.yaml:12: " for a node, "suite.yaml: " without a position.
+std::string at(const std::string& file, const YAML::Node& node) {
+  const auto mark = node.Mark();
+  if (!mark.is_null() && mark.line >= 0) return file + ":" + std::to_string(mark.line + 1) + ": ";
+  return file + ": ";
+}
+
+std::string join(const std::vector<std::string>& list) {
+  std::string out;
+  for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// A map node whose keys must come from `allowed`.
+class Reader {
+ public:
+  Reader(const std::string& file, const YAML::Node& node, std::string path, std::vector<std::string> allowed)
+      : file_(file), node_(node), path_(std::move(path)), allowed_(std::move(allowed)) {
+    TORCH_CHECK(node.IsMap(), at(file, node), (path_.empty() ? "the suite" : path_), " must be a map");
+    for (const auto& kv : node) {
+      const auto key = kv.first.as<std::string>();
+      TORCH_CHECK(std::find(allowed_.begin(), allowed_.end(), key) != allowed_.end(), at(file, kv.first),
+                  dotted(key), ": unknown key (allowed: ", join(allowed_), ")");
+    }
+  }
+  bool has(const std::string& key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
+  YAML::Node node(const std::string& key) const { return node_[key]; }
+  std::string dotted(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  template <typename T>
+  T get(const std::string& key, T fallback) const {
+    if (!has(key)) return fallback;
+    const auto n = node_[key];
+    try {
+      return n.as<T>();
+    } catch (const YAML::Exception&) {
+      TORCH_CHECK(false, at(file_, n), dotted(key), ": cannot read '", YAML::Dump(n), "' as ", type_name<T>());
+    }
+  }
+  int64_t positive(const std::string& key, int64_t fallback) const {
+    const auto v = get<int64_t>(key, fallback);
+    TORCH_CHECK(v > 0, at(file_, node_[key]), dotted(key), " must be > 0, got ", v);
+    return v;
+  }
+
+ private:
+  template <typename T>
+  static const char* type_name() {
+    if constexpr (std::is_same_v<T, std::string>) return "text";
+    if constexpr (std::is_floating_point_v<T>) return "a number";
+    if constexpr (std::is_integral_v<T>) return "an integer";
+    return "the expected list";
+  }
+  const std::string& file_;
+  YAML::Node node_;
+  std::string path_;
+  std::vector<std::string> allowed_;
+};
+
+ModelShape read_shape(const std::string& file, const YAML::Node& node, const std::string& path) {
+  Reader r(file, node, path, {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "seed"});
+  ModelShape s;
+  s.layers = r.positive("layers", s.layers);
+  s.hidden = r.positive("hidden", s.hidden);
+  s.intermediate = r.positive("intermediate", s.intermediate);
+  s.heads = r.positive("heads", s.heads);
+  s.kv_heads = r.positive("kv_heads", s.kv_heads);
+  s.head_dim = r.positive("head_dim", s.head_dim);
+  s.seed = r.get<uint64_t>("seed", s.seed);
+  TORCH_CHECK(s.heads % s.kv_heads == 0, at(file, node), path, ": heads (", s.heads, ") must be a multiple of kv_heads (",
+              s.kv_heads, ")");
+  return s;
+}
+
+SftStage read_sft(const std::string& file, const YAML::Node& node, const std::string& path) {
+  Reader r(file, node, path, {"steps", "lr", "warmup", "batch", "domain"});
+  SftStage s;
+  s.steps = r.get<int64_t>("steps", s.steps);
+  TORCH_CHECK(s.steps >= 0, at(file, node), path, ".steps must be >= 0, got ", s.steps);
+  s.lr = r.get<double>("lr", s.lr);
+  TORCH_CHECK(s.lr > 0, at(file, node), path, ".lr must be > 0, got ", s.lr);
+  s.warmup = r.get<int64_t>("warmup", s.warmup);
+  s.batch = r.positive("batch", s.batch);
+  s.domain = r.get<std::string>("domain", "");
+  return s;
+}
+
+std::vector<CastMember> read_cast(const std::string& file, const YAML::Node& node) {
+  TORCH_CHECK(node.IsSequence(), at(file, node), "cast must be a list of members");
+  std::vector<CastMember> cast;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = "cast[" + std::to_string(i) + "]";
+    Reader r(file, node[i], path, {"name", "init", "from", "sft"});
+    CastMember m;
+    m.name = r.get<std::string>("name", "");
+    TORCH_CHECK(!m.name.empty() && row_slug(m.name) == m.name, at(file, node[i]), path,
+                ".name must be a plain name ([a-z0-9._-]), got '", m.name, "'");
+    for (const auto& earlier : cast) {
+      TORCH_CHECK(earlier.name != m.name, at(file, node[i]), path, ": member '", m.name, "' is listed twice");
+    }
+    TORCH_CHECK(r.has("init") != r.has("from"), at(file, node[i]), path, ": give exactly one of init and from");
+    if (r.has("init")) m.init = read_shape(file, r.node("init"), path + ".init");
+    m.from = r.get<std::string>("from", "");
+    if (!m.from.empty()) {
+      const bool known = std::any_of(cast.begin(), cast.end(), [&](const CastMember& c) { return c.name == m.from; });
+      TORCH_CHECK(known, at(file, r.node("from")), path, ".from: '", m.from, "' is not an earlier cast member");
+    }
+    if (r.has("sft")) m.sft = read_sft(file, r.node("sft"), path + ".sft");
+    cast.push_back(m);
+  }
+  return cast;
+}
+
+data::SyntheticTaskSpec read_tasks(const std::string& file, const YAML::Node& node) {
+  Reader r(file, node, "tasks", {"domains", "train", "test", "seed"});
+  data::SyntheticTaskSpec t;
+  t.domains = r.get<std::vector<std::string>>("domains", t.domains);
+  for (const auto& d : t.domains) {
+    const auto& known = data::synthetic_domains();
+    TORCH_CHECK(std::find(known.begin(), known.end(), d) != known.end(), at(file, r.node("domains")),
+                "tasks.domains: unknown domain '", d, "' (known: ", join(known), ")");
+  }
+  t.train_size = r.positive("train", t.train_size);
+  t.test_size = r.positive("test", t.test_size);
+  t.seed = r.get<uint64_t>("seed", t.seed);
+  return t;
+}
+
+EvalSpec read_eval(const std::string& file, const YAML::Node& node) {
+  Reader r(file, node, "eval",
+           {"k", "pass_at", "temperature", "top_p", "max_new_tokens", "batch", "limit", "verifier", "splits"});
+  EvalSpec e;
+  e.k = r.positive("k", e.k);
+  e.pass_at = r.get<std::vector<int64_t>>("pass_at", e.pass_at);
+  for (auto j : e.pass_at) {
+    TORCH_CHECK(j >= 1 && j <= e.k, at(file, r.node("pass_at")), "eval.pass_at: ", j, " is outside [1, k = ", e.k, "]");
+  }
+  e.temperature = r.get<double>("temperature", e.temperature);
+  TORCH_CHECK(e.temperature >= 0, at(file, node), "eval.temperature must be >= 0");
+  e.top_p = r.get<double>("top_p", e.top_p);
+  TORCH_CHECK(e.top_p > 0 && e.top_p <= 1, at(file, node), "eval.top_p must be in (0, 1]");
+  e.max_new_tokens = r.positive("max_new_tokens", e.max_new_tokens);
+  e.batch = r.positive("batch", e.batch);
+  e.limit = r.get<int64_t>("limit", e.limit);
+  e.verifier = r.get<std::string>("verifier", e.verifier);
+  if (r.has("splits")) {
+    const auto splits = r.node("splits");
+    TORCH_CHECK(splits.IsMap(), at(file, splits), "eval.splits must map benchmark names to problem files");
+    for (const auto& kv : splits) e.splits.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  }
+  return e;
+}
+
+// Sets the dotted key of `root` to the YAML value of `text` ("key=value").
+void apply_override(YAML::Node& root, const std::string& text, const std::string& file) {
+  const auto eq = text.find('=');
+  TORCH_CHECK(eq != std::string::npos && eq > 0, file, ": --set ", text, ": expected key=value");
+  const std::string key = text.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(text.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    TORCH_CHECK(false, file, ": --set ", text, ": the value is not YAML: ", e.msg);
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (!next.IsMap()) {
+      chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next = chain.back()[parts[i]];
+    }
+    chain.push_back(next);
+  }
+  chain.back()[parts.back()] = value;
+}
+
+// `over` merged into a copy of `base`: maps key by key, anything else replaced.
+YAML::Node merged(const YAML::Node& base, const YAML::Node& over) {
+  if (!base.IsMap() || !over.IsMap()) return YAML::Clone(over);
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    const auto key = kv.first.as<std::string>();
+    out[key] = out[key].IsDefined() ? merged(out[key], kv.second) : YAML::Clone(kv.second);
+  }
+  return out;
+}
+
+// Every string scalar of `node` passed through resolve_path.
+void resolve_strings(const Suite& suite, YAML::Node node) {
+  if (node.IsMap()) {
+    for (auto kv : node) resolve_strings(suite, kv.second);
+  } else if (node.IsSequence()) {
+    for (auto item : node) resolve_strings(suite, item);
+  } else if (node.IsScalar()) {
+    const auto resolved = resolve_path(suite, node.Scalar());
+    if (resolved != node.Scalar()) node = resolved;
+  }
+}
+
+}  // namespace
+
+std::string row_slug(const std::string& row) {
+  std::string out;
+  for (char c : row) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '.' || l == '-' || l == '_';
+    out += ok ? l : '_';
+  }
+  return out;
+}
+
+std::string cast_dir(const Suite& suite, const std::string& member) { return suite.out_dir + "/cast/" + member; }
+
+std::string tasks_file(const Suite& suite, const std::string& split) {
+  return suite.out_dir + "/tasks/" + split + ".jsonl";
+}
+
+std::string row_dir(const Suite& suite, const std::string& row, uint64_t seed) {
+  return suite.out_dir + "/rows/" + row_slug(row) + "/seed" + std::to_string(seed);
+}
+
+std::string resolve_path(const Suite& suite, const std::string& value) {
+  if (value.rfind("cast:", 0) == 0) {
+    const auto name = value.substr(5);
+    const bool known = std::any_of(suite.cast.begin(), suite.cast.end(), [&](const CastMember& c) { return c.name == name; });
+    TORCH_CHECK(known, suite.path, ": '", value, "' names no cast member");
+    return cast_dir(suite, name);
+  }
+  if (value.rfind("tasks:", 0) == 0) {
+    TORCH_CHECK(suite.tasks, suite.path, ": '", value, "' needs a tasks: section");
+    return tasks_file(suite, value.substr(6));
+  }
+  return value;
+}
+
+train::TrainConfig row_config(const Suite& suite, const SuiteRow& row, uint64_t seed) {
+  YAML::Node recipe = YAML::Load(suite.recipe_yaml);
+  if (!recipe.IsMap()) recipe = YAML::Node(YAML::NodeType::Map);
+  YAML::Node node = merged(recipe, YAML::Load(row.overlay_yaml));
+  if (suite.tasks && !node["data"]["train"].IsDefined()) node["data"]["train"] = "tasks:train";
+  resolve_strings(suite, node);
+  node["run_dir"] = row_dir(suite, row.name, seed);
+  node["seed"] = seed;
+  const std::string where = suite.path + ":" + std::to_string(row.line) + ": row '" + row.name + "' seed " +
+                            std::to_string(seed);
+  try {
+    return train::parse_train_config(YAML::Dump(node), where);
+  } catch (const c10::Error& e) {
+    // The loader points at a line of the merged recipe, which is in no file:
+    // drop it, so the error names the row's line in the suite.
+    std::string message = e.what_without_backtrace();
+    if (message.rfind(where + ":", 0) == 0) {
+      size_t end = where.size() + 1;
+      while (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) ++end;
+      if (end > where.size() + 1 && end < message.size() && message[end] == ':') message.erase(where.size(), end - where.size());
+    }
+    TORCH_CHECK(false, message);
+  }
+}
+
+std::string resolved_value(const train::TrainConfig& config, const std::string& dotted_key) {
+  YAML::Node node = YAML::Load(train::train_config_yaml(config));
+  std::stringstream ss(dotted_key);
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (!node.IsMap() || !node[part].IsDefined()) return "";
+    node = node[part];
+  }
+  return node.IsScalar() ? node.Scalar() : YAML::Dump(node);
+}
+
+Suite load_suite(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  TORCH_CHECK(in, path, ": cannot read the suite file");
+  std::stringstream text;
+  text << in.rdbuf();
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& e) {
+    TORCH_CHECK(false, path, ":", e.mark.line + 1, ": not valid YAML: ", e.msg);
+  }
+  for (const auto& o : overrides) apply_override(root, o, path);
+  Reader r(path, root, "",
+           {"name", "title", "out_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
+            "eval", "sweep", "curves"});
+  Suite s;
+  s.path = path;
+  s.name = r.get<std::string>("name", "");
+  TORCH_CHECK(!s.name.empty(), path, ": name is required");
+  s.title = r.get<std::string>("title", s.name);
+  s.out_dir = r.get<std::string>("out_dir", "runs/paper/" + row_slug(s.name));
+  if (r.has("tasks")) s.tasks = read_tasks(path, r.node("tasks"));
+  s.chat_template = r.get<std::string>("chat_template", s.chat_template);
+  if (r.has("cast")) s.cast = read_cast(path, r.node("cast"));
+  TORCH_CHECK(s.cast.empty() || s.tasks, path, ": a cast is trained on synthetic tasks; add a tasks: section");
+  for (const auto& m : s.cast) {
+    if (m.sft.steps > 0 && !m.sft.domain.empty()) {
+      const auto& d = s.tasks->domains;
+      TORCH_CHECK(std::find(d.begin(), d.end(), m.sft.domain) != d.end(), path, ": cast member '", m.name,
+                  "': sft.domain '", m.sft.domain, "' is not in tasks.domains");
+    }
+  }
+  if (r.has("recipe")) {
+    TORCH_CHECK(r.node("recipe").IsMap(), at(path, r.node("recipe")), "recipe must be a map (a training recipe)");
+    s.recipe_yaml = YAML::Dump(r.node("recipe"));
+  }
+  s.seeds = r.get<std::vector<uint64_t>>("seeds", s.seeds);
+  TORCH_CHECK(!s.seeds.empty(), path, ": seeds must list at least one seed");
+  if (r.has("eval")) s.eval = read_eval(path, r.node("eval"));
+  if (s.eval.splits.empty() && s.tasks) s.eval.splits.emplace_back("test", "tasks:test");
+  TORCH_CHECK(!s.eval.splits.empty(), path, ": eval.splits must name at least one benchmark file");
+  for (auto& [name, file] : s.eval.splits) file = resolve_path(s, file);
+  s.sweep = r.get<std::string>("sweep", "");
+  s.curves = r.get<std::vector<std::string>>("curves", s.curves);
+  if (r.has("baselines")) {
+    const auto node = r.node("baselines");
+    TORCH_CHECK(node.IsSequence(), at(path, node), "baselines must be a list of {name, path}");
+    for (size_t i = 0; i < node.size(); ++i) {
+      Reader b(path, node[i], "baselines[" + std::to_string(i) + "]", {"name", "path"});
+      Baseline base{b.get<std::string>("name", ""), b.get<std::string>("path", "")};
+      TORCH_CHECK(!base.name.empty() && !base.path.empty(), at(path, node[i]), "baselines[", i,
+                  "] needs a name and a path");
+      base.path = resolve_path(s, base.path);
+      s.baselines.push_back(base);
+    }
+  }
+  TORCH_CHECK(r.has("rows"), path, ": rows is required (the methods to compare)");
+  const auto rows = r.node("rows");
+  TORCH_CHECK(rows.IsSequence() && rows.size() > 0, at(path, rows), "rows must be a non-empty list");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto node = rows[i];
+    TORCH_CHECK(node.IsMap() && node["name"].IsDefined(), at(path, node), "rows[", i, "] needs a name");
+    SuiteRow row;
+    row.name = node["name"].as<std::string>();
+    row.line = node.Mark().line + 1;
+    for (const auto& other : s.rows) {
+      TORCH_CHECK(row_slug(other.name) != row_slug(row.name), at(path, node), "rows[", i, "]: '", row.name,
+                  "' has the same directory name as row '", other.name, "'");
+    }
+    YAML::Node overlay = YAML::Clone(node);
+    overlay.remove("name");
+    row.overlay_yaml = YAML::Dump(overlay);
+    row_config(s, row, s.seeds.front());  // checks the row now, before anything trains
+    s.rows.push_back(row);
+  }
+  return s;
+}
+
+}  // namespace opd::paper

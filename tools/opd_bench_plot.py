@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""opd-bench-plot: the PNG plots of a paper suite, from the summary.json that
+`opd-bench run|table` writes into the suite's results directory.
+
+    /usr/bin/python3 tools/opd_bench_plot.py runs/paper/gopd_lambda_sweep
+
+Writes, next to results.md:
+  scores.png           the first score column (e.g. test/all avg@k) per row, mean and std over seeds;
+  sweep.png            that score against the suite's sweep key (e.g. objective.lambda), when it has one;
+  curves_<metric>.png  each curve metric over training steps, one line per row (mean over seeds).
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from opd_plot import read_run, series  # noqa: E402
+
+
+def mean_curve(run_dirs, metric):
+    """Steps present in every seed's run, with the metric's mean over seeds."""
+    per_seed = []
+    for d in run_dirs:
+        if os.path.exists(os.path.join(d, "metrics.jsonl")):
+            steps, values = series(read_run(d), metric)
+            per_seed.append(dict(zip(steps, values)))
+    if not per_seed:
+        return [], []
+    steps = sorted(set.intersection(*(set(s) for s in per_seed)))
+    return steps, [sum(s[t] for s in per_seed) / len(per_seed) for t in steps]
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    path = os.path.join(out, "summary.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        sys.exit(f"opd-bench-plot: error: {path}: {e}")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("opd-bench-plot: error: needs matplotlib for /usr/bin/python3 (tools/setup.sh installs python3-matplotlib)")
+
+    rows = summary["rows"]
+    column = summary["columns"][0] if summary["columns"] else None
+    written = []
+
+    def save(fig, name):
+        fig.tight_layout()
+        p = os.path.join(out, name)
+        fig.savefig(p)
+        plt.close(fig)
+        written.append(p)
+
+    scored = [r for r in rows if r["mean"] and r["mean"][0] is not None]
+    if column and scored:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(scored) + 1.5), 3.4), dpi=100)
+        names = [r["name"] + (" (as is)" if r["baseline"] else "") for r in scored]
+        ax.bar(range(len(scored)), [r["mean"][0] for r in scored], yerr=[r["std"][0] or 0 for r in scored],
+               color=["#999999" if r["baseline"] else "#3b6ea8" for r in scored], capsize=3)
+        ax.set_xticks(range(len(scored)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel(column, fontsize=8)
+        ax.set_title(summary["title"], fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        save(fig, "scores.png")
+
+    sweep = summary.get("sweep")
+    if sweep and column:
+        points = []
+        for r in scored:
+            if r["baseline"]:
+                continue
+            try:
+                points.append((float(r["sweep_value"]), r["mean"][0], r["std"][0] or 0, r["name"]))
+            except ValueError:
+                pass
+        if points:
+            points.sort()
+            fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
+            ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                        capsize=3, label="trained")
+            for r in scored:
+                if r["baseline"]:
+                    ax.axhline(r["mean"][0], linestyle="--", linewidth=1, color="#777777")
+                    ax.annotate(r["name"], (points[0][0], r["mean"][0]), fontsize=7, va="bottom")
+            ax.set_xlabel(sweep, fontsize=8)
+            ax.set_ylabel(column, fontsize=8)
+            ax.set_title(summary["title"], fontsize=9)
+            ax.grid(alpha=0.3)
+            save(fig, "sweep.png")
+
+    for metric in summary.get("curves", []):
+        fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
+        drawn = 0
+        for r in rows:
+            steps, values = mean_curve(r.get("run_dirs", []), metric)
+            if steps:
+                ax.plot(steps, values, label=r["name"], linewidth=1.2)
+                drawn += 1
+        if drawn:
+            ax.set_xlabel("step", fontsize=8)
+            ax.set_title(f"{metric} over training (mean over seeds)", fontsize=9)
+            ax.legend(fontsize=7)
+            ax.grid(alpha=0.3)
+            save(fig, f"curves_{metric}.png")
+        else:
+            plt.close(fig)
+    print(f"opd-bench-plot: {len(written)} plots in {out}")
+
+
+if __name__ == "__main__":
+    main()
