@@ -41,6 +41,7 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv)
     e.rank = integer(get, "RANK", 0, 0);
     e.local_rank = integer(get, "LOCAL_RANK", e.rank, 0);
     e.local_world_size = integer(get, "LOCAL_WORLD_SIZE", e.world_size, 1);
+    if (const char* agent = get("TORCHELASTIC_USE_AGENT_STORE")) e.agent_store = std::string(agent) == "True";
   } else if (get("SLURM_PROCID") != nullptr && get("SLURM_NTASKS") != nullptr) {
     e.launcher = "slurm";
     e.world_size = integer(get, "SLURM_NTASKS", 1, 1);

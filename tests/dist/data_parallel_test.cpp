@@ -5,6 +5,7 @@
 #include "support/test_support.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,9 @@ TEST(LaunchEnv, ReadsTorchrunAndSlurm) {
   EXPECT_EQ(e.local_world_size, 2);
   EXPECT_EQ(e.master_addr, "node7");
   EXPECT_EQ(e.master_port, 29400);
+  EXPECT_FALSE(e.agent_store);
+  e = from({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "node7"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}});
+  EXPECT_TRUE(e.agent_store);
   e = from({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"}, {"SLURM_TASKS_PER_NODE", "4(x2)"},
             {"MASTER_ADDR", "head"}});
   EXPECT_EQ(e.launcher, "slurm");
@@ -102,11 +106,12 @@ std::string rank_env(int r, int world, int port) {
 
 // `world` ranks of `command` with torchrun's variables; each rank's output in
 // <log>.<rank>; returns each rank's exit code.
-std::vector<int> launch(const std::string& command, int world, const std::string& log) {
-  const int port = free_port();
+std::vector<int> launch(const std::string& command, int world, const std::string& log, int port = 0,
+                        const std::string& extra_env = "") {
+  if (port == 0) port = free_port();
   std::string script = "pids=''; ";
   for (int r = 0; r < world; ++r) {
-    script += rank_env(r, world, port) + command + " > " + log + "." + std::to_string(r) +
+    script += rank_env(r, world, port) + extra_env + " " + command + " > " + log + "." + std::to_string(r) +
               " 2>&1 & pids=\"$pids $!\"; ";
   }
   script += "for p in $pids; do wait $p; echo \"rc=$?\"; done";
@@ -129,6 +134,24 @@ void expect_close_weights(const std::string& a, const std::string& b, double tol
     moved = std::max(moved, (t - w0.at(name)).abs().max().item<double>());
   }
   EXPECT_GT(moved, 100 * tolerance) << "training barely moved the weights: the comparison would be vacuous";
+}
+
+// torchrun's default rendezvous hosts the store in its agent on MASTER_PORT
+// and says so with TORCHELASTIC_USE_AGENT_STORE=True: rank 0 must join it,
+// not try to host a second store on the same port.
+TEST(DataParallel, JoinsTorchrunsAgentStore) {
+  ScratchDir dir;
+  const int port = free_port();
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(port);
+  options.isServer = true;
+  options.waitWorkers = false;
+  auto agent = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", options);  // the torchrun agent's store
+  const auto codes = launch(recipe(dir) + " --set steps=2 --set dist_timeout_s=60 --set run_dir=" + (dir / "run"), 2,
+                            dir / "log", port, "TORCHELASTIC_USE_AGENT_STORE=True");
+  EXPECT_EQ(codes, (std::vector<int>{0, 0})) << opd::testing::read_file_bytes(dir / "log.0")
+                                             << opd::testing::read_file_bytes(dir / "log.1");
+  EXPECT_TRUE(fs::exists(dir / "run/final/model.safetensors"));
 }
 
 // N ranks at the same global batch make the update one process makes: the

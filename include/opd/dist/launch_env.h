@@ -16,6 +16,10 @@ struct LaunchEnv {
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
   std::string launcher = "none";  // "torchrun", "slurm" or "none"
+  // torchrun's agent already hosts the store at MASTER_ADDR:MASTER_PORT
+  // (TORCHELASTIC_USE_AGENT_STORE=True, its default rendezvous): every rank,
+  // rank 0 included, joins it as a client instead of hosting one.
+  bool agent_store = false;
 
   bool distributed() const { return world_size > 1; }
 };
