@@ -6,6 +6,7 @@
 #include "opd/train/trainer.h"
 
 #include <c10/util/Exception.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,6 +18,46 @@ namespace fs = std::filesystem;
 namespace {
 
 bool built(const std::string& dir) { return fs::exists(fs::path(dir) / "config.json"); }
+
+constexpr const char* kFingerprintFile = "opd_cast.json";
+
+nlohmann::json tasks_fingerprint(const data::SyntheticTaskSpec& t) {
+  return {{"domains", t.domains}, {"train", t.train_size}, {"test", t.test_size}, {"seed", t.seed}};
+}
+
+// Everything a member's weights follow from: the tasks, the prompt format,
+// its start (recursively) and its sft stage.
+nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
+  nlohmann::json j{{"tasks", tasks_fingerprint(*suite.tasks)}, {"chat_template", suite.chat_template}};
+  if (m.init) {
+    const auto& i = *m.init;
+    j["init"] = {{"layers", i.layers}, {"hidden", i.hidden}, {"intermediate", i.intermediate}, {"heads", i.heads},
+                 {"kv_heads", i.kv_heads}, {"head_dim", i.head_dim}, {"seed", i.seed}};
+  } else {
+    for (const auto& other : suite.cast) {
+      if (other.name == m.from) j["from"] = member_fingerprint(suite, other);
+    }
+  }
+  j["sft"] = {{"steps", m.sft.steps}, {"lr", m.sft.lr}, {"warmup", m.sft.warmup}, {"batch", m.sft.batch},
+              {"domain", m.sft.domain}};
+  return j;
+}
+
+// Whether `dir` holds `what` built from `fingerprint`; throws when it holds
+// one built from something else.
+bool built_from(const std::string& dir, const nlohmann::json& fingerprint, const std::string& what) {
+  const auto file = fs::path(dir) / kFingerprintFile;
+  if (!fs::exists(file)) return false;
+  std::ifstream in(file);
+  const auto stored = nlohmann::json::parse(in, nullptr, false);
+  TORCH_CHECK(stored == fingerprint, what, " in ", dir, " was built from a different definition than this suite's; "
+              "use another shared_dir (or out_dir), or delete it to rebuild");
+  return true;
+}
+
+void write_fingerprint(const std::string& dir, const nlohmann::json& fingerprint) {
+  std::ofstream(fs::path(dir) / kFingerprintFile) << fingerprint.dump(1) << "\n";
+}
 
 // A random Qwen3-shaped model reading the character tokenizer, in `dir`.
 void write_initial_model(const ModelShape& shape, const std::string& dir) {
@@ -64,9 +105,9 @@ train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std
 
 void write_tasks(const Suite& suite) {
   if (!suite.tasks) return;
-  std::vector<std::string> files = {tasks_file(suite, "train"), tasks_file(suite, "test")};
-  for (const auto& d : suite.tasks->domains) files.push_back(tasks_file(suite, "train." + d));
-  if (std::all_of(files.begin(), files.end(), [](const std::string& f) { return fs::exists(f); })) return;
+  const std::string dir = suite.shared_dir + "/tasks";
+  const auto fingerprint = tasks_fingerprint(*suite.tasks);
+  if (built_from(dir, fingerprint, "the synthetic tasks")) return;
   const auto splits = data::make_synthetic_splits(*suite.tasks);
   for (const auto& d : suite.tasks->domains) {
     std::vector<data::SyntheticProblem> mine;
@@ -76,15 +117,17 @@ void write_tasks(const Suite& suite) {
   }
   data::write_synthetic_jsonl(splits.test, tasks_file(suite, "test"));
   data::write_synthetic_jsonl(splits.train, tasks_file(suite, "train"));
-  spdlog::info("opd-bench: wrote {} training and {} test problems to {}/tasks", splits.train.size(),
-               splits.test.size(), suite.out_dir);
+  write_fingerprint(dir, fingerprint);  // last: the tasks are complete
+  spdlog::info("opd-bench: wrote {} training and {} test problems to {}", splits.train.size(), splits.test.size(), dir);
 }
 
 int64_t build_cast(const Suite& suite) {
+  write_tasks(suite);
   int64_t count = 0;
   for (const auto& m : suite.cast) {
     const std::string target = cast_dir(suite, m.name);
-    if (built(target)) continue;
+    const auto fingerprint = member_fingerprint(suite, m);
+    if (built_from(target, fingerprint, "cast member '" + m.name + "'")) continue;
     spdlog::info("opd-bench: building cast member '{}'", m.name);
     std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
     if (m.init) {
@@ -95,10 +138,12 @@ int64_t build_cast(const Suite& suite) {
     fs::remove_all(target);
     if (m.sft.steps == 0) {
       if (m.init) {
+        write_fingerprint(start, fingerprint);
         fs::rename(start, target);
       } else {
         fs::remove_all(target + ".tmp");
         fs::copy(start, target + ".tmp", fs::copy_options::recursive);
+        write_fingerprint(target + ".tmp", fingerprint);
         fs::rename(target + ".tmp", target);
       }
     } else {
@@ -106,6 +151,7 @@ int64_t build_cast(const Suite& suite) {
       fs::remove_all(config.run_dir);
       train::Trainer trainer(config);
       trainer.run();
+      write_fingerprint(config.run_dir + "/final", fingerprint);
       fs::rename(config.run_dir + "/final", target);
       if (m.init) fs::remove_all(start);
     }

@@ -226,10 +226,10 @@ std::string row_slug(const std::string& row) {
   return out;
 }
 
-std::string cast_dir(const Suite& suite, const std::string& member) { return suite.out_dir + "/cast/" + member; }
+std::string cast_dir(const Suite& suite, const std::string& member) { return suite.shared_dir + "/cast/" + member; }
 
 std::string tasks_file(const Suite& suite, const std::string& split) {
-  return suite.out_dir + "/tasks/" + split + ".jsonl";
+  return suite.shared_dir + "/tasks/" + split + ".jsonl";
 }
 
 std::string row_dir(const Suite& suite, const std::string& row, uint64_t seed) {
@@ -298,7 +298,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   }
   for (const auto& o : overrides) apply_override(root, o, path);
   Reader r(path, root, "",
-           {"name", "title", "out_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
+           {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
             "eval", "sweep", "curves"});
   Suite s;
   s.path = path;
@@ -306,6 +306,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   TORCH_CHECK(!s.name.empty(), path, ": name is required");
   s.title = r.get<std::string>("title", s.name);
   s.out_dir = r.get<std::string>("out_dir", "runs/paper/" + row_slug(s.name));
+  s.shared_dir = r.get<std::string>("shared_dir", s.out_dir);
   if (r.has("tasks")) s.tasks = read_tasks(path, r.node("tasks"));
   s.chat_template = r.get<std::string>("chat_template", s.chat_template);
   if (r.has("cast")) s.cast = read_cast(path, r.node("cast"));

@@ -110,7 +110,6 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
     TORCH_CHECK(known, suite.path, ": --rows: no row named '", name, "'");
   }
   SuiteRunReport report;
-  write_tasks(suite);
   report.cast_built = build_cast(suite);
   for (const auto& base : suite.baselines) {
     const std::string result_path = baseline_dir(suite, base.name) + "/result.json";

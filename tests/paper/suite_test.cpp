@@ -1,5 +1,6 @@
 // The paper harness: suite files, row recipes, the results table, and
 // opd-bench end to end on configs/paper/ci_smoke.yaml (resumable).
+#include "opd/paper/cast_builder.h"
 #include "opd/paper/results_table.h"
 #include "opd/paper/suite.h"
 #include "support/test_support.h"
@@ -98,6 +99,45 @@ TEST(Suite, BadSuitesAreOneLineNamingWhere) {
   expect_bad("- {name: multi", "- {name: OPD", {"'OPD' has the same directory name as row 'opd'"});
   auto message = opd::testing::error_message([&] { load_suite(dir / "missing.yaml"); });
   EXPECT_NE(message.find("missing.yaml: cannot read"), std::string::npos) << message;
+}
+
+// Every suite we ship parses, and each of its rows makes a valid recipe.
+TEST(Suite, EveryShippedSuiteLoads) {
+  int count = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kSource + "/configs/paper")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    Suite suite;
+    EXPECT_NO_THROW(suite = load_suite(entry.path().string())) << opd::testing::error_message([&] {
+      load_suite(entry.path().string());
+    });
+    EXPECT_FALSE(suite.rows.empty());
+    for (const auto& row : suite.rows) {
+      for (auto seed : suite.seeds) EXPECT_NO_THROW(row_config(suite, row, seed)) << row.name;
+    }
+    ++count;
+  }
+  EXPECT_GE(count, 8);
+}
+
+// A shared cast is reused only by suites that define it the same way.
+TEST(Suite, CastIsReusedOnlyWhenItsDefinitionMatches) {
+  ScratchDir dir;
+  std::string text = kSuite;
+  text.replace(text.find("OUT"), 3, dir / "out");
+  const auto suite = load_suite(write(dir, "s.yaml", text));
+  EXPECT_EQ(build_cast(suite), 2);
+  EXPECT_TRUE(fs::exists(dir / "out/tasks/train.arith.jsonl"));
+  EXPECT_TRUE(fs::exists(dir / "out/cast/student/model.safetensors"));
+  EXPECT_FALSE(fs::exists(dir / "out/cast/teacher.init")) << "no leftovers";
+  EXPECT_EQ(build_cast(suite), 0);
+  text.replace(text.find("head_dim: 16}"), 13, "head_dim: 16, seed: 5}");
+  const auto changed = load_suite(write(dir, "s2.yaml", text));
+  opd::testing::expect_error([&] { build_cast(changed); },
+                             {"cast member 'teacher' in " + (dir / "out/cast/teacher"), "different definition"});
+  text.replace(text.find("train: 40"), 9, "train: 42");
+  const auto other_tasks = load_suite(write(dir, "s3.yaml", text));
+  opd::testing::expect_error([&] { write_tasks(other_tasks); }, {"the synthetic tasks in", "different definition"});
 }
 
 RowResult result(const std::string& row, uint64_t seed, double all, double arith, bool baseline = false) {

@@ -9,11 +9,11 @@
 
 namespace opd::paper {
 
-// Writes <out_dir>/tasks/{train,test,train.<domain>}.jsonl unless present.
+// Writes <shared_dir>/tasks/{train,test,train.<domain>}.jsonl unless present.
 void write_tasks(const Suite& suite);
 
-// Builds each cast member not yet in <out_dir>/cast/<name>; returns how many
-// it built. Its sft run (metrics, config) stays in <out_dir>/cast/<name>.sft.
+// Writes the tasks, then builds each cast member not yet in
+// <shared_dir>/cast/<name>; returns how many members it built. Its sft run (metrics, config) stays in <out_dir>/cast/<name>.sft.
 int64_t build_cast(const Suite& suite);
 
 }  // namespace opd::paper

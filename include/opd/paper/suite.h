@@ -78,7 +78,11 @@ struct Suite {
   std::string path;  // the suite file, for errors
   std::string name;
   std::string title;        // the table's heading, e.g. "TrOPD Table 1 (synthetic)"
-  std::string out_dir;      // everything the suite writes lands here
+  std::string out_dir;      // the suite's rows, baselines and tables land here
+  // Where tasks/ and cast/ are built (default: out_dir). Suites naming the
+  // same shared_dir with the same tasks and cast members reuse them; a member
+  // built from a different definition is an error, not silently reused.
+  std::string shared_dir;
   std::optional<data::SyntheticTaskSpec> tasks;  // synthetic tasks, written to <out_dir>/tasks
   std::string chat_template = "chatml";          // how cast models read prompts
   std::vector<CastMember> cast;
@@ -99,7 +103,7 @@ struct Suite {
 // before any training.
 Suite load_suite(const std::string& path, const std::vector<std::string>& overrides = {});
 
-// Paths the suite writes.
+// Paths the suite writes (tasks and cast under shared_dir).
 std::string cast_dir(const Suite& suite, const std::string& member);
 std::string tasks_file(const Suite& suite, const std::string& split);  // train, test, train.<domain>
 std::string row_dir(const Suite& suite, const std::string& row, uint64_t seed);
