@@ -12,7 +12,8 @@ packages=(
   libsentencepiece-dev sentencepiece libhdf5-dev
   libpcre2-dev libutf8proc-dev             # tokenizer.json: split regexes with Unicode classes; NFC/NFKC
   python3 python3-jinja2                   # tests: renders the real Jinja chat templates as a reference
-  python3-matplotlib                       # tools/opd_plot.py: PNG plots of a run's metrics
+  python3-matplotlib                       # tools/opd_plot.py, opd_bench_plot.py: PNG plots
+  python3-yaml                             # tools/gen_config_reference.py: checks the recipes' keys
 )
 
 # Node.js runs the reference tokenizer the parity tests compare against; a
