@@ -6,7 +6,8 @@
 
 Writes, next to results.md:
   scores.png           the first score column (e.g. test/all avg@k) per row, mean and std over seeds;
-  sweep.png            that score against the suite's sweep key (e.g. objective.lambda), when it has one;
+  sweep.png            avg@k of the first split (overall and per domain) against the suite's sweep key
+                       (e.g. objective.lambda), when it has one; dashed: the baselines' overall avg@k;
   curves_<metric>.png  each curve metric over training steps, one line per row (mean over seeds).
 """
 import json
@@ -67,32 +68,36 @@ def main():
         ax.set_xticks(range(len(scored)))
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(column, fontsize=8)
-        ax.set_title(summary["title"], fontsize=9)
+        ax.set_title(summary["title"], fontsize=8)
         ax.grid(axis="y", alpha=0.3)
         save(fig, "scores.png")
 
     sweep = summary.get("sweep")
     if sweep and column:
-        points = []
-        for r in scored:
-            if r["baseline"]:
-                continue
+        # One line per avg@k column of the first split (overall and each domain).
+        split = column.split("/")[0]
+        avg_columns = [i for i, c in enumerate(summary["columns"]) if c.startswith(split + "/") and " avg@" in c]
+        trained = []
+        for r in rows:
             try:
-                points.append((float(r["sweep_value"]), r["mean"][0], r["std"][0] or 0, r["name"]))
+                trained.append((float(r["sweep_value"]), r))
             except ValueError:
                 pass
-        if points:
-            points.sort()
-            fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
-            ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
-                        capsize=3, label="trained")
-            for r in scored:
-                if r["baseline"]:
-                    ax.axhline(r["mean"][0], linestyle="--", linewidth=1, color="#777777")
-                    ax.annotate(r["name"], (points[0][0], r["mean"][0]), fontsize=7, va="bottom")
+        trained.sort(key=lambda t: t[0])
+        if trained:
+            fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=100)
+            for i in avg_columns:
+                points = [(x, r["mean"][i], r["std"][i] or 0) for x, r in trained if r["mean"][i] is not None]
+                line = ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points],
+                                   marker="o", capsize=3, label=summary["columns"][i])
+                for r in scored:
+                    if r["baseline"] and r["mean"][i] is not None and i == avg_columns[0]:
+                        ax.axhline(r["mean"][i], linestyle="--", linewidth=0.8, color="#777777")
+                        ax.annotate(r["name"], (trained[0][0], r["mean"][i]), fontsize=7, va="bottom")
             ax.set_xlabel(sweep, fontsize=8)
-            ax.set_ylabel(column, fontsize=8)
-            ax.set_title(summary["title"], fontsize=9)
+            ax.set_ylabel("avg@k", fontsize=8)
+            ax.set_title(summary["title"], fontsize=8)
+            ax.legend(fontsize=7)
             ax.grid(alpha=0.3)
             save(fig, "sweep.png")
 
