@@ -31,8 +31,9 @@ nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
   nlohmann::json j{{"tasks", tasks_fingerprint(*suite.tasks)}, {"chat_template", suite.chat_template}};
   if (m.init) {
     const auto& i = *m.init;
-    j["init"] = {{"layers", i.layers}, {"hidden", i.hidden}, {"intermediate", i.intermediate}, {"heads", i.heads},
-                 {"kv_heads", i.kv_heads}, {"head_dim", i.head_dim}, {"seed", i.seed}};
+    j["init"] = {{"layers", i.num_hidden_layers}, {"hidden", i.hidden_size}, {"intermediate", i.intermediate_size},
+                 {"heads", i.num_attention_heads}, {"kv_heads", i.num_key_value_heads}, {"head_dim", i.head_dim},
+                 {"seed", i.seed}};
   } else {
     for (const auto& other : suite.cast) {
       if (other.name == m.from) j["from"] = member_fingerprint(suite, other);
@@ -59,23 +60,11 @@ void write_fingerprint(const std::string& dir, const nlohmann::json& fingerprint
   std::ofstream(fs::path(dir) / kFingerprintFile) << fingerprint.dump(1) << "\n";
 }
 
-// A random Qwen3-shaped model reading the character tokenizer, in `dir`.
-void write_initial_model(const ModelShape& shape, const std::string& dir) {
-  const auto& alphabet = tokenizer::default_char_alphabet();
-  model::TinyModelSpec spec;
-  spec.vocab_size = static_cast<int64_t>(alphabet.size()) + 3;  // + the ChatML specials
-  spec.eos_token_id = static_cast<int64_t>(alphabet.size());   // <|endoftext|>
-  spec.hidden_size = shape.hidden;
-  spec.intermediate_size = shape.intermediate;
-  spec.num_hidden_layers = shape.layers;
-  spec.num_attention_heads = shape.heads;
-  spec.num_key_value_heads = shape.kv_heads;
-  spec.head_dim = shape.head_dim;
-  spec.max_position_embeddings = 1024;
-  spec.seed = shape.seed;
+// The member's random initial model with the character tokenizer, in `dir`.
+void write_initial_model(const model::TinyModelSpec& spec, const std::string& dir) {
   auto model = model::make_tiny_model(spec);
   model::save_pretrained(model, dir);
-  std::ofstream(dir + "/tokenizer.json") << tokenizer::char_tokenizer_json(alphabet);
+  std::ofstream(dir + "/tokenizer.json") << tokenizer::char_tokenizer_json();
 }
 
 train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {

@@ -1,5 +1,6 @@
 #include "opd/paper/suite.h"
 
+#include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
 
 #include <c10/util/Exception.h>
@@ -71,18 +72,24 @@ class Reader {
   std::vector<std::string> allowed_;
 };
 
-ModelShape read_shape(const std::string& file, const YAML::Node& node, const std::string& path) {
+// The char tokenizer's vocabulary (its alphabet + the ChatML specials) and
+// <|endoftext|> as EOS are fixed; the shape is the suite's.
+model::TinyModelSpec read_initial_model(const std::string& file, const YAML::Node& node, const std::string& path) {
   Reader r(file, node, path, {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "seed"});
-  ModelShape s;
-  s.layers = r.positive("layers", s.layers);
-  s.hidden = r.positive("hidden", s.hidden);
-  s.intermediate = r.positive("intermediate", s.intermediate);
-  s.heads = r.positive("heads", s.heads);
-  s.kv_heads = r.positive("kv_heads", s.kv_heads);
+  const auto& alphabet = tokenizer::default_char_alphabet();
+  model::TinyModelSpec s;
+  s.vocab_size = static_cast<int64_t>(alphabet.size()) + 3;
+  s.eos_token_id = static_cast<int64_t>(alphabet.size());
+  s.max_position_embeddings = 1024;
+  s.num_hidden_layers = r.positive("layers", s.num_hidden_layers);
+  s.hidden_size = r.positive("hidden", s.hidden_size);
+  s.intermediate_size = r.positive("intermediate", s.intermediate_size);
+  s.num_attention_heads = r.positive("heads", s.num_attention_heads);
+  s.num_key_value_heads = r.positive("kv_heads", s.num_key_value_heads);
   s.head_dim = r.positive("head_dim", s.head_dim);
   s.seed = r.get<uint64_t>("seed", s.seed);
-  TORCH_CHECK(s.heads % s.kv_heads == 0, at(file, node), path, ": heads (", s.heads, ") must be a multiple of kv_heads (",
-              s.kv_heads, ")");
+  TORCH_CHECK(s.num_attention_heads % s.num_key_value_heads == 0, at(file, node), path, ": heads (",
+              s.num_attention_heads, ") must be a multiple of kv_heads (", s.num_key_value_heads, ")");
   return s;
 }
 
@@ -113,7 +120,7 @@ std::vector<CastMember> read_cast(const std::string& file, const YAML::Node& nod
       TORCH_CHECK(earlier.name != m.name, at(file, node[i]), path, ": member '", m.name, "' is listed twice");
     }
     TORCH_CHECK(r.has("init") != r.has("from"), at(file, node[i]), path, ": give exactly one of init and from");
-    if (r.has("init")) m.init = read_shape(file, r.node("init"), path + ".init");
+    if (r.has("init")) m.init = read_initial_model(file, r.node("init"), path + ".init");
     m.from = r.get<std::string>("from", "");
     if (!m.from.empty()) {
       const bool known = std::any_of(cast.begin(), cast.end(), [&](const CastMember& c) { return c.name == m.from; });

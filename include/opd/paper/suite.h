@@ -6,6 +6,7 @@
 #pragma once
 
 #include "opd/data/synthetic_tasks.h"
+#include "opd/model/tiny_model.h"
 #include "opd/train/train_config.h"
 
 #include <cstdint>
@@ -15,17 +16,6 @@
 #include <vector>
 
 namespace opd::paper {
-
-// A random tiny model (char tokenizer, Qwen3 shape) a cast member starts from.
-struct ModelShape {
-  int64_t layers = 2;
-  int64_t hidden = 64;
-  int64_t intermediate = 192;
-  int64_t heads = 4;
-  int64_t kv_heads = 2;
-  int64_t head_dim = 16;
-  uint64_t seed = 0;
-};
 
 // Supervised fine-tuning on the tasks' worked solutions (objective sft,
 // targets dataset).
@@ -37,11 +27,13 @@ struct SftStage {
   std::string domain;   // train only on this domain's problems; "" = all
 };
 
-// One model of the cast: `init` (a random tiny model) or `from` (an earlier
-// member), then `sft`. Built into <out_dir>/cast/<name>.
+// One model of the cast: `init` (a random tiny Qwen3-shaped model reading the
+// character tokenizer: YAML keys layers, hidden, intermediate, heads,
+// kv_heads, head_dim, seed) or `from` (an earlier member), then `sft`. Built
+// into <shared_dir>/cast/<name>.
 struct CastMember {
   std::string name;
-  std::optional<ModelShape> init;
+  std::optional<model::TinyModelSpec> init;
   std::string from;
   SftStage sft;
 };
