@@ -6,6 +6,7 @@
 #include "cli_main.h"
 #include "model_options.h"
 #include "sampling_options.h"
+#include "opd/core/text_file.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/eval/eval_report.h"
 #include "opd/eval/verifier.h"
@@ -15,8 +16,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 int main(int argc, char** argv) {
@@ -62,11 +61,7 @@ int main(int argc, char** argv) {
     std::printf("%lld samples, %lld generated tokens in %.1f s (%.0f tokens/s)\n",
                 static_cast<long long>(outcomes.size()) * k, static_cast<long long>(result.generated_tokens),
                 result.seconds, double(result.generated_tokens) / std::max(result.seconds, 1e-9));
-    if (!out_path.empty()) {
-      const std::string tmp = out_path + ".tmp";
-      std::ofstream(tmp) << eval::report_json(report, outcomes) << "\n";
-      std::filesystem::rename(tmp, out_path);
-    }
+    if (!out_path.empty()) write_text_file_atomically(out_path, eval::report_json(report, outcomes) + "\n");
     return 0;
   });
 }

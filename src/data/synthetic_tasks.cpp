@@ -1,11 +1,12 @@
 #include "opd/data/synthetic_tasks.h"
 
+#include "opd/core/text_file.h"
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 #include <unordered_set>
 
 namespace opd::data {
@@ -117,18 +118,9 @@ std::string synthetic_problem_json(const SyntheticProblem& p) {
 }
 
 void write_synthetic_jsonl(const std::vector<SyntheticProblem>& problems, const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    TORCH_CHECK(out, "synthetic tasks: cannot write ", tmp);
-    for (const auto& p : problems) out << synthetic_problem_json(p) << "\n";
-    out.close();
-    TORCH_CHECK(out, "synthetic tasks: writing ", tmp, " failed");
-  }
-  fs::rename(tmp, target);
+  std::string text;
+  for (const auto& p : problems) text += synthetic_problem_json(p) + "\n";
+  write_text_file_atomically(path, text);
 }
 
 }  // namespace opd::data

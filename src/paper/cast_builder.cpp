@@ -1,5 +1,6 @@
 #include "opd/paper/cast_builder.h"
 
+#include "opd/core/text_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/tokenizer/char_tokenizer.h"
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
 namespace opd::paper {
 namespace fs = std::filesystem;
@@ -49,22 +49,21 @@ nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
 bool built_from(const std::string& dir, const nlohmann::json& fingerprint, const std::string& what) {
   const auto file = fs::path(dir) / kFingerprintFile;
   if (!fs::exists(file)) return false;
-  std::ifstream in(file);
-  const auto stored = nlohmann::json::parse(in, nullptr, false);
+  const auto stored = nlohmann::json::parse(read_text_file(file.string()), nullptr, false);
   TORCH_CHECK(stored == fingerprint, what, " in ", dir, " was built from a different definition than this suite's; "
               "use another shared_dir (or out_dir), or delete it to rebuild");
   return true;
 }
 
 void write_fingerprint(const std::string& dir, const nlohmann::json& fingerprint) {
-  std::ofstream(fs::path(dir) / kFingerprintFile) << fingerprint.dump(1) << "\n";
+  write_text_file_atomically((fs::path(dir) / kFingerprintFile).string(), fingerprint.dump(1) + "\n");
 }
 
 // The member's random initial model with the character tokenizer, in `dir`.
 void write_initial_model(const model::TinyModelSpec& spec, const std::string& dir) {
   auto model = model::make_tiny_model(spec);
   model::save_pretrained(model, dir);
-  std::ofstream(dir + "/tokenizer.json") << tokenizer::char_tokenizer_json();
+  write_text_file_atomically(dir + "/tokenizer.json", tokenizer::char_tokenizer_json());
 }
 
 train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {

@@ -1,5 +1,6 @@
 #include "opd/paper/suite.h"
 
+#include "opd/core/text_file.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
 
@@ -7,7 +8,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 namespace opd::paper {
@@ -293,13 +293,10 @@ std::string resolved_value(const train::TrainConfig& config, const std::string& 
 }
 
 Suite load_suite(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  TORCH_CHECK(in, path, ": cannot read the suite file");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_text_file(path);
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     TORCH_CHECK(false, path, ":", e.mark.line + 1, ": not valid YAML: ", e.msg);
   }

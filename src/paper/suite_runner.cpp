@@ -1,5 +1,6 @@
 #include "opd/paper/suite_runner.h"
 
+#include "opd/core/text_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/paper/cast_builder.h"
 #include "opd/paper/results_table.h"
@@ -16,32 +17,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace opd::paper {
 namespace fs = std::filesystem;
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  TORCH_CHECK(in, "cannot read ", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_atomically(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    TORCH_CHECK(out, "cannot write ", tmp);
-    out << text;
-    out.close();
-    TORCH_CHECK(out, "writing ", tmp, " failed");
-  }
-  fs::rename(tmp, path);
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -124,7 +103,7 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
     r.splits = evaluate_model(suite, base.path, suite.seeds.front());
     r.eval_seconds = seconds_since(t0);
-    write_atomically(result_path, row_result_json(r));
+    write_text_file_atomically(result_path, row_result_json(r));
     ++report.evaluated;
   }
   for (const auto& row : suite.rows) {
@@ -156,7 +135,7 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
       t0 = std::chrono::steady_clock::now();
       r.splits = evaluate_model(suite, config.run_dir + "/final", seed);
       r.eval_seconds = seconds_since(t0);
-      write_atomically(result_path, row_result_json(r));
+      write_text_file_atomically(result_path, row_result_json(r));
       ++report.trained;
       spdlog::info("opd-bench: row '{}' seed {}: {} avg@{} {:.3f} ({:.0f} s training)", row.name, seed,
                    suite.eval.splits.front().first, suite.eval.k,
@@ -169,7 +148,7 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
 std::vector<RowResult> read_results(const Suite& suite) {
   std::vector<RowResult> results;
   auto read = [&](const std::string& path) {
-    if (fs::exists(path)) results.push_back(parse_row_result(read_text(path), path));
+    if (fs::exists(path)) results.push_back(parse_row_result(read_text_file(path), path));
   };
   for (const auto& base : suite.baselines) read(baseline_dir(suite, base.name) + "/result.json");
   for (const auto& row : suite.rows) {
@@ -182,8 +161,8 @@ std::string write_tables(const Suite& suite) {
   const auto results = read_results(suite);
   const auto table = make_results_table(suite, results);
   const auto markdown = results_markdown(table, suite);
-  write_atomically(suite.out_dir + "/results.md", markdown);
-  write_atomically(suite.out_dir + "/results.csv", results_csv(table));
+  write_text_file_atomically(suite.out_dir + "/results.md", markdown);
+  write_text_file_atomically(suite.out_dir + "/results.csv", results_csv(table));
   nlohmann::json summary;
   summary["title"] = table.title;
   summary["sweep"] = table.sweep;
@@ -205,7 +184,7 @@ std::string write_tables(const Suite& suite) {
     }
     summary["rows"].push_back(row);
   }
-  write_atomically(suite.out_dir + "/summary.json", summary.dump(1) + "\n");
+  write_text_file_atomically(suite.out_dir + "/summary.json", summary.dump(1) + "\n");
   return markdown;
 }
 

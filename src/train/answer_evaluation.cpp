@@ -4,7 +4,6 @@
 #include "opd/train/prompt_formats.h"
 
 #include <c10/util/Exception.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,7 +25,6 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
   const int64_t per_chunk = std::max<int64_t>(1, options.batch / k);
   AnswerEvalResult result;
   const auto t0 = std::chrono::steady_clock::now();
-  torch::NoGradGuard no_grad;
   for (int64_t first = 0; first < problems; first += per_chunk) {
     const int64_t last = std::min(problems, first + per_chunk);
     std::vector<std::vector<int64_t>> prompts;
