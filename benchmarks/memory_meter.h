@@ -27,7 +27,7 @@ class CountingCpuAllocator final : public c10::Allocator {
     return instance;
   }
 
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) override {
     auto inner = base_->allocate(n);
     add(static_cast<int64_t>(n));
     auto* block = new Block{std::move(inner), n, this};
@@ -35,8 +35,7 @@ class CountingCpuAllocator final : public c10::Allocator {
     return {data, block, &release, block->inner.device()};
   }
   c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
-  // Pure virtual in LibTorch 2.x, absent in 1.13 (hence no `override`).
-  void copy_data(void* dest, const void* src, std::size_t count) const {
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
     std::memcpy(dest, src, count);
   }
 

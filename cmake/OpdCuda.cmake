@@ -9,15 +9,17 @@ endif()
 check_language(CUDA)
 set(OPD_HAVE_NVCC OFF)
 if(CMAKE_CUDA_COMPILER)
+  # kernels/ names its architectures itself (OPD_CUDA_ARCHITECTURES): a CUDA
+  # LibTorch's config overrides CMAKE_CUDA_ARCHITECTURES.
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES 80 90)  # A100, H100/H200
+    set(CMAKE_CUDA_ARCHITECTURES ${OPD_CUDA_ARCHITECTURES})
   endif()
   enable_language(CUDA)
   set(CMAKE_CUDA_STANDARD 17)
   set(OPD_HAVE_NVCC ON)
 endif()
 
-# A CUDA LibTorch defines the c10_cuda library; Debian's 1.13 build does not.
+# A CUDA LibTorch defines the c10_cuda library; the CPU wheel's does not.
 set(OPD_TORCH_HAS_CUDA OFF)
 if(TARGET c10_cuda OR TORCH_CUDA_LIBRARIES)
   set(OPD_TORCH_HAS_CUDA ON)

@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-set(_opd_export_targets opd opd_torch opd_hdf5)
+set(_opd_export_targets opd opd_fmt opd_torch opd_hdf5)
 if(TARGET opd_kernels AND OPD_WITH_CUDA)
   list(APPEND _opd_export_targets opd_kernels)
 endif()

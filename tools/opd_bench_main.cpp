@@ -20,6 +20,14 @@
 
 namespace {
 
+// The Python that draws the plots: $OPD_PYTHON, else the venv this build
+// was configured with (tools/setup.sh puts matplotlib there), else python3.
+std::string plot_python() {
+  if (const char* env = std::getenv("OPD_PYTHON")) return env;
+  if (std::filesystem::exists(OPD_PYTHON)) return OPD_PYTHON;
+  return "python3";
+}
+
 // PNG plots by tools/opd_bench_plot.py (matplotlib); skipped with a note
 // when Python or matplotlib is missing, since the tables do not need them.
 void write_plots(const opd::paper::Suite& suite, const std::string& script) {
@@ -27,7 +35,7 @@ void write_plots(const opd::paper::Suite& suite, const std::string& script) {
     std::printf("plots skipped: %s not found (--plot-script)\n", script.c_str());
     return;
   }
-  const std::string command = "/usr/bin/python3 '" + script + "' '" + suite.out_dir + "'";
+  const std::string command = "'" + plot_python() + "' '" + script + "' '" + suite.out_dir + "'";
   if (std::system(command.c_str()) != 0) std::printf("plots skipped: %s failed (see above)\n", command.c_str());
 }
 

@@ -1,8 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """opd-bench-plot: the PNG plots of a paper suite, from the summary.json that
 `opd-bench run|table` writes into the suite's results directory.
 
-    /usr/bin/python3 tools/opd_bench_plot.py runs/paper/gopd_lambda_sweep
+    .venv/bin/python tools/opd_bench_plot.py runs/paper/gopd_lambda_sweep
 
 Writes, next to results.md:
   scores.png           the first score column (e.g. test/all avg@k) per row, mean and std over seeds;
@@ -46,7 +46,7 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        sys.exit("opd-bench-plot: error: needs matplotlib for /usr/bin/python3 (tools/setup.sh installs python3-matplotlib)")
+        sys.exit("opd-bench-plot: error: needs matplotlib (tools/setup.sh installs it into .venv/: run .venv/bin/python tools/opd_bench_plot.py)")
 
     rows = summary["rows"]
     column = summary["columns"][0] if summary["columns"] else None

@@ -1,9 +1,9 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """opd-plot: PNG plots of the training diagnostics the papers show, from the
 metrics.jsonl of one or more opd run directories (several runs are overlaid,
 one line each, so methods can be compared).
 
-    /usr/bin/python3 tools/opd_plot.py runs/tropd [runs/opd ...] [--out DIR] [--smooth 10]
+    .venv/bin/python tools/opd_plot.py runs/tropd [runs/opd ...] [--out DIR] [--smooth 10]
 
 Writes one PNG per diagnostic a run logged (student entropy, gradient norm,
 KL estimates, trust ratio, prefix length, ...) and overview.png with all of
@@ -90,7 +90,7 @@ def main():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        sys.exit("opd-plot: error: needs matplotlib for /usr/bin/python3 (tools/setup.sh installs python3-matplotlib)")
+        sys.exit("opd-plot: error: needs matplotlib (tools/setup.sh installs it into .venv/: run .venv/bin/python tools/opd_plot.py)")
 
     runs = [(os.path.basename(os.path.normpath(r)) or r, read_run(r)) for r in args.runs]
     out = args.out or os.path.join(args.runs[0], "plots")

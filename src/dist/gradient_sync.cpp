@@ -1,5 +1,7 @@
 #include "opd/dist/gradient_sync.h"
 
+#include "opd/core/compat.h"
+
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
@@ -12,7 +14,7 @@ struct GradientSync::State {
   std::vector<at::Tensor> params;
   std::vector<std::vector<size_t>> buckets;  // indices into params
   std::vector<size_t> bucket_of;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // held, so the hooks stay attached
+  std::vector<compat::NodePtr> accumulators;  // held, so the hooks stay attached
   bool armed = false;
   std::vector<int64_t> waiting;  // per bucket: gradients not yet accumulated
   std::vector<bool> ready;

@@ -1,5 +1,7 @@
 #include "opd/model/activation_checkpoint.h"
 
+#include "opd/core/compat.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -76,7 +78,7 @@ at::Tensor checkpointed(const std::function<at::Tensor(const at::Tensor&)>& bloc
                           (x.requires_grad() || std::any_of(params.begin(), params.end(),
                                                             [](const at::Tensor& p) { return p.requires_grad(); }));
   if (!needs_grad) return block(x);
-  auto node = std::make_shared<CheckpointBackward>();
+  auto node = compat::make_node<CheckpointBackward>();
   node->block = block;
   node->input = x.detach();
   node->input.requires_grad_(x.requires_grad());

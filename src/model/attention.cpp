@@ -1,12 +1,25 @@
 #include "opd/model/attention.h"
 
-#include "opd/core/compat.h"
 #include "opd/model/kv_cache.h"
 #include "opd/model/rotary_embedding.h"
 
 #include <cmath>
 
 namespace opd::model {
+namespace {
+
+// softmax(q k^T * scale + bias) v, the softmax in fp32. q [B, H, Tq, D],
+// k/v [B, H, Tk, D], bias float [B, 1, Tq, Tk] additive (-1e30 = masked).
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& bias, double scale) {
+  // The fused kernel wants the mask in q's dtype; fp16 cannot hold -1e30.
+  const auto mask = q.scalar_type() == at::kHalf ? bias.clamp_min(-3.0e4).to(at::kHalf)
+                                                 : bias.to(q.scalar_type());
+  return at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0, /*is_causal=*/false,
+                                          scale);
+}
+
+}  // namespace
 
 AttentionImpl::AttentionImpl(const ModelConfig& c, int64_t layer_index)
     : layer_index_(layer_index),
@@ -42,7 +55,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
     k = k.repeat_interleave(group, 1);
     v = v.repeat_interleave(group, 1);
   }
-  auto out = compat::scaled_dot_product_attention(q, k, v, bias, 1.0 / std::sqrt(double(head_dim_)));
+  auto out = attend(q, k, v, bias, 1.0 / std::sqrt(double(head_dim_)));
   return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
 }
 

@@ -95,7 +95,8 @@ bool is_safe_relative_path(const std::string& shard) {
   return true;
 }
 
-TensorMap read_sharded(const fs::path& root, const fs::path& index_path) {
+TensorMap read_sharded(const fs::path& root, const fs::path& index_path,
+                       std::map<std::string, std::string>& file_of) {
   const std::string where = "read_hf_weights: " + index_path.string();
   const std::string text = read_text_file("read_hf_weights", index_path.string());
   json index;
@@ -135,6 +136,7 @@ TensorMap read_sharded(const fs::path& root, const fs::path& index_path) {
                   "', which the index does not list");
       TORCH_CHECK(it->second == file, where, ": shard '", file, "' holds tensor '", name,
                   "', which the index maps to shard '", it->second, "'");
+      file_of[name] = file;
       out.emplace(name, std::move(tensor));
     }
     for (const auto& name : names) {
@@ -147,17 +149,25 @@ TensorMap read_sharded(const fs::path& root, const fs::path& index_path) {
 
 }  // namespace
 
-TensorMap read_hf_weights(const std::string& dir) {
+TensorMap read_hf_weights(const std::string& dir, std::map<std::string, std::string>* file_of) {
   const fs::path root(dir);
   std::error_code ec;
   TORCH_CHECK(fs::exists(root, ec), "read_hf_weights: no such directory: ", dir);
   TORCH_CHECK(fs::is_directory(root, ec), "read_hf_weights: ", dir, " is not a directory");
   const fs::path single = root / kSingleFile;
   const fs::path index = root / kIndexFile;
-  if (fs::exists(single, ec)) return read_safetensors(single.string()).tensors;
-  TORCH_CHECK(fs::exists(index, ec), "read_hf_weights: ", dir, " has neither ", kSingleFile,
-              " nor ", kIndexFile, " (looked for ", single.string(), " and ", index.string(), ")");
-  return read_sharded(root, index);
+  std::map<std::string, std::string> files;
+  TensorMap out;
+  if (fs::exists(single, ec)) {
+    out = read_safetensors(single.string()).tensors;
+    for (const auto& entry : out) files[entry.first] = kSingleFile;
+  } else {
+    TORCH_CHECK(fs::exists(index, ec), "read_hf_weights: ", dir, " has neither ", kSingleFile,
+                " nor ", kIndexFile, " (looked for ", single.string(), " and ", index.string(), ")");
+    out = read_sharded(root, index, files);
+  }
+  if (file_of != nullptr) *file_of = std::move(files);
+  return out;
 }
 
 void write_hf_weights(const std::string& dir, const TensorMap& tensors,

@@ -68,26 +68,58 @@ Architecture parse_architecture(const Fields& f) {
               type, "'");
 }
 
-RopeScaling parse_rope_scaling(const Fields& f) {
-  RopeScaling out;
-  if (!f.has("rope_scaling")) return out;
-  const json& rs = f.at("rope_scaling");
-  TORCH_CHECK(rs.is_object(), f.where(), ": 'rope_scaling' must be an object or null, got ",
-              rs.dump());
-  const std::string where = f.where() + " rope_scaling";
+// transformers' defaults for keys a config.json may leave out, per family
+// (the fields of Qwen3Config, Qwen2Config, LlamaConfig, MistralConfig).
+struct FamilyDefaults {
+  int64_t num_key_value_heads;      // 0 = as many as the attention heads
+  int64_t head_dim;                 // 0 = hidden_size / num_attention_heads
+  int64_t max_position_embeddings;
+  int64_t sliding_window;           // when the key is missing (Mistral); 0 = none
+  int64_t bos_token_id;             // when the key is missing; -1 = none
+  int64_t eos_token_id;
+};
+
+FamilyDefaults family_defaults(Architecture a) {
+  switch (a) {
+    case Architecture::kQwen3: return {32, 128, 32768, 0, -1, -1};
+    case Architecture::kQwen2: return {32, 0, 32768, 0, -1, -1};
+    case Architecture::kLlama: return {0, 0, 2048, 0, 1, 2};
+    case Architecture::kMistral: return {8, 0, 4096 * 32, 4096, 1, 2};
+  }
+  TORCH_INTERNAL_ASSERT(false, "unknown architecture");
+}
+
+// RoPE as transformers >= 5 reads it: `rope_parameters` ({rope_type,
+// rope_theta, ...}), else the older `rope_scaling` dict beside a top-level
+// `rope_theta`; a theta in the dict wins; 10000 when there is none. Needs
+// c.max_position_embeddings (llama3's default original length).
+void parse_rope(const Fields& f, ModelConfig& c) {
+  const char* key = f.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  c.rope_theta = f.positive_number("rope_theta", 10000.0);
+  if (!f.has(key)) return;
+  const json& rs = f.at(key);
+  TORCH_CHECK(rs.is_object(), f.where(), ": '", key, "' must be an object or null, got ", rs.dump());
+  const std::string where = f.where() + " " + key;
   Fields s(rs, where);
+  c.rope_theta = s.positive_number("rope_theta", c.rope_theta);
+  TORCH_CHECK(s.positive_number("partial_rotary_factor", 1.0) == 1.0, where,
+              ": partial_rotary_factor other than 1 is not supported");
   const std::string kind = s.string("rope_type", s.string("type", "default"));
-  if (kind == "default") return out;
+  if (kind == "default") return;
   TORCH_CHECK(kind == "llama3", where, ": rope type '", kind,
               "' is not supported (supported: default, llama3)");
+  for (const char* required : {"factor", "low_freq_factor", "high_freq_factor"}) {
+    TORCH_CHECK(s.has(required), where, ": llama3 RoPE needs '", required, "'");
+  }
+  RopeScaling& out = c.rope_scaling;
   out.kind = RopeScaling::Kind::kLlama3;
-  out.factor = s.positive_number("factor", 8.0);
-  out.low_freq_factor = s.positive_number("low_freq_factor", 1.0);
-  out.high_freq_factor = s.positive_number("high_freq_factor", 4.0);
-  out.original_max_position_embeddings = s.positive_int("original_max_position_embeddings", 8192);
+  out.factor = s.positive_number("factor", 0.0);
+  out.low_freq_factor = s.positive_number("low_freq_factor", 0.0);
+  out.high_freq_factor = s.positive_number("high_freq_factor", 0.0);
+  out.original_max_position_embeddings =
+      s.positive_int("original_max_position_embeddings", c.max_position_embeddings);
   TORCH_CHECK(out.high_freq_factor > out.low_freq_factor, where,
               ": high_freq_factor must exceed low_freq_factor");
-  return out;
 }
 
 std::vector<int64_t> parse_token_ids(const Fields& f, const char* key) {
@@ -151,19 +183,21 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.intermediate_size = f.positive_int("intermediate_size");
   c.num_hidden_layers = f.positive_int("num_hidden_layers");
   c.num_attention_heads = f.positive_int("num_attention_heads");
-  c.num_key_value_heads = f.positive_int("num_key_value_heads", c.num_attention_heads);
-  // Qwen3Config defaults head_dim to 128; the others derive it.
-  const int64_t derived_head_dim = c.architecture == Architecture::kQwen3
-                                       ? 128
-                                       : c.hidden_size / c.num_attention_heads;
-  c.head_dim = f.positive_int("head_dim", derived_head_dim);
-  c.max_position_embeddings = f.positive_int("max_position_embeddings", 32768);
-  c.rope_theta = f.positive_number("rope_theta", 10000.0);
+  const FamilyDefaults d = family_defaults(c.architecture);
+  c.num_key_value_heads = f.positive_int(
+      "num_key_value_heads", d.num_key_value_heads > 0 ? d.num_key_value_heads : c.num_attention_heads);
+  c.head_dim = f.positive_int("head_dim", d.head_dim > 0 ? d.head_dim : c.hidden_size / c.num_attention_heads);
+  c.max_position_embeddings = f.positive_int("max_position_embeddings", d.max_position_embeddings);
+  parse_rope(f, c);
   c.rms_norm_eps = f.positive_number("rms_norm_eps", 1e-6);
   c.tie_word_embeddings = f.boolean("tie_word_embeddings", false);
-  c.rope_scaling = parse_rope_scaling(f);
-  c.eos_token_ids = parse_token_ids(f, "eos_token_id");
-  const auto bos = parse_token_ids(f, "bos_token_id");
+  // A missing key takes the family's default; an explicit null means none.
+  auto token_ids = [&](const char* key, int64_t fallback) {
+    if (j.contains(key)) return parse_token_ids(f, key);
+    return fallback >= 0 ? std::vector<int64_t>{fallback} : std::vector<int64_t>{};
+  };
+  c.eos_token_ids = token_ids("eos_token_id", d.eos_token_id);
+  const auto bos = token_ids("bos_token_id", d.bos_token_id);
   c.bos_token_id = bos.empty() ? -1 : bos.front();
   // Newer transformers write `dtype`, older `torch_dtype`.
   c.dtype = dtype_from_name(f.string("dtype", f.string("torch_dtype", "float32")),
@@ -193,7 +227,8 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
       c.mlp_bias = f.boolean("mlp_bias", false);
       break;
     case Architecture::kMistral:
-      c.sliding_window = f.positive_int("sliding_window", 0);
+      // Missing: MistralConfig's 4096; null: full attention.
+      c.sliding_window = j.contains("sliding_window") ? f.positive_int("sliding_window", 0) : d.sliding_window;
       break;
   }
   c.json = j.dump(2);
@@ -212,7 +247,10 @@ ModelConfig read_model_config(const std::string& dir) {
 }
 
 std::string model_config_json(const ModelConfig& c) {
-  json j = c.json.empty() ? json::object() : json::parse(c.json);
+  // A config read from a file keeps its keys and its style; a new one is
+  // written the way transformers >= 5 writes one.
+  const bool fresh = c.json.empty();
+  json j = fresh ? json::object() : json::parse(c.json);
   j["model_type"] = architecture_name(c.architecture);
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
@@ -222,12 +260,37 @@ std::string model_config_json(const ModelConfig& c) {
   j["num_key_value_heads"] = c.num_key_value_heads;
   j["head_dim"] = c.head_dim;
   j["max_position_embeddings"] = c.max_position_embeddings;
-  j["rope_theta"] = c.rope_theta;
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["hidden_act"] = "silu";
-  j["torch_dtype"] = dtype_name(c.dtype);
-  if (j.contains("dtype")) j["dtype"] = dtype_name(c.dtype);
+  // transformers >= 5 writes `dtype`, older versions `torch_dtype`.
+  if (fresh || j.contains("dtype")) j["dtype"] = dtype_name(c.dtype);
+  if (j.contains("torch_dtype")) j["torch_dtype"] = dtype_name(c.dtype);
+
+  // RoPE: transformers >= 5 writes one `rope_parameters` dict and neither
+  // `rope_theta` nor `rope_scaling`; older files keep those two keys.
+  json rope = {{"rope_type", "default"}};
+  if (c.rope_scaling.kind == RopeScaling::Kind::kLlama3) {
+    rope = {{"rope_type", "llama3"},
+            {"factor", c.rope_scaling.factor},
+            {"low_freq_factor", c.rope_scaling.low_freq_factor},
+            {"high_freq_factor", c.rope_scaling.high_freq_factor},
+            {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
+  }
+  if (fresh || j.contains("rope_parameters")) {
+    rope["rope_theta"] = c.rope_theta;
+    j["rope_parameters"] = rope;
+    j.erase("rope_theta");
+    j.erase("rope_scaling");
+  } else {
+    j["rope_theta"] = c.rope_theta;
+    if (c.rope_scaling.kind != RopeScaling::Kind::kNone) {
+      j["rope_scaling"] = rope;
+    } else if (j.contains("rope_scaling")) {
+      j["rope_scaling"] = nullptr;
+    }
+  }
+
   switch (c.architecture) {
     case Architecture::kQwen2: break;
     case Architecture::kQwen3: j["attention_bias"] = c.qkv_bias; break;
@@ -244,11 +307,26 @@ std::string model_config_json(const ModelConfig& c) {
                                    "MistralForCausalLM"};
     j["architectures"] = json::array({kClass[static_cast<int>(c.architecture)]});
   }
-  if (!c.eos_token_ids.empty() && !j.contains("eos_token_id")) {
-    j["eos_token_id"] = c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0])
-                                                    : json(c.eos_token_ids);
+  // Ids opd never changes; a family default taken for a missing one is written out.
+  if (!j.contains("eos_token_id")) {
+    j["eos_token_id"] = c.eos_token_ids.empty()       ? json(nullptr)
+                        : c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0])
+                                                      : json(c.eos_token_ids);
   }
-  if (c.bos_token_id >= 0 && !j.contains("bos_token_id")) j["bos_token_id"] = c.bos_token_id;
+  if (!j.contains("bos_token_id")) j["bos_token_id"] = c.bos_token_id >= 0 ? json(c.bos_token_id) : json(nullptr);
+  return j.dump(2) + "\n";
+}
+
+std::string generation_config_json(const ModelConfig& c) {
+  const json config = c.json.empty() ? json::object() : json::parse(c.json);
+  json j = {{"_from_model_config", true}};
+  if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
+  if (!c.eos_token_ids.empty()) {
+    j["eos_token_id"] = c.eos_token_ids.size() == 1 ? json(c.eos_token_ids[0]) : json(c.eos_token_ids);
+  }
+  if (config.contains("pad_token_id") && config["pad_token_id"].is_number_integer()) {
+    j["pad_token_id"] = config["pad_token_id"];
+  }
   return j.dump(2) + "\n";
 }
 

@@ -46,25 +46,27 @@ std::map<std::string, at::Tensor> named_weights(CausalLM& model) {
 CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
   ModelConfig config = read_model_config(dir);
   const at::ScalarType dtype = options.dtype.value_or(config.dtype);
-  TensorMap stored = read_hf_weights(dir);
+  std::map<std::string, std::string> file_of;
+  TensorMap stored = read_hf_weights(dir, &file_of);
 
   CausalLM model(config);
   torch::NoGradGuard no_grad;
   auto params = named_weights(model);
   for (auto& [name, param] : params) {
     auto it = stored.find(name);
-    TORCH_CHECK(it != stored.end(), "model directory '", dir, "': tensor '", name,
-                "' is missing from the safetensors files");
-    TORCH_CHECK(it->second.sizes() == param.sizes(), "model directory '", dir, "': tensor '",
-                name, "' has shape ", shape_string(it->second.sizes()),
-                " but config.json implies ", shape_string(param.sizes()));
-    TORCH_CHECK(it->second.is_floating_point(), "model directory '", dir, "': tensor '", name,
-                "' has non-float dtype ", it->second.scalar_type());
+    TORCH_CHECK(it != stored.end(), "model directory '", dir, "': tensor '", name, "' is missing from ",
+                fs::exists(fs::path(dir) / "model.safetensors") ? "model.safetensors"
+                                                                 : "the shards of model.safetensors.index.json");
+    const std::string where = "model directory '" + dir + "', " + file_of[name];
+    TORCH_CHECK(it->second.sizes() == param.sizes(), where, ": tensor '", name, "' has shape ",
+                shape_string(it->second.sizes()), " but config.json implies ", shape_string(param.sizes()));
+    TORCH_CHECK(it->second.is_floating_point(), where, ": tensor '", name, "' has non-float dtype ",
+                it->second.scalar_type());
     param.copy_(it->second);
   }
   for (const auto& [name, tensor] : stored) {
-    TORCH_CHECK(params.count(name) || ignorable(name, config), "model directory '", dir,
-                "': unexpected tensor '", name, "' (", architecture_name(config.architecture),
+    TORCH_CHECK(params.count(name) || ignorable(name, config), "model directory '", dir, "', ",
+                file_of[name], ": unexpected tensor '", name, "' (", architecture_name(config.architecture),
                 " with ", config.num_hidden_layers, " layers has no such weight)");
   }
   model->to(options.device, dtype);
@@ -108,6 +110,12 @@ void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions&
         const fs::path src = fs::path(options.copy_files_from) / name;
         if (fs::is_regular_file(src)) fs::copy_file(src, tmp / name);
       }
+    }
+    // As save_pretrained: every model directory has one (generate() reads it).
+    if (!fs::exists(tmp / "generation_config.json")) {
+      std::ofstream out(tmp / "generation_config.json", std::ios::binary);
+      out << generation_config_json(config);
+      TORCH_CHECK(out.good(), "save_pretrained: could not write ", (tmp / "generation_config.json").string());
     }
   } catch (...) {
     std::error_code ignored;

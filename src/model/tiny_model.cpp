@@ -19,11 +19,11 @@ ModelConfig tiny_config(const TinyModelSpec& s) {
       {"num_key_value_heads", s.num_key_value_heads},
       {"head_dim", s.head_dim},
       {"max_position_embeddings", s.max_position_embeddings},
-      {"rope_theta", s.rope_theta},
+      {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", s.rope_theta}}},
       {"rms_norm_eps", 1e-6},
       {"tie_word_embeddings", s.tie_word_embeddings},
       {"hidden_act", "silu"},
-      {"torch_dtype", dtype_name(s.dtype)},
+      {"dtype", dtype_name(s.dtype)},
       {"eos_token_id", s.eos_token_id},
       {"bos_token_id", nullptr},
   };

@@ -46,14 +46,9 @@ std::string unicode_to_bytes(std::string_view mapped) {
   std::string out;
   out.reserve(mapped.size());
   for (size_t i = 0; i < mapped.size();) {
-    const size_t start = i;
-    const char32_t cp = next_code_point(mapped, i);
-    auto it = map.to_byte.find(cp);
-    if (it != map.to_byte.end()) {
-      out += static_cast<char>(it->second);
-    } else {
-      out.append(mapped.substr(start, i - start));
-    }
+    auto it = map.to_byte.find(next_code_point(mapped, i));
+    if (it == map.to_byte.end()) return std::string(mapped);
+    out += static_cast<char>(it->second);
   }
   return out;
 }

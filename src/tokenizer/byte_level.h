@@ -10,7 +10,9 @@ namespace opd::tokenizer {
 
 // Each byte of `bytes` as the UTF-8 of its code point.
 std::string bytes_to_unicode(std::string_view bytes);
-// The inverse; code points outside the map are kept as their UTF-8 bytes.
+// The inverse for one token; a token holding any code point outside the map
+// (an added token such as "<think>" can) is kept whole as its UTF-8 bytes,
+// as tokenizers' ByteLevel decoder does.
 std::string unicode_to_bytes(std::string_view mapped);
 
 }  // namespace opd::tokenizer

@@ -47,14 +47,21 @@ class Metaspace final : public Decoder {
   bool strip_first_;
 };
 
-// <0xXX> tokens back to their bytes, runs of them decoded as UTF-8.
+// <0xXX> tokens back to their bytes: a run of them that is valid UTF-8 is
+// that text, any other run one U+FFFD per byte token (as tokenizers does).
 class ByteFallback final : public Decoder {
  public:
   std::vector<std::string> decode(std::vector<std::string> tokens) const override {
     std::vector<std::string> out;
     std::string bytes;
     auto flush = [&] {
-      if (!bytes.empty()) out.push_back(valid_utf8(bytes)), bytes.clear();
+      if (bytes.empty()) return;
+      if (is_valid_utf8(bytes)) {
+        out.push_back(bytes);
+      } else {
+        out.insert(out.end(), bytes.size(), "\xEF\xBF\xBD");
+      }
+      bytes.clear();
     };
     for (auto& t : tokens) {
       unsigned value = 0;
@@ -124,9 +131,9 @@ class Strip final : public Decoder {
   int64_t start_, stop_;
 };
 
-class Sequence final : public Decoder {
+class DecoderSequence final : public Decoder {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit DecoderSequence(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
   std::vector<std::string> decode(std::vector<std::string> tokens) const override {
     for (const auto& step : steps_) tokens = step->decode(std::move(tokens));
     return tokens;
@@ -162,7 +169,7 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& spec, const std::str
     for (size_t i = 0; i < list.size(); ++i) {
       if (auto d = make_decoder(list[i], where + ".decoders[" + std::to_string(i) + "]")) steps.push_back(std::move(d));
     }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<DecoderSequence>(std::move(steps));
   }
   fail(where, ": decoder type '", type,
               "' is not supported (supported: ByteLevel, Metaspace, ByteFallback, Fuse, Replace, "

@@ -13,13 +13,15 @@
 #include <sstream>
 
 namespace opd::tokenizer {
-namespace {
 
 // What a post-processor adds around one sequence (TemplateProcessing's
 // "single" template, Roberta/Bert's cls ... sep; ByteLevel adds nothing).
+// Outside the anonymous namespace: HfTokenizer::Impl holds one.
 struct SpecialAround {
   std::vector<int64_t> before, after;
 };
+
+namespace {
 
 SpecialAround make_post_processor(const nlohmann::json& spec, const std::string& where) {
   SpecialAround around;
@@ -133,25 +135,21 @@ std::vector<int64_t> HfTokenizer::encode(std::string_view text, bool add_special
 
 std::string HfTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
   const auto& impl = *impl_;
-  std::string text;
-  std::vector<std::string> run;  // model tokens since the last added token
-  auto flush = [&] {
-    if (run.empty()) return;
-    auto pieces = impl.decoder ? impl.decoder->decode(std::move(run)) : std::move(run);
-    for (const auto& p : pieces) text += p;
-    run.clear();
-  };
+  // Added tokens go through the decoder with the others, as in tokenizers:
+  // a Strip or Metaspace step sees them in place.
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
   for (int64_t id : ids) {
-    const std::string token = id_to_token(id);
-    if (const auto* added = impl.added.find(id)) {
-      // Added tokens are written as they are, not through the decoder.
-      flush();
-      if (!(skip_special && added->special)) text += added->content;
-      continue;
-    }
-    run.push_back(token);
+    std::string token = id_to_token(id);
+    const auto* added = impl.added.find(id);
+    if (!(skip_special && added != nullptr && added->special)) tokens.push_back(std::move(token));
   }
-  flush();
+  std::string text;
+  if (!impl.decoder) {  // tokenizers joins the tokens with spaces
+    for (size_t i = 0; i < tokens.size(); ++i) text += (i ? " " : "") + tokens[i];
+    return text;
+  }
+  for (const auto& piece : impl.decoder->decode(std::move(tokens))) text += piece;
   return text;
 }
 

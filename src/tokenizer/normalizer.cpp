@@ -72,9 +72,9 @@ class Replace final : public Normalizer {
   std::string content_;
 };
 
-class Sequence final : public Normalizer {
+class NormalizerSequence final : public Normalizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
+  explicit NormalizerSequence(std::vector<std::unique_ptr<Normalizer>> steps) : steps_(std::move(steps)) {}
   std::string normalize(std::string_view text) const override {
     std::string s(text);
     for (const auto& step : steps_) s = step->normalize(s);
@@ -111,7 +111,7 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& spec, const st
         steps.push_back(std::move(n));
       }
     }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<NormalizerSequence>(std::move(steps));
   }
   fail(where, ": normalizer type '", type,
               "' is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace, "

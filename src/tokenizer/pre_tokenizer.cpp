@@ -100,9 +100,9 @@ class Metaspace final : public PreTokenizer {
   bool split_;
 };
 
-class Sequence final : public PreTokenizer {
+class PreTokenizerSequence final : public PreTokenizer {
  public:
-  explicit Sequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
+  explicit PreTokenizerSequence(std::vector<std::unique_ptr<PreTokenizer>> steps) : steps_(std::move(steps)) {}
   std::vector<std::string> split(std::vector<std::string> pieces) const override {
     for (const auto& step : steps_) pieces = step->split(std::move(pieces));
     return pieces;
@@ -147,7 +147,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& spec, con
         steps.push_back(std::move(p));
       }
     }
-    return std::make_unique<Sequence>(std::move(steps));
+    return std::make_unique<PreTokenizerSequence>(std::move(steps));
   }
   fail(where, ": pre_tokenizer type '", type,
               "' is not supported (supported: Split, ByteLevel, Metaspace, Digits, Sequence)");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/tensor_maps.h"
 #include "support/test_support.h"
 
 namespace opd::model {
@@ -50,16 +51,6 @@ std::set<std::string> file_names(const fs::path& dir) {
 
 json read_json(const std::string& path) { return json::parse(read_file_bytes(path)); }
 
-void expect_same_tensors(const TensorMap& expected, const TensorMap& actual) {
-  ASSERT_EQ(expected.size(), actual.size());
-  for (const auto& [name, want] : expected) {
-    const auto it = actual.find(name);
-    ASSERT_NE(it, actual.end()) << "missing tensor " << name;
-    EXPECT_EQ(it->second.scalar_type(), want.scalar_type()) << name;
-    EXPECT_EQ(it->second.sizes(), want.sizes()) << name;
-    EXPECT_TRUE(at::equal(it->second, want)) << name;
-  }
-}
 TEST(HfWeights, SingleShardWritesModelSafetensors) {
   ScratchDir dir("opd-hf-weights");
   const TensorMap weights = sample_weights();

@@ -148,6 +148,33 @@ TEST(Pretrained, ShapeDisagreeingWithConfigNamesTensorAndShapes) {
   EXPECT_NE(msg.find("config.json"), std::string::npos) << msg;
 }
 
+// In a sharded checkpoint the error names the shard that holds the tensor.
+TEST(Pretrained, ShardedErrorsNameTheShardFile) {
+  ScratchDir dir;
+  auto model = make_tiny_model(small_spec());
+  SaveOptions sharded;
+  sharded.max_shard_bytes = 4096;
+  save_pretrained(model, dir / "m", sharded);
+  std::map<std::string, std::string> file_of;
+  auto weights = read_hf_weights(dir / "m", &file_of);
+  const std::string name = "model.layers.1.self_attn.o_proj.weight";
+  ASSERT_NE(file_of[name].find("-of-"), std::string::npos) << file_of[name];
+  TensorMap copy;
+  for (auto& [n, t] : weights) copy[n] = t.clone();
+  copy[name] = at::zeros({3, 3});
+  WeightWriteOptions options;
+  options.max_shard_bytes = 4096;
+  write_hf_weights(dir / "m", copy, options);
+  read_hf_weights(dir / "m", &file_of);
+  auto msg = error_message([&] { load_pretrained(dir / "m"); });
+  EXPECT_NE(msg.find(file_of[name] + ": tensor '" + name + "' has shape [3, 3]"), std::string::npos) << msg;
+  copy[name] = at::zeros(weights.at(name).sizes(), at::kInt);
+  write_hf_weights(dir / "m", copy, options);
+  read_hf_weights(dir / "m", &file_of);
+  msg = error_message([&] { load_pretrained(dir / "m"); });
+  EXPECT_NE(msg.find(file_of[name] + ": tensor '" + name + "' has non-float dtype"), std::string::npos) << msg;
+}
+
 TEST(Pretrained, MissingAndUnexpectedTensorsAreNamed) {
   ScratchDir dir;
   auto model = make_tiny_model(small_spec());
@@ -207,21 +234,70 @@ TEST(ModelConfig, ParsesRealQwen3Config) {
 }
 
 TEST(ModelConfig, FamilyDefaults) {
-  auto qwen2 = parse_model_config(R"({"model_type": "qwen2", "vocab_size": 10, "hidden_size": 8,
-      "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2})", "q2");
+  auto qwen2 = parse_model_config(R"({"model_type": "qwen2", "vocab_size": 10, "hidden_size": 128,
+      "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 32})", "q2");
   EXPECT_TRUE(qwen2.qkv_bias);
   EXPECT_FALSE(qwen2.o_proj_bias);
   EXPECT_EQ(qwen2.head_dim, 4);
-  EXPECT_EQ(qwen2.num_key_value_heads, 2);
+  EXPECT_EQ(qwen2.num_key_value_heads, 32);  // Qwen2Config's default, as in transformers
   auto llama = parse_model_config(R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 8,
       "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
       "eos_token_id": [1, 2], "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
       "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})", "l");
   EXPECT_EQ(llama.rope_scaling.kind, RopeScaling::Kind::kLlama3);
   EXPECT_EQ(llama.eos_token_ids, (std::vector<int64_t>{1, 2}));
-  auto mistral = parse_model_config(R"({"model_type": "mistral", "vocab_size": 10, "hidden_size": 8,
-      "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "sliding_window": 4096})", "m");
-  EXPECT_EQ(mistral.sliding_window, 4096);
+  auto mistral = parse_model_config(R"({"model_type": "mistral", "vocab_size": 10, "hidden_size": 32,
+      "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 8})", "m");
+  EXPECT_EQ(mistral.sliding_window, 4096);  // MistralConfig's defaults for missing keys
+  EXPECT_EQ(mistral.num_key_value_heads, 8);
+  EXPECT_EQ(mistral.max_position_embeddings, 131072);
+  EXPECT_EQ(mistral.eos_token_ids, std::vector<int64_t>{2});
+  EXPECT_EQ(mistral.bos_token_id, 1);
+  auto no_window = parse_model_config(R"({"model_type": "mistral", "vocab_size": 10, "hidden_size": 32,
+      "intermediate_size": 16, "num_hidden_layers": 1, "num_attention_heads": 8, "sliding_window": null,
+      "eos_token_id": null})", "m");
+  EXPECT_EQ(no_window.sliding_window, 0);
+  EXPECT_TRUE(no_window.eos_token_ids.empty()) << "an explicit null is no token, not the default";
+}
+
+// RoPE as transformers >= 5 reads it (rope_parameters first), and written back
+// in the style it was read in, with one theta.
+TEST(ModelConfig, RopeParametersAndStyles) {
+  const std::string base = R"("model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64)";
+  auto v5 = parse_model_config("{" + base + R"(, "rope_theta": 10000.0, "rope_parameters": {"rope_type": "llama3",
+      "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0}})", "v5");
+  EXPECT_DOUBLE_EQ(v5.rope_theta, 5e5) << "the dict's theta wins";
+  EXPECT_EQ(v5.rope_scaling.kind, RopeScaling::Kind::kLlama3);
+  EXPECT_EQ(v5.rope_scaling.original_max_position_embeddings, 64) << "defaults to max_position_embeddings";
+  auto written = nlohmann::json::parse(model_config_json(v5));
+  EXPECT_FALSE(written.contains("rope_theta"));
+  EXPECT_FALSE(written.contains("rope_scaling"));
+  EXPECT_EQ(written["rope_parameters"]["rope_theta"], 5e5);
+  EXPECT_EQ(written["rope_parameters"]["rope_type"], "llama3");
+  EXPECT_EQ(parse_model_config(written.dump(), "again").rope_scaling.original_max_position_embeddings, 64);
+
+  auto v4 = parse_model_config("{" + base + R"(, "rope_theta": 1000000.0, "rope_scaling": null, "torch_dtype": "bfloat16"})", "v4");
+  written = nlohmann::json::parse(model_config_json(v4));
+  EXPECT_EQ(written["rope_theta"], 1e6);
+  EXPECT_TRUE(written["rope_scaling"].is_null());
+  EXPECT_FALSE(written.contains("rope_parameters"));
+  EXPECT_EQ(written["torch_dtype"], "bfloat16");
+  EXPECT_FALSE(written.contains("dtype"));
+
+  // A new model is written the way transformers 5 writes one.
+  written = nlohmann::json::parse(model_config_json(tiny_config(small_spec())));
+  EXPECT_TRUE(written.contains("rope_parameters") && !written.contains("rope_theta")) << written.dump();
+  EXPECT_TRUE(written.contains("dtype") && !written.contains("torch_dtype")) << written.dump();
+
+  auto msg = error_message([&] {
+    parse_model_config("{" + base + R"(, "rope_parameters": {"rope_type": "llama3", "factor": 8.0}})", "/m/config.json");
+  });
+  EXPECT_NE(msg.find("/m/config.json rope_parameters: llama3 RoPE needs 'low_freq_factor'"), std::string::npos) << msg;
+  msg = error_message([&] {
+    parse_model_config("{" + base + R"(, "rope_parameters": {"rope_type": "yarn", "factor": 4.0}})", "/m/config.json");
+  });
+  EXPECT_NE(msg.find("'yarn' is not supported"), std::string::npos) << msg;
 }
 
 TEST(ModelConfig, BadFieldsNameTheKey) {

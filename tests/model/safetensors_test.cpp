@@ -15,6 +15,7 @@
 
 #include <sys/resource.h>
 
+#include "model/tensor_maps.h"
 #include "support/test_support.h"
 
 namespace opd::model {
@@ -54,19 +55,6 @@ TensorMap sample_tensors() {
   t["empty"] = at::empty({0, 3}, at::kBFloat16);
   t["transposed"] = at::arange(12, at::kFloat).reshape({3, 4}).t();  // non-contiguous input
   return t;
-}
-
-void expect_same_tensors(const TensorMap& expected, const TensorMap& actual) {
-  ASSERT_EQ(expected.size(), actual.size());
-  for (const auto& [name, want] : expected) {
-    const auto it = actual.find(name);
-    ASSERT_NE(it, actual.end()) << "missing tensor " << name;
-    const at::Tensor& got = it->second;
-    EXPECT_EQ(got.scalar_type(), want.scalar_type()) << name;
-    EXPECT_EQ(got.sizes(), want.sizes()) << name;
-    EXPECT_TRUE(got.device().is_cpu()) << name;
-    EXPECT_TRUE(at::equal(got, want)) << name;
-  }
 }
 
 TEST(Safetensors, RoundTripsEveryDtypeAndShape) {

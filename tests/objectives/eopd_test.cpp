@@ -18,7 +18,6 @@ class EopdTest : public ::testing::TestWithParam<at::ScalarType> {
   at::ScalarType dtype() const { return GetParam(); }
 };
 
-constexpr int64_t kTopK = 8;
 
 RandomCase eopd_case(at::ScalarType dtype, uint64_t seed) {
   CaseOptions o;

@@ -20,6 +20,8 @@
 
 namespace opd::objtest {
 
+inline constexpr int64_t kTopK = 8;  // the teacher top-k of the objective tests
+
 struct CaseOptions {
   int64_t B = 4;               // rows
   int64_t L = 8;               // aligned positions per row (T - 1)

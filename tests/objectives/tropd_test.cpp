@@ -15,7 +15,6 @@
 namespace opd::objtest {
 namespace {
 
-constexpr int64_t kTopK = 8;
 
 class TropdTest : public ::testing::TestWithParam<at::ScalarType> {
  protected:

@@ -12,7 +12,6 @@
 namespace opd::objtest {
 namespace {
 
-constexpr int64_t kTopK = 8;
 
 class WeightedSumTest : public ::testing::TestWithParam<at::ScalarType> {
  protected:

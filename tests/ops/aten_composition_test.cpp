@@ -7,6 +7,7 @@
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/topk_forward_kl.h"
 #include "ops/padded_logits.h"
+#include "ops/tolerances.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -20,8 +21,6 @@ namespace {
 
 using opd::testing::close;
 using opd::testing::rel_err;
-
-double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 1e-5; }
 
 at::Tensor row_weights(int64_t rows, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);

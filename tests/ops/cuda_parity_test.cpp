@@ -30,7 +30,7 @@ using opd::testing::rel_err;
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device (this build or machine is CPU-only)"
 
 double value_tol(at::ScalarType) { return 2e-5; }
-double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 2e-5; }
+double parity_grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 2e-5; }
 
 // (value, d sum(w * value) / d logits) on `device`, returned on the CPU.
 template <typename Fn>
@@ -63,7 +63,7 @@ TEST_P(CudaParity, RowLogprobs_CUDA) {
     auto [cpu, cpu_grad] = on(at::kCPU);
     auto [gpu, gpu_grad] = on(at::kCUDA);
     EXPECT_TRUE(close(gpu, cpu, value_tol(GetParam()), value_tol(GetParam())));
-    if (s.K > 0) EXPECT_LT(rel_err(gpu_grad, cpu_grad), grad_tol(GetParam()));
+    if (s.K > 0) EXPECT_LT(rel_err(gpu_grad, cpu_grad), parity_grad_tol(GetParam()));
     auto h_cpu = softmax_entropy(logits), h_gpu = softmax_entropy(logits.cuda()).cpu();
     EXPECT_TRUE(close(h_gpu, h_cpu, 1e-5, 1e-5));
   }
@@ -84,7 +84,7 @@ TEST_P(CudaParity, StridedViews_CUDA) {
   auto [cpu, cpu_grad] = on(at::kCPU);
   auto [gpu, gpu_grad] = on(at::kCUDA);
   EXPECT_TRUE(close(gpu, cpu, 2e-5, 2e-5));
-  EXPECT_LT(rel_err(gpu_grad, cpu_grad), grad_tol(GetParam()));
+  EXPECT_LT(rel_err(gpu_grad, cpu_grad), parity_grad_tol(GetParam()));
 }
 
 TEST_P(CudaParity, TopkForwardKl_CUDA) {
@@ -103,7 +103,7 @@ TEST_P(CudaParity, TopkForwardKl_CUDA) {
       auto [cpu, cpu_grad] = on(at::kCPU);
       auto [gpu, gpu_grad] = on(at::kCUDA);
       EXPECT_TRUE(close(gpu, cpu, 1e-4, 1e-5)) << "V " << V << " renormalize " << renormalize;
-      EXPECT_LT(rel_err(gpu_grad, cpu_grad), grad_tol(GetParam())) << "V " << V;
+      EXPECT_LT(rel_err(gpu_grad, cpu_grad), parity_grad_tol(GetParam())) << "V " << V;
     }
   }
 }
@@ -129,11 +129,11 @@ TEST_P(CudaParity, FullVocabKl_CUDA) {
       const bool forward = direction == KlDirection::kForward;
       if (forward) {
         EXPECT_TRUE(close(gpu, cpu, 1e-4, 2e-5)) << "V " << V;
-        EXPECT_LT(rel_err(gpu_grad, cpu_grad), grad_tol(GetParam())) << "V " << V;
+        EXPECT_LT(rel_err(gpu_grad, cpu_grad), parity_grad_tol(GetParam())) << "V " << V;
       } else {  // row 0 is +inf (student mass where the teacher has none) on both
         EXPECT_TRUE(at::isinf(gpu[0]).item<bool>() && at::isinf(cpu[0]).item<bool>());
         EXPECT_TRUE(close(gpu.slice(0, 1), cpu.slice(0, 1), 1e-4, 2e-5)) << "V " << V;
-        EXPECT_LT(rel_err(gpu_grad.slice(0, 1), cpu_grad.slice(0, 1)), grad_tol(GetParam()));
+        EXPECT_LT(rel_err(gpu_grad.slice(0, 1), cpu_grad.slice(0, 1)), parity_grad_tol(GetParam()));
       }
     }
   }

@@ -1,4 +1,5 @@
 #include "opd/ops/full_vocab_kl.h"
+#include "ops/tolerances.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -15,21 +16,19 @@ namespace {
 using opd::testing::close;
 using opd::testing::rel_err;
 
-double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 1e-5; }
-
 const char* name(KlDirection d) { return d == KlDirection::kForward ? "forward" : "reverse"; }
 
-struct Case {
+struct KlCase {
   at::Tensor student;  // [..., V] leaf of the tested dtype
   at::Tensor teacher;  // [..., V] same dtype; distinct values per row so the top-k support is unambiguous
   at::Tensor weight;   // [...] double
 };
 
-Case random_case(std::vector<int64_t> lead, int64_t V, at::ScalarType dtype, uint64_t seed) {
+KlCase random_kl_case(std::vector<int64_t> lead, int64_t V, at::ScalarType dtype, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto sizes = lead;
   sizes.push_back(V);
-  Case c;
+  KlCase c;
   c.student = (at::randn(sizes, gen, at::kFloat) * 2).to(dtype).set_requires_grad(true);
   // A random permutation of a 1/16 grid: exact in bf16 for V <= 128, no ties.
   auto perm = at::rand(sizes, gen, at::kDouble).argsort(int64_t{-1}).to(at::kDouble);
@@ -58,14 +57,14 @@ at::Tensor reference_kl(const at::Tensor& student, const at::Tensor& teacher, Kl
   return (p * (at::where(live, p, one) / at::where(live, q, one)).log()).sum(-1);
 }
 
-std::pair<at::Tensor, at::Tensor> reference(const Case& c, KlDirection d, int64_t support_k) {
+std::pair<at::Tensor, at::Tensor> reference(const KlCase& c, KlDirection d, int64_t support_k) {
   auto x = c.student.detach().to(at::kDouble).set_requires_grad(true);
   auto kl = reference_kl(x, c.teacher.to(at::kDouble), d, support_k);
   auto grad = torch::autograd::grad({(kl * c.weight).sum()}, {x})[0];
   return {kl.detach(), grad};
 }
 
-std::pair<at::Tensor, at::Tensor> run(const Case& c, KlDirection d, int64_t support_k) {
+std::pair<at::Tensor, at::Tensor> run(const KlCase& c, KlDirection d, int64_t support_k) {
   auto kl = full_vocab_kl(c.student, c.teacher, d, support_k);
   auto grad = torch::autograd::grad({(kl * c.weight.to(at::kFloat)).sum()}, {c.student})[0];
   return {kl.detach(), grad};
@@ -83,7 +82,7 @@ TEST_P(FullVocabKlTest, MatchesDenseDoubleReference) {
       for (int64_t k : {int64_t{0}, int64_t{1}, int64_t{6}, shape.V}) {
         SCOPED_TRACE(::testing::Message() << name(d) << " V " << shape.V << " support_k " << k
                                           << " lead " << shape.lead.size() << "d");
-        auto c = random_case(shape.lead, shape.V, GetParam(), 30 + k);
+        auto c = random_kl_case(shape.lead, shape.V, GetParam(), 30 + k);
         auto [kl, grad] = run(c, d, k);
         auto [ref_kl, ref_grad] = reference(c, d, k);
         EXPECT_EQ(kl.scalar_type(), at::kFloat);
@@ -106,7 +105,7 @@ TEST_P(FullVocabKlTest, MatchesDenseDoubleReference) {
 }
 
 TEST_P(FullVocabKlTest, ZeroWithZeroGradientWhenStudentEqualsTeacher) {
-  auto c = random_case({3, 4}, 37, GetParam(), 2);
+  auto c = random_kl_case({3, 4}, 37, GetParam(), 2);
   c.teacher = c.student.detach().clone();
   for (auto d : {KlDirection::kForward, KlDirection::kReverse}) {
     for (int64_t k : {0, 5}) {
@@ -135,7 +134,7 @@ TEST_P(FullVocabKlTest, NeverNegative) {
 // The fused op reads strided views in place (the trainer's aligned logits
 // [B, T-1, V] of [B, T, V], a vocabulary cut): the same result as contiguous copies.
 TEST_P(FullVocabKlTest, StridedViewsGiveTheSameResultAsCopies) {
-  auto c = random_case({4, 8}, 40, GetParam(), 8);
+  auto c = random_kl_case({4, 8}, 40, GetParam(), 8);
   auto student_full = c.student.detach().clone().set_requires_grad(true);
   auto student_view = student_full.slice(1, 0, 7).slice(2, 0, 37);  // aligned, cut to V = 37
   auto teacher_view = c.teacher.slice(1, 0, 7).slice(2, 0, 37);
@@ -157,7 +156,7 @@ TEST_P(FullVocabKlTest, StridedViewsGiveTheSameResultAsCopies) {
 // teacher tokens in the forward direction, masked student tokens in the reverse.
 TEST_P(FullVocabKlTest, DegenerateRowsStayFinite) {
   const double inf = std::numeric_limits<double>::infinity();
-  auto c = random_case({6}, 37, at::kFloat, 4);
+  auto c = random_kl_case({6}, 37, at::kFloat, 4);
   auto student = c.student.detach().clone();
   auto teacher = c.teacher.clone();
   student[0].fill_(0);
@@ -199,7 +198,7 @@ TEST_P(FullVocabKlTest, DegenerateRowsStayFinite) {
 // Adding a constant to a row changes nothing, even one so large (1e4) that
 // logits - logsumexp(logits) would lose the low bits in fp32.
 TEST_P(FullVocabKlTest, ShiftedLogitsGiveTheSameKl) {
-  auto c = random_case({9}, 37, at::kFloat, 31);
+  auto c = random_kl_case({9}, 37, at::kFloat, 31);
   // x + 1e4 in the dtype, and that minus 1e4 (exact: both within a factor 2).
   auto shift = [&](const at::Tensor& x) {
     auto shifted = (x.detach().to(at::kFloat) + 1e4).to(GetParam());
@@ -222,7 +221,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FullVocabKlTest, ::testing::Values(at::kFloat, 
                          [](const auto& info) { return info.param == at::kFloat ? "fp32" : "bf16"; });
 
 TEST(FullVocabKl, TeacherGetsNoGradient) {
-  auto c = random_case({5}, 37, at::kFloat, 1);
+  auto c = random_kl_case({5}, 37, at::kFloat, 1);
   auto teacher = c.teacher.clone().set_requires_grad(true);
   auto kl = full_vocab_kl(c.student, teacher, KlDirection::kReverse, 4);
   kl.sum().backward();

@@ -3,6 +3,7 @@
 #include "opd/ops/aten_composition.h"
 #include "opd/ops/row_logprobs.h"
 #include "opd/ops/token_logprob.h"
+#include "ops/tolerances.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,22 +20,20 @@ namespace {
 using opd::testing::close;
 using opd::testing::rel_err;
 
-double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 1e-5; }
-
-struct Case {
+struct RowCase {
   at::Tensor logits;  // [..., V] leaf in the tested dtype
   at::Tensor ids;     // [..., K]
   at::Tensor weight;  // [..., K] double upstream gradient
 };
 
-Case random_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType dtype,
+RowCase random_row_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType dtype,
                  uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto sizes = lead;
   sizes.push_back(V);
   auto with_k = lead;
   with_k.push_back(K);
-  Case c;
+  RowCase c;
   c.logits = (at::randn(sizes, gen, at::kFloat) * 3).to(dtype).set_requires_grad(true);
   c.ids = at::randint(V, with_k, gen, at::kLong);
   c.weight = at::randn(with_k, gen, at::kDouble);
@@ -42,14 +41,14 @@ Case random_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType
 }
 
 // log_softmax in double, gathered, differentiated by autograd.
-std::pair<at::Tensor, at::Tensor> reference(const Case& c) {
+std::pair<at::Tensor, at::Tensor> reference(const RowCase& c) {
   auto x = c.logits.detach().to(at::kDouble).set_requires_grad(true);
   auto logp = at::log_softmax(x, -1).gather(-1, c.ids);
   auto grad = torch::autograd::grad({(logp * c.weight).sum()}, {x})[0];
   return {logp.detach(), grad};
 }
 
-std::pair<at::Tensor, at::Tensor> run(const Case& c) {
+std::pair<at::Tensor, at::Tensor> run(const RowCase& c) {
   auto logp = row_logprobs(c.logits, c.ids).logp;
   auto grad = torch::autograd::grad({(logp * c.weight.to(at::kFloat)).sum()}, {c.logits})[0];
   return {logp.detach(), grad};
@@ -66,7 +65,7 @@ TEST_P(RowLogprobsTest, MatchesDoubleReference) {
   for (const auto& shape : {Shape{{13}, 37, 1}, Shape{{3, 5}, 101, 7}, Shape{{}, 37, 37},
                             Shape{{4}, 1, 3}, Shape{{2, 3}, 4099, 65}}) {
     SCOPED_TRACE(::testing::Message() << "V " << shape.V << " K " << shape.K);
-    auto c = random_case(shape.lead, shape.V, shape.K, GetParam(), 3 + shape.V);
+    auto c = random_row_case(shape.lead, shape.V, shape.K, GetParam(), 3 + shape.V);
     auto [logp, grad] = run(c);
     auto [ref, ref_grad] = reference(c);
     ASSERT_EQ(logp.scalar_type(), at::kFloat);
@@ -78,7 +77,7 @@ TEST_P(RowLogprobsTest, MatchesDoubleReference) {
 
 TEST_P(RowLogprobsTest, EntropyMatchesDoubleReference) {
   for (int64_t V : {1, 37, 4099}) {
-    auto c = random_case({5}, V, 2, GetParam(), V);
+    auto c = random_row_case({5}, V, 2, GetParam(), V);
     auto out = row_logprobs(c.logits, c.ids, /*entropy=*/true);
     auto logp = at::log_softmax(c.logits.detach().to(at::kDouble), -1);
     auto expected = -(logp.exp() * logp).sum(-1);
@@ -90,7 +89,7 @@ TEST_P(RowLogprobsTest, EntropyMatchesDoubleReference) {
 
 // The composition this op replaces, on the same inputs and dtype.
 TEST_P(RowLogprobsTest, MatchesTheAtenComposition) {
-  auto c = random_case({6, 9}, 1001, 8, GetParam(), 17);
+  auto c = random_row_case({6, 9}, 1001, 8, GetParam(), 17);
   auto [logp, grad] = run(c);
   auto composed = aten_composition::gather_logprobs(c.logits, c.ids);
   auto composed_grad =
@@ -104,7 +103,7 @@ TEST_P(RowLogprobsTest, MatchesTheAtenComposition) {
 // The trainer's aligned logits [B, T-1, V] of [B, T, V], cut to a smaller
 // vocabulary, are read in place: the same values and gradient as a copy.
 TEST_P(RowLogprobsTest, StridedViewsAreReadInPlace) {
-  auto c = random_case({3, 8}, 45, 4, GetParam(), 5);
+  auto c = random_row_case({3, 8}, 45, 4, GetParam(), 5);
   auto view = c.logits.slice(1, 0, 7).slice(2, 0, 40);
   auto ids = c.ids.slice(1, 0, 7).clamp_max(39);
   auto logp = row_logprobs(view, ids, true);
@@ -152,7 +151,7 @@ TEST_P(RowLogprobsTest, DegenerateRows) {
 // The raw passes write into a buffer the caller owns, in the logits' dtype,
 // exactly what autograd gets.
 TEST_P(RowLogprobsTest, BackwardIntoACallersBuffer) {
-  auto c = random_case({4, 6}, 301, 5, GetParam(), 9);
+  auto c = random_row_case({4, 6}, 301, 5, GetParam(), 9);
   auto [logp, grad] = run(c);
   auto forward = row_logprobs_forward(c.logits.detach(), c.ids, false);
   EXPECT_TRUE(at::equal(forward.logp, logp));
@@ -171,7 +170,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, RowLogprobsTest, ::testing::Values(at::kFloat, 
 // Other float dtypes go through an fp32 copy and get their gradient back in their dtype.
 TEST(RowLogprobs, DoubleAndHalfLogits) {
   for (auto dtype : {at::kDouble, at::kHalf}) {
-    auto c = random_case({3}, 37, 4, dtype, 1);
+    auto c = random_row_case({3}, 37, 4, dtype, 1);
     auto [logp, grad] = run(c);
     auto [ref, ref_grad] = reference(c);
     EXPECT_EQ(grad.scalar_type(), dtype);

@@ -1,6 +1,7 @@
 #include "opd/ops/full_vocab_kl.h"
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/topk_forward_kl.h"
+#include "ops/tolerances.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -19,9 +20,7 @@ using opd::testing::rel_err;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Gradient tolerance: the op's gradient comes back in the logits' dtype.
-double grad_tol(at::ScalarType dtype) { return dtype == at::kBFloat16 ? 1e-2 : 1e-5; }
-
-struct Case {
+struct TopkCase {
   at::Tensor student;  // [..., V] leaf of the tested dtype
   at::Tensor ids;      // [..., K] the teacher's K most probable tokens
   at::Tensor logp;     // [..., K] float, their full-softmax log-probs
@@ -29,12 +28,12 @@ struct Case {
 };
 
 // Teacher top-k chosen by the test itself (a full double sort), not by teacher_topk.
-Case random_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType dtype,
+TopkCase random_topk_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType dtype,
                  uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto sizes = lead;
   sizes.push_back(V);
-  Case c;
+  TopkCase c;
   c.student = (at::randn(sizes, gen, at::kFloat) * 2).to(dtype).set_requires_grad(true);
   auto teacher = at::log_softmax(at::randn(sizes, gen, at::kDouble) * 3, -1);
   auto sorted = teacher.sort(-1, /*descending=*/true);
@@ -46,7 +45,7 @@ Case random_case(std::vector<int64_t> lead, int64_t V, int64_t K, at::ScalarType
 
 // Dense double formula: the teacher spread over the vocab (0 off the support),
 // probabilities divided by their support mass when renormalising.
-at::Tensor reference_kl(const at::Tensor& student_double, const Case& c, bool renormalize) {
+at::Tensor reference_kl(const at::Tensor& student_double, const TopkCase& c, bool renormalize) {
   auto on = at::zeros_like(student_double, at::kBool).scatter(-1, c.ids, true);
   auto p_t = at::zeros_like(student_double).scatter(-1, c.ids, c.logp.to(at::kDouble).exp());
   auto p_s = at::softmax(student_double, -1);
@@ -61,14 +60,14 @@ at::Tensor reference_kl(const at::Tensor& student_double, const Case& c, bool re
   return (p_t * (at::where(on, p_t, one) / at::where(on, p_s, one)).log()).sum(-1);
 }
 
-std::pair<at::Tensor, at::Tensor> reference(const Case& c, bool renormalize) {
+std::pair<at::Tensor, at::Tensor> reference(const TopkCase& c, bool renormalize) {
   auto x = c.student.detach().to(at::kDouble).set_requires_grad(true);
   auto kl = reference_kl(x, c, renormalize);
   auto grad = torch::autograd::grad({(kl * c.weight).sum()}, {x})[0];
   return {kl.detach(), grad};
 }
 
-std::pair<at::Tensor, at::Tensor> run(const Case& c, bool renormalize) {
+std::pair<at::Tensor, at::Tensor> run(const TopkCase& c, bool renormalize) {
   auto kl = topk_forward_kl(c.student, c.ids, c.logp, renormalize);
   auto grad = torch::autograd::grad({(kl * c.weight.to(at::kFloat)).sum()}, {c.student})[0];
   return {kl.detach(), grad};
@@ -86,7 +85,7 @@ TEST_P(TopkForwardKlTest, MatchesDenseDoubleReference) {
       for (bool renormalize : {false, true}) {
         SCOPED_TRACE(::testing::Message() << "V " << shape.V << " K " << K << " lead "
                                           << shape.lead.size() << "d renormalize " << renormalize);
-        auto c = random_case(shape.lead, shape.V, K, GetParam(), 100 + K);
+        auto c = random_topk_case(shape.lead, shape.V, K, GetParam(), 100 + K);
         auto [kl, grad] = run(c, renormalize);
         auto [ref_kl, ref_grad] = reference(c, renormalize);
         EXPECT_EQ(kl.scalar_type(), at::kFloat);
@@ -106,7 +105,7 @@ TEST_P(TopkForwardKlTest, MatchesDenseDoubleReference) {
 // The top-k KL never saw the support's mass: unrenormalised, every logit of the
 // row (not only the K) gets gradient; renormalised, only the K do.
 TEST_P(TopkForwardKlTest, GradientSupportDependsOnRenormalisation) {
-  auto c = random_case({6}, 37, 5, GetParam(), 9);
+  auto c = random_topk_case({6}, 37, 5, GetParam(), 9);
   auto on = at::zeros({6, 37}, at::kBool).scatter(-1, c.ids, true);
   auto [kl, grad] = run(c, /*renormalize=*/false);
   EXPECT_TRUE((grad.masked_select(~on) != 0).all().item<bool>());
@@ -137,7 +136,7 @@ TEST_P(TopkForwardKlTest, KEqualsVMatchesFullVocabForwardKl) {
 }
 
 TEST_P(TopkForwardKlTest, RenormalisedEqualsUnrenormalisedWhenKEqualsV) {
-  auto c = random_case({2, 9}, 101, 101, GetParam(), 21);
+  auto c = random_topk_case({2, 9}, 101, 101, GetParam(), 21);
   auto [kl, grad] = run(c, false);
   auto [kl_r, grad_r] = run(c, true);
   EXPECT_TRUE(close(kl_r, kl, 1e-5, 1e-6));
@@ -146,7 +145,7 @@ TEST_P(TopkForwardKlTest, RenormalisedEqualsUnrenormalisedWhenKEqualsV) {
 
 // Each row is computed on its own: a row alone gives what it gives in the batch.
 TEST_P(TopkForwardKlTest, RowsAreIndependent) {
-  auto c = random_case({7}, 37, 5, GetParam(), 10);
+  auto c = random_topk_case({7}, 37, 5, GetParam(), 10);
   for (bool renormalize : {false, true}) {
     auto [kl, grad] = run(c, renormalize);
     for (int64_t r : {0, 3, 6}) {
@@ -162,7 +161,7 @@ TEST_P(TopkForwardKlTest, RowsAreIndependent) {
 // Padded rows: all-equal or huge student logits, filler teacher entries
 // (logp 0 for every slot, or -inf where the teacher had fewer live tokens).
 TEST_P(TopkForwardKlTest, DegenerateRowsStayFinite) {
-  auto c = random_case({6}, 37, 8, at::kFloat, 13);
+  auto c = random_topk_case({6}, 37, 8, at::kFloat, 13);
   auto student = c.student.detach().clone();
   student[0].fill_(0);
   student[1].fill_(1e4);
@@ -186,7 +185,7 @@ TEST_P(TopkForwardKlTest, DegenerateRowsStayFinite) {
 // Adding a constant to a row changes nothing, even one so large (1e4) that
 // logits - logsumexp(logits) would lose the low bits in fp32.
 TEST_P(TopkForwardKlTest, ShiftedLogitsGiveTheSameKl) {
-  auto c = random_case({9}, 37, 6, at::kFloat, 31);
+  auto c = random_topk_case({9}, 37, 6, at::kFloat, 31);
   auto shifted = (c.student.detach() + 1e4).to(GetParam());
   auto back = (shifted.to(at::kFloat) - 1e4).to(GetParam());  // exact: both within a factor 2
   for (bool renormalize : {false, true}) {
@@ -200,13 +199,13 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, TopkForwardKlTest, ::testing::Values(at::kFloat
                          [](const auto& info) { return info.param == at::kFloat ? "fp32" : "bf16"; });
 
 TEST(TopkMass, SumsTheTeacherProbabilities) {
-  auto c = random_case({3, 4}, 37, 5, at::kFloat, 3);
+  auto c = random_topk_case({3, 4}, 37, 5, at::kFloat, 3);
   EXPECT_TRUE(close(topk_mass(c.logp), c.logp.to(at::kDouble).exp().sum(-1), 1e-6, 1e-7));
   EXPECT_TRUE(close(topk_mass(c.logp.to(at::kBFloat16)),
                     c.logp.to(at::kBFloat16).to(at::kDouble).exp().sum(-1), 1e-6, 1e-7));
-  auto all = random_case({3, 4}, 37, 37, at::kFloat, 4);
+  auto all = random_topk_case({3, 4}, 37, 37, at::kFloat, 4);
   EXPECT_TRUE(close(topk_mass(all.logp), at::ones({3, 4}, at::kDouble), 1e-5, 0));
-  auto one = random_case({7}, 37, 1, at::kFloat, 5);
+  auto one = random_topk_case({7}, 37, 1, at::kFloat, 5);
   EXPECT_TRUE((topk_mass(one.logp) < 1).all().item<bool>());
   EXPECT_EQ(topk_mass(one.logp).scalar_type(), at::kFloat);
   testing::expect_error([] { topk_mass(at::zeros({})); }, {"topk_mass", "[]"});

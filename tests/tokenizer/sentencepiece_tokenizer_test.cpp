@@ -1,18 +1,16 @@
-// SentencePiece .model files: a model trained here by spm_train (BPE and
-// unigram), encoded by opd and by spm_encode (the reference command line
-// tool of the same library) on text it was not trained on.
+// SentencePiece .model files: models trained here by the `sentencepiece`
+// Python package (BPE and unigram; tests/reference/sentencepiece_reference.py),
+// encoded and decoded by opd and by that library on text it was not trained on.
 #include "opd/tokenizer/sentencepiece_tokenizer.h"
 #include "support/test_support.h"
+#include "tokenizer/corpus.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
-#include <cstdio>
 #include <filesystem>
-#include <cstdlib>
 #include <fstream>
-#include <memory>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,19 +18,9 @@ namespace opd::tokenizer {
 namespace {
 
 using opd::testing::expect_error;
+using opd::testing::read_file_bytes;
+using opd::testing::run_reference;
 using opd::testing::ScratchDir;
-
-bool have_spm_tools() {
-  return std::system("command -v spm_train > /dev/null && command -v spm_encode > /dev/null") == 0;
-}
-
-std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) out.append(buffer, n);
-  return out;
-}
 
 // A model of `type` (bpe | unigram) trained on generated sentences in `dir`.
 std::string train(const ScratchDir& dir, const std::string& type) {
@@ -47,42 +35,34 @@ std::string train(const ScratchDir& dir, const std::string& type) {
   }
   corpus.close();
   const std::string prefix = dir / type;
-  const std::string command = "spm_train --input=" + (dir / "corpus.txt") + " --model_prefix=" + prefix +
-                              " --vocab_size=400 --model_type=" + type +
-                              " --byte_fallback=true --character_coverage=1.0 --hard_vocab_limit=false"
-                              " > /dev/null 2>&1";
-  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  const auto r = run_reference("sentencepiece_reference.py", "train " + type + " " + (dir / "corpus.txt") + " " + prefix);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   return prefix + ".model";
-}
-
-std::vector<int64_t> reference_ids(const std::string& model, const std::string& text, const ScratchDir& dir) {
-  std::ofstream(dir / "line.txt") << text << "\n";
-  std::istringstream out(run("spm_encode --model=" + model + " --output_format=id < " + (dir / "line.txt")));
-  std::vector<int64_t> ids;
-  for (int64_t id; out >> id;) ids.push_back(id);
-  return ids;
 }
 
 class SentencePieceParity : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(SentencePieceParity, IdsMatchSpmEncodeAndDecodeRoundTrips) {
-  if (!have_spm_tools()) GTEST_SKIP() << "no spm_train / spm_encode (Debian package sentencepiece; tools/setup.sh installs it)";
+TEST_P(SentencePieceParity, IdsAndDecodedTextMatchTheLibrary) {
   ScratchDir dir("opd-spm");
   const auto model = train(dir, GetParam());
+  std::vector<std::string> texts = {"the student samples tokens", "naïve über 数学测试 the end.",
+                                    "unseen words: zebra Quokka 🤖 ÿ", "  spaced   out  ", "KL 42 3.14"};
+  for (const auto& t : tokenizer_corpus()) texts.push_back(t);
+  opd::testing::write_file_bytes(dir / "texts.json", nlohmann::json(texts).dump());
+  const auto r = run_reference("sentencepiece_reference.py",
+                               "encode " + model + " " + (dir / "texts.json") + " " + (dir / "ref.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto ref = nlohmann::json::parse(read_file_bytes(dir / "ref.json"));
+
   auto tok = SentencePieceTokenizer::from_file(model);
-  // spm_train writes one line per piece to <prefix>.vocab.
-  std::ifstream vocab(model.substr(0, model.size() - 6) + ".vocab");
-  int64_t pieces = 0;
-  for (std::string line; std::getline(vocab, line);) ++pieces;
-  EXPECT_EQ(tok->vocab_size(), pieces);
-  for (const std::string text : {"the student samples tokens", "naïve über 数学测试 the end.",
-                                 "unseen words: zebra Quokka 🤖 ÿ", "  spaced   out  ", "KL 42 3.14"}) {
-    const auto ids = tok->encode(text);
-    EXPECT_EQ(ids, reference_ids(model, text, dir)) << text;
-    // SentencePiece collapses runs of spaces and strips the ends before encoding.
-    std::string expected = text;
-    if (text == "  spaced   out  ") expected = "spaced out";
-    EXPECT_EQ(tok->decode(ids), expected) << text;
+  EXPECT_EQ(tok->vocab_size(), ref["vocab_size"].get<int64_t>());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::string what = "text " + std::to_string(i) + ": " + nlohmann::json(texts[i]).dump();
+    const auto ids = tok->encode(texts[i]);
+    EXPECT_EQ(ids, ref["ids"][i].get<std::vector<int64_t>>()) << what;
+    EXPECT_EQ(tok->encode(texts[i], /*add_special_tokens=*/true), ref["ids_with_bos"][i].get<std::vector<int64_t>>())
+        << what;
+    EXPECT_EQ(tok->decode(ids), ref["decoded"][i].get<std::string>()) << what;
   }
   EXPECT_EQ(tok->encode_batch({"the student", "KL 42"}),
             (std::vector<std::vector<int64_t>>{tok->encode("the student"), tok->encode("KL 42")}));
@@ -92,10 +72,9 @@ INSTANTIATE_TEST_SUITE_P(Models, SentencePieceParity, ::testing::Values("bpe", "
                          [](const auto& info) { return info.param; });
 
 TEST(SentencePiece, SpecialPiecesAndBos) {
-  if (!have_spm_tools()) GTEST_SKIP() << "no spm_train (Debian package sentencepiece)";
   ScratchDir dir("opd-spm-special");
   auto tok = load_tokenizer(train(dir, "bpe"));
-  // spm_train's defaults: <unk> = 0, <s> = 1, </s> = 2.
+  // The trainer's defaults: <unk> = 0, <s> = 1, </s> = 2.
   EXPECT_EQ(tok->token_to_id("<s>"), 1);
   EXPECT_EQ(tok->id_to_token(2), "</s>");
   EXPECT_TRUE(tok->is_special(0) && tok->is_special(1) && tok->is_special(2));

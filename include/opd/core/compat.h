@@ -1,29 +1,30 @@
-// The one place where LibTorch 1.13 (Debian, CPU) and 2.x (CUDA builds) differ.
+// The one place where the LibTorch 2.x releases opd builds against differ
+// (2.13 CPU and 2.14 CUDA on the build machines, 2.11 on the GPU machines).
 #pragma once
 
-#include <ATen/ATen.h>
-#include <torch/version.h>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <memory>
+#include <type_traits>
+#include <utility>
 
 namespace opd::compat {
 
-inline constexpr bool kTorch2 = TORCH_VERSION_MAJOR >= 2;
+// How autograd holds its graph nodes: std::shared_ptr in older releases,
+// c10::intrusive_ptr in newer ones. Read off the API rather than a version
+// number, so a release that moves it needs no change here.
+using NodePtr = std::decay_t<decltype(torch::autograd::impl::grad_accumulator(std::declval<at::Tensor>()))>;
 
-// softmax(q k^T * scale + bias) v with the softmax in fp32. q [B, H, Tq, D],
-// k/v [B, H, Tk, D], bias float [B, 1, Tq, Tk] additive (-1e30 = masked).
-// 2.x has a fused kernel; 1.13 composes it.
-inline at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k,
-                                               const at::Tensor& v, const at::Tensor& bias,
-                                               double scale) {
-#if TORCH_VERSION_MAJOR >= 2
-  // The fused kernel wants the mask in q's dtype; fp16 cannot hold -1e30.
-  auto mask = q.scalar_type() == at::kHalf ? bias.clamp_min(-3.0e4).to(at::kHalf)
-                                           : bias.to(q.scalar_type());
-  return at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0, /*is_causal=*/false,
-                                          scale);
-#else
-  auto scores = at::matmul(q, k.transpose(-2, -1)).to(at::kFloat).mul_(scale).add_(bias);
-  return at::matmul(at::softmax(scores, -1).to(v.scalar_type()), v);
-#endif
+// A new autograd node of type T, held the way this LibTorch holds nodes.
+template <typename T, typename... Args>
+auto make_node(Args&&... args) {
+  static_assert(std::is_base_of_v<torch::autograd::Node, T>);
+  if constexpr (std::is_same_v<NodePtr, std::shared_ptr<torch::autograd::Node>>) {
+    return std::make_shared<T>(std::forward<Args>(args)...);
+  } else {
+    return c10::make_intrusive<T>(std::forward<Args>(args)...);
+  }
 }
 
 }  // namespace opd::compat

@@ -6,6 +6,7 @@
 #include "opd/model/safetensors.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace opd::model {
@@ -16,7 +17,9 @@ namespace opd::model {
 // the problem when dir is missing, holds neither file, the index is malformed,
 // names a shard that does not exist or a tensor its shard lacks, or a shard holds
 // a tensor the index does not list; errors inside a file come from read_safetensors.
-TensorMap read_hf_weights(const std::string& dir);
+// `file_of`, when given, receives each tensor's file (relative to dir), so that
+// callers can name it in their own errors.
+TensorMap read_hf_weights(const std::string& dir, std::map<std::string, std::string>* file_of = nullptr);
 
 struct WeightWriteOptions {
   int64_t max_shard_bytes = int64_t{5} << 30;  // tensor bytes per shard, e.g. 5 GiB as save_pretrained

@@ -58,6 +58,10 @@ ModelConfig read_model_config(const std::string& dir);
 // every modelled field set from the struct.
 std::string model_config_json(const ModelConfig& config);
 
+// generation_config.json as transformers derives it from a config.json that
+// comes without one (GenerationConfig.from_model_config): the token ids.
+std::string generation_config_json(const ModelConfig& config);
+
 const char* architecture_name(Architecture a);  // "qwen3", ...
 // "bfloat16" / "float16" / "float32" <-> ScalarType; throws on anything else.
 c10::ScalarType dtype_from_name(const std::string& name, const std::string& where);
