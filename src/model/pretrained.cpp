@@ -4,7 +4,7 @@
 #include "opd/model/lora.h"
 #include "opd/model/projection.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 #include <fstream>
@@ -50,7 +50,7 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
   TensorMap stored = read_hf_weights(dir, &file_of);
 
   CausalLM model(config);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto params = named_weights(model);
   for (auto& [name, param] : params) {
     auto it = stored.find(name);

@@ -1,7 +1,7 @@
 #include "opd/model/projection.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 
@@ -36,7 +36,7 @@ void ProjectionImpl::add_lora(int64_t rank, double alpha, double dropout, at::Ge
 
 at::Tensor ProjectionImpl::merged_weight() const {
   if (!has_lora()) return weight;
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto delta = at::matmul(lora_B.to(at::kFloat), lora_A.to(at::kFloat)) * lora_scale_;
   return (weight.to(at::kFloat) + delta).to(weight.scalar_type());
 }

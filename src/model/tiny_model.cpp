@@ -4,7 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::model {
 
@@ -33,7 +33,7 @@ ModelConfig tiny_config(const TinyModelSpec& s) {
 CausalLM make_tiny_model(const TinyModelSpec& spec) {
   CausalLM model(tiny_config(spec));
   auto gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   for (auto& [name, param] : named_weights(model)) {  // sorted: init order is fixed
     const bool is_norm = name.find("norm") != std::string::npos;
     const bool is_bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;

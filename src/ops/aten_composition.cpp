@@ -1,5 +1,7 @@
 #include "opd/ops/aten_composition.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <limits>
 
 namespace opd::ops::aten_composition {

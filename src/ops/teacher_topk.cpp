@@ -4,6 +4,7 @@
 #include "logits_rows.h"
 #include "softmax_rows_cpu.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 
 namespace opd::ops {

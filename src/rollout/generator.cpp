@@ -4,7 +4,7 @@
 #include "opd/ops/trust_mask.h"
 #include "opd/rollout/sequence_packing.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 
@@ -67,7 +67,7 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
                 " tokens) + ", cap[b], " new tokens exceeds max_position_embeddings ",
                 model->config().max_position_embeddings);
   }
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto device = model->device();
   auto [prompt_ids, prompt_mask] = pad_prompts(prompts, config.pad_token_id);
   const int64_t Tp = prompt_ids.size(1);

@@ -4,7 +4,7 @@
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/token_logprob.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <vector>
 
@@ -31,7 +31,7 @@ at::Tensor aligned_model_logits(model::CausalLM& model, const RolloutBatch& batc
 
 TokenScores score_logits(const at::Tensor& logits, const at::Tensor& targets,
                          const ScoreRequest& request) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   TokenScores out;
   if (request.logprobs) out.logprobs = ops::token_logprob(logits, targets.to(logits.device()));
   if (request.topk > 0) {
@@ -55,7 +55,7 @@ TokenScores score_tokens(model::CausalLM& model, const RolloutBatch& batch,
               " vocabulary entries of a model with ", V);
   TORCH_CHECK(request.topk <= scored_vocab, "score_tokens: top-k ", request.topk,
               " exceeds the scored vocabulary of ", scored_vocab);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   std::vector<at::Tensor> logprobs, topk_ids, topk_logp, entropy;
   for (int64_t b = 0; b < batch.batch_size(); b += micro_batch) {
     auto mb = batch.rows(b, std::min(batch.batch_size(), b + micro_batch));

@@ -3,7 +3,7 @@
 #include "opd/core/token_alignment.h"
 #include "opd/rollout/sequence_packing.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::rollout {
 

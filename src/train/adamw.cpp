@@ -1,6 +1,6 @@
 #include "opd/train/adamw.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 
@@ -18,7 +18,7 @@ AdamW::AdamW(std::vector<at::Tensor> params, AdamWOptions options)
 }
 
 void AdamW::step(double lr) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   ++step_;
   const double bias1 = 1.0 - std::pow(options_.beta1, double(step_));
   const double bias2 = 1.0 - std::pow(options_.beta2, double(step_));
@@ -62,7 +62,7 @@ void AdamW::load_state(const std::map<std::string, at::Tensor>& state) {
               " parameters (expected ", expected, ")");
   const auto& step = state.find("step");
   TORCH_CHECK(step != state.end() && step->second.numel() == 1, "optimizer state: no scalar 'step'");
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     exp_avg_[i].copy_(get("exp_avg." + std::to_string(i), exp_avg_[i]));
     exp_avg_sq_[i].copy_(get("exp_avg_sq." + std::to_string(i), exp_avg_sq_[i]));
@@ -91,7 +91,7 @@ double global_grad_norm(const std::vector<at::Tensor>& params) {
 double clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   const double norm = global_grad_norm(params);
   if (max_norm > 0 && std::isfinite(norm) && norm > max_norm) {
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     const double scale = max_norm / (norm + 1e-6);
     for (const auto& p : params) {
       if (p.grad().defined()) p.grad().mul_(scale);

@@ -4,7 +4,7 @@
 #include "opd/rollout/sequence_packing.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 
 namespace opd::train {

@@ -6,7 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <map>
 #include <string>
@@ -28,7 +28,7 @@ TEST(ActivationCheckpoint, GradientsEqualThePlainForward) {
     lora.targets = {"q_proj", "up_proj"};
     add_lora(model, lora, 1);
     {
-      torch::NoGradGuard no_grad;
+      at::NoGradGuard no_grad;
       at::manual_seed(10);
       for (auto& [name, t] : lora_weights(model)) t.normal_(0, 0.1);
     }

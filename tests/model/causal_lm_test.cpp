@@ -5,14 +5,14 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::model {
 namespace {
 
 // Norm weights away from 1 so a misplaced norm shows in the logits.
 void perturb_norms(CausalLM& model, uint64_t seed) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   for (auto& [name, p] : named_weights(model)) {
     if (name.find("norm") != std::string::npos) p.uniform_(0.5, 1.5, gen);
@@ -56,12 +56,12 @@ TEST_P(CausalLMReference, FullForwardMatchesIndependentReference) {
   CausalLM model(config);
   {
     auto seeded = make_tiny_model(spec);  // same weights, config with our window
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     auto src = named_weights(seeded);
     for (auto& [name, p] : named_weights(model)) p.copy_(src.at(name));
   }
   perturb_norms(model, 3);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto ids = random_ids(11, spec.vocab_size, 5);
   auto mask = at::ones({1, 11}, at::kLong);
   auto logits = model->forward(ids.unsqueeze(0), position_ids_from_mask(mask), mask)[0];
@@ -85,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(Families, CausalLMReference,
 // Right-padded ragged batch: each row's logits equal that row run alone.
 TEST(CausalLM, PaddedBatchRowsMatchSingleSequences) {
   auto model = make_tiny_model(spec_for(Architecture::kQwen3));
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const std::vector<int64_t> lengths = {9, 4, 6};
   auto ids = at::zeros({3, 9}, at::kLong);
   auto mask = at::zeros({3, 9}, at::kLong);
@@ -109,7 +109,7 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
   for (Architecture arch : {Architecture::kQwen3, Architecture::kLlama}) {
     auto model = make_tiny_model(spec_for(arch));
     perturb_norms(model, 11);
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     const std::vector<int64_t> prompt_len = {5, 2, 7};
     const int64_t steps = 6, B = 3, Tp = 7;
     auto full = at::zeros({B, Tp + steps}, at::kLong);
@@ -151,7 +151,7 @@ TEST(CausalLM, KvCacheDecodingMatchesFullForward) {
 
 TEST(CausalLM, KvCacheOverflowIsAnError) {
   auto model = make_tiny_model(spec_for(Architecture::kQwen3));
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   KvCache cache(model->config(), 1, 4, at::kFloat, at::kCPU);
   auto ids = at::zeros({1, 5}, at::kLong);
   auto mask = at::ones({1, 5}, at::kLong);
@@ -160,7 +160,7 @@ TEST(CausalLM, KvCacheOverflowIsAnError) {
 
 TEST(CausalLM, Bf16ForwardTracksFp32) {
   auto model = make_tiny_model(spec_for(Architecture::kQwen3));
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto ids = random_ids(10, 97, 1).unsqueeze(0);
   auto mask = at::ones({1, 10}, at::kLong);
   auto ref = model->forward(ids, position_ids_from_mask(mask), mask);

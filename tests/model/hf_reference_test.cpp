@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <string>
 #include <vector>
@@ -47,7 +47,7 @@ TEST_P(HfModelReference, LogitsAndGreedyDecodingMatchTransformers) {
 
   auto model = load_pretrained(dir / "model");
   model->eval();
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto& ids = ref.at("input_ids");
   const auto& mask = ref.at("attention_mask");
   const auto logits = model->forward(ids, position_ids_from_mask(mask), mask).to(at::kFloat);
@@ -106,7 +106,7 @@ TEST(HfModelReference, ModelsOpdSavesLoadInTransformers) {
     const auto scored = run_reference("hf_model.py", "logits " + (dir / "resaved") + " " + (dir / "ids.safetensors") +
                                                          " " + (dir / "logits.safetensors"));
     ASSERT_EQ(scored.exit_code, 0) << scored.output;
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     model->eval();
     const auto& mask = ref.at("attention_mask");
     const auto ours = model->forward(ref.at("input_ids"), position_ids_from_mask(mask), mask);

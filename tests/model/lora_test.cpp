@@ -7,7 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::model {
 namespace {
@@ -23,7 +23,7 @@ CausalLM tiny(Architecture arch = Architecture::kQwen3) {
 }
 
 at::Tensor logits(CausalLM& m, const at::Tensor& ids) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto positions = at::arange(ids.size(1)).unsqueeze(0).expand_as(ids).contiguous();
   return m->forward(ids, positions, at::ones_like(ids));
 }
@@ -44,7 +44,7 @@ TEST(Lora, MergedModelEqualsTheAdaptedOne) {
     const auto adapters = lora_weights(model);
     EXPECT_EQ(adapters.size(), 2u * 2 * 7);
     {
-      torch::NoGradGuard no_grad;
+      at::NoGradGuard no_grad;
       for (auto& [name, t] : adapters) {
         if (name.find("lora_B") != std::string::npos) t.normal_(0, 0.05);
       }

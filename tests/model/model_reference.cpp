@@ -2,7 +2,7 @@
 
 #include "opd/model/pretrained.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 
@@ -31,7 +31,7 @@ at::Tensor rope(const at::Tensor& x, double theta) {
 }  // namespace
 
 at::Tensor reference_logits(model::CausalLM& model, const at::Tensor& ids) {
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto& c = model->config();
   std::map<std::string, at::Tensor> w;
   for (auto& [name, t] : model::named_weights(model)) w[name] = t.detach().to(at::kDouble);

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 #include <fstream>
@@ -112,7 +112,7 @@ TEST(Pretrained, NonFiniteWeightsAreNeverSavedAndOldCheckpointSurvives) {
   save_pretrained(model, dir / "ckpt");
   const auto before = dir_bytes(dir / "ckpt");
   {
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     named_weights(model).at("model.norm.weight")[0] = NAN;
   }
   const auto msg = error_message([&] { save_pretrained(model, dir / "ckpt"); });

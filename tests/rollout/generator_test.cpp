@@ -4,7 +4,7 @@
 #include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 
@@ -113,7 +113,7 @@ TEST(Scoring, TokenLogprobsMatchFullForward) {
   cfg.seed = 2;
   auto batch = generate(model, kPrompts, cfg);
   auto scored = score_token_logprobs(model, batch, /*micro_batch=*/2);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto logits = model->forward(batch.tokens, batch.position_ids, batch.attention_mask);
   auto logp = at::log_softmax(logits.to(at::kDouble), -1);
   for (int64_t b = 0; b < 3; ++b) {
@@ -219,7 +219,7 @@ TEST(Generator, SamplerLogprobsAreThoseOfTheDistributionDrawnFrom) {
   cfg.sampling = {0.8, 10, 0.9, 0.0};
   cfg.seed = 5;
   auto batch = generate(model, kPrompts, cfg);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   auto logits = model->forward(batch.tokens, batch.position_ids, batch.attention_mask);
   for (int64_t b = 0; b < 3; ++b) {
     const int64_t L = batch.prompt_lengths[b].item<int64_t>(), R = batch.response_lengths[b].item<int64_t>();

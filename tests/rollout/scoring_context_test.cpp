@@ -11,7 +11,7 @@
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::rollout {
 namespace {
@@ -41,7 +41,7 @@ TEST(ScoringContext, ScoresAreThoseOfTheRowReadBehindItsNewPrompt) {
   const auto got = score_tokens_in_context(model, batch, contexts, request, /*micro_batch=*/2);
   ASSERT_EQ(got.logprobs.sizes(), (at::IntArrayRef{batch.batch_size(), batch.seq_len() - 1}));
   const auto responses = response_ids(batch);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   for (int64_t b = 0; b < batch.batch_size(); ++b) {
     // The reference: one forward over this row alone, behind its context.
     auto row = pack_sequences({contexts[b]}, {responses[b]}, TokenSource::kStudent);

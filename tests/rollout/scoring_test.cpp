@@ -7,7 +7,7 @@
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 namespace opd::rollout {
 namespace {
@@ -32,7 +32,7 @@ Scored scored_batch() {
   cfg.max_new_tokens = 8;
   cfg.seed = 3;
   s.batch = generate(s.model, {{5, 6, 7, 8, 9}, {10, 11}, {12, 13, 14}}, cfg);
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   s.logits = aligned_logits(
       s.model->forward(s.batch.tokens, s.batch.position_ids, s.batch.attention_mask));
   return s;
@@ -85,7 +85,7 @@ TEST(Scoring, VocabularyCutScoresTheFirstEntries) {
   EXPECT_TRUE(close(got.topk_logp, expected.logp, 1e-5, 1e-5));
   EXPECT_TRUE(close(got.entropy, expected.entropy, 1e-5, 1e-5));
   {
-    torch::NoGradGuard no_grad;
+    at::NoGradGuard no_grad;
     auto cut = aligned_model_logits(s.model, s.batch.rows(0, 2), 40);
     EXPECT_EQ(cut.sizes(), (at::IntArrayRef{2, s.batch.seq_len() - 1, 40}));
   }

@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
+#include <ATen/core/grad_mode.h>
 
 #include <filesystem>
 #include <map>
@@ -56,7 +56,7 @@ TEST(HfInterop, TrainedStudentLoadsInTransformersWithTheSameLogits) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto student = model::load_pretrained(final_dir);
   student->eval();
-  torch::NoGradGuard no_grad;
+  at::NoGradGuard no_grad;
   const auto ours = student->forward(ids, model::position_ids_from_mask(mask), mask);
   const auto theirs = model::read_safetensors(dir / "logits.safetensors").tensors.at("logits");
   const auto real = mask.to(at::kBool).unsqueeze(-1).expand_as(ours);
