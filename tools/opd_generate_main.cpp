@@ -11,6 +11,7 @@
 #include "sampling_options.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/model/pretrained.h"
+#include "opd/rollout/generation_settings.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/prompt_formats.h"
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
     const auto dataset = data::PromptDataset::from_prompts(std::move(prompts), prompts_path);
     dataset.check_vocab(model->config().vocab_size, "--model");
 
-    generation.stop_token_ids = train::stop_token_ids(model->config(), format);
+    generation.stop_token_ids = rollout::stop_token_ids(model->config(), format);
     for (const auto& s : stops) {
       auto ids = tok->encode(unescape(s));
       TORCH_CHECK(!ids.empty(), "--stop: an empty stop string");

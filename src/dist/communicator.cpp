@@ -225,6 +225,15 @@ std::vector<double> Communicator::sum(std::vector<double> values, const std::str
   return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
 }
 
+void Communicator::barrier(const std::string& what) {
+  if (env_.world_size == 1) return;
+  try {
+    impl_->run([](auto& pg) { return pg.barrier(); })->wait();
+  } catch (const std::exception& e) {
+    fail(what, cause_of(e));
+  }
+}
+
 double Communicator::max(double value, const std::string& what) {
   auto t = at::full({1}, value, at::kDouble);
   if (env_.world_size == 1) return value;

@@ -10,24 +10,6 @@
 
 namespace opd::ops {
 
-at::Tensor counter_uniform(const at::Tensor& token_index, uint64_t seed, int64_t step) {
-  TORCH_CHECK(token_index.scalar_type() == at::kLong,
-              "counter_uniform: expected int64 token_index, got ", token_index.sizes(), " ",
-              token_index.scalar_type());
-  auto index = token_index.contiguous();
-  auto u = at::empty(index.sizes(), index.options().dtype(at::kDouble));
-  if (index.is_cuda()) {
-    cuda::counter_uniform(index, seed, step, u);
-    return u;
-  }
-  const int64_t* in = index.data_ptr<int64_t>();
-  double* out = u.data_ptr<double>();
-  at::parallel_for(0, index.numel(), 4096, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) out[i] = kernels::token_uniform(seed, step, in[i]);
-  });
-  return u;
-}
-
 at::Tensor trust_mask(const at::Tensor& log_ratio, const at::Tensor& token_index, uint64_t seed,
                       int64_t step) {
   TORCH_CHECK(log_ratio.sizes() == token_index.sizes() &&

@@ -1,7 +1,7 @@
 #include "opd/rollout/generator.h"
 
 #include "opd/model/kv_cache.h"
-#include "opd/ops/trust_mask.h"
+#include "opd/ops/counter_uniform.h"
 #include "opd/rollout/sequence_packing.h"
 
 #include <ATen/core/grad_mode.h>

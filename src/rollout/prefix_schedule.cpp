@@ -1,6 +1,6 @@
 #include "opd/rollout/prefix_schedule.h"
 
-#include "opd/ops/trust_mask.h"
+#include "opd/ops/counter_uniform.h"
 
 #include <c10/util/Exception.h>
 

@@ -1,5 +1,6 @@
 #include "opd/train/answer_evaluation.h"
 
+#include "opd/rollout/generation_settings.h"
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/prompt_formats.h"
 
@@ -21,7 +22,7 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
   }
   const int64_t k = options.k;
   auto& generation = options.generation;
-  generation.stop_token_ids = stop_token_ids(model->config(), format);
+  generation.stop_token_ids = rollout::stop_token_ids(model->config(), format);
   const int64_t per_chunk = std::max<int64_t>(1, options.batch / k);
   AnswerEvalResult result;
   const auto t0 = std::chrono::steady_clock::now();

@@ -52,14 +52,6 @@ std::map<std::string, data::PromptFormat> load_teacher_formats(const TrainConfig
   return formats;
 }
 
-std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format) {
-  auto ids = model.eos_token_ids;
-  for (int64_t id : format.stop_ids()) {
-    if (!contains(ids, id)) ids.push_back(id);
-  }
-  return ids;
-}
-
 std::vector<std::string> format_disagreements(const data::PromptFormat& student,
                                               const std::vector<int64_t>& student_eos,
                                               const data::PromptFormat& teacher,

@@ -9,6 +9,7 @@
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/token_logprob.h"
 #include "opd/ops/topk_forward_kl.h"
+#include "opd/ops/counter_uniform.h"
 #include "opd/ops/trust_mask.h"
 #include "ops/padded_logits.h"
 #include "support/test_support.h"

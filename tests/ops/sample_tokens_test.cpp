@@ -4,7 +4,7 @@
 // of the distribution drawn from.
 #include "opd/ops/aten_composition.h"
 #include "opd/ops/sample_tokens.h"
-#include "opd/ops/trust_mask.h"
+#include "opd/ops/counter_uniform.h"
 #include "support/test_support.h"
 
 #include <ATen/CPUGeneratorImpl.h>

@@ -1,4 +1,6 @@
 #include "opd/ops/trust_mask.h"
+
+#include "opd/ops/counter_uniform.h"
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>

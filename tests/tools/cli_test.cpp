@@ -1,6 +1,7 @@
 // The binaries as a user runs them: exit codes, one-line errors, outputs.
 #include "opd/data/prompt_dataset.h"
 #include "opd/model/pretrained.h"
+#include "opd/rollout/generation_settings.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/prompt_formats.h"
@@ -209,7 +210,7 @@ std::vector<int64_t> greedy_response(const std::string& model_dir, const std::st
   rollout::GenerationConfig g;
   g.sampling.temperature = 0;
   g.max_new_tokens = max_new_tokens;
-  g.stop_token_ids = train::stop_token_ids(model->config(), format);
+  g.stop_token_ids = rollout::stop_token_ids(model->config(), format);
   const auto ids = rollout::response_ids(rollout::generate(model, {format.prompt_ids({{"user", prompt}})}, g))[0];
   *text = format.tokenizer->decode(ids, true);
   return ids;

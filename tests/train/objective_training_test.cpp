@@ -10,6 +10,7 @@
 #include "opd/train/trainer.h"
 #include "support/test_support.h"
 #include "train/smoke_setup.h"
+#include "train/step_trajectories.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -201,25 +202,6 @@ TEST(ObjectiveTrainer, MicroBatchingDoesNotChangeTheUpdate) {
   }
 }
 
-TEST(ObjectiveTrainer, TokenAndSequenceNormalization) {
-  auto mask = at::tensor({1.f, 1.f, 1.f, 0.f,  //
-                          0.f, 1.f, 0.f, 0.f,  //
-                          0.f, 0.f, 0.f, 0.f})
-                  .view({3, 4});
-  auto token = loss_token_weights(mask, LossNormalization::kToken);
-  EXPECT_TRUE(at::allclose(token, mask / 4.0));
-  // Two rows have loss tokens: row 0 spreads 1/2 over 3 tokens, row 1 puts 1/2 on 1.
-  auto sequence = loss_token_weights(mask, LossNormalization::kSequence);
-  auto expected = at::tensor({1.f / 6, 1.f / 6, 1.f / 6, 0.f,  //
-                              0.f, 0.5f, 0.f, 0.f,             //
-                              0.f, 0.f, 0.f, 0.f})
-                      .view({3, 4});
-  EXPECT_TRUE(at::allclose(sequence, expected)) << sequence;
-  EXPECT_NEAR(sequence.sum().item<double>(), 1.0, 1e-6);
-  expect_error([&] { loss_token_weights(at::zeros({2, 3}), LossNormalization::kToken); },
-               {"no loss tokens"});
-}
-
 // G-OPD's reference defaults to the student's initial weights: at step 0
 // r == s, so reward_correction (mean tau - r) is exactly -kl_k1 (mean s - tau);
 // once the student moves, the frozen reference no longer follows it.
@@ -353,9 +335,8 @@ TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
     c.data.samples_per_prompt = 2;
     c.data.shuffle = false;  // rows 2i, 2i+1 are dataset line i
     if (e.dataset) c.data.train_path = write_dataset_with_responses(dir);
-    Trainer trainer(c);
     Metrics m;
-    auto batch = trainer.rollout(0, &m).batch;
+    auto batch = StepTrajectories(c).write(0, &m).batch;
     ASSERT_EQ(batch.batch_size(), 8);
     EXPECT_TRUE(m.has("response_length"));
     auto dataset = data::PromptDataset::from_file(c.data.train_path);
@@ -397,10 +378,10 @@ TEST(ObjectiveTrainer, TeacherPrefixRolloutsFollowTheSchedule) {
   c.rollout.teacher_prefix_length = 6;
   c.rollout.teacher_prefix_anneal_steps = 4;
   c.rollout.temperature = 0;  // greedy: the prefix must be the teacher's own greedy text
-  Trainer trainer(c);
+  StepTrajectories trajectories(c);
   for (int64_t step : {0, 2, 4}) {
     Metrics m;
-    const auto r = trainer.rollout(step, &m);
+    const auto r = trajectories.write(step, &m);
     const auto& batch = r.batch;
     const int64_t expected_cap = step == 0 ? 6 : step == 2 ? 3 : 0;
     EXPECT_EQ(m.value("prefix_cap"), double(expected_cap)) << "step " << step;

@@ -9,6 +9,7 @@
 #include "opd/train/trainer.h"
 #include "support/test_support.h"
 #include "train/smoke_setup.h"
+#include "train/step_trajectories.h"
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
@@ -44,9 +45,8 @@ TrainConfig text_config(const ScratchDir& dir, int64_t steps) {
 TEST(TextPrompts, StudentAndTeacherReadTheirOwnFormat) {
   ScratchDir dir("opd-text");
   auto config = text_config(dir, 2);
-  Trainer trainer(config);
   Metrics m;
-  const auto r = trainer.rollout(0, &m);
+  const auto r = StepTrajectories(config).write(0, &m);
   auto tok = tokenizer::load_tokenizer(dir / "student");
   ASSERT_EQ(r.batch.batch_size(), 6);
   ASSERT_TRUE(r.teacher_reads_differently);
@@ -66,7 +66,7 @@ TEST(TextPrompts, StudentAndTeacherReadTheirOwnFormat) {
     for (int64_t i = 0; i + 1 < R; ++i) EXPECT_NE(response[i].item<int64_t>(), im_end) << "row " << b;
   }
   // A full run trains and evaluates with the teacher in its own format.
-  auto summary = trainer.run();
+  auto summary = Trainer(config).run();
   EXPECT_EQ(summary.steps, 2);
   EXPECT_TRUE(std::isfinite(summary.after.value("kl_k1")));
 }
@@ -135,9 +135,9 @@ TrainConfig trd_config(const ScratchDir& dir, const std::string& refiner) {
 // student's own context never holds it.
 TEST(Refinement, OpsdTeacherSideSeesThePrivilegedContextAndTheStudentDoesNot) {
   ScratchDir dir("opd-opsd");
-  Trainer trainer(trd_config(dir, "student"));
+  const auto c = trd_config(dir, "student");
   Metrics m;
-  const auto r = trainer.rollout(0, &m);
+  const auto r = StepTrajectories(c).write(0, &m);
   auto tok = tokenizer::load_tokenizer(dir / "student");
   ASSERT_TRUE(r.teacher_reads_differently);
   for (int64_t b = 0; b < r.batch.batch_size(); ++b) {
@@ -151,17 +151,17 @@ TEST(Refinement, OpsdTeacherSideSeesThePrivilegedContextAndTheStudentDoesNot) {
     for (int64_t t = P; t < P + R; ++t) EXPECT_EQ(r.batch.source[b][t].item<int8_t>(), 3);
   }
   EXPECT_TRUE(m.has("attempt_length"));
-  EXPECT_TRUE(std::isfinite(trainer.step(0).value("loss")));
+  EXPECT_TRUE(std::isfinite(Trainer(c).step(0).value("loss")));
 }
 
 // With a teacher: it scores the refined response behind its own prompt, no solution.
 TEST(Refinement, TeacherRefinesAndScoresWithoutThePrivilegedText) {
   ScratchDir dir("opd-trd");
-  Trainer trainer(trd_config(dir, "teacher"));
-  const auto r = trainer.rollout(0);
+  const auto c = trd_config(dir, "teacher");
+  const auto r = StepTrajectories(c).write(0);
   auto tok = tokenizer::load_tokenizer(dir / "teacher");
   for (const auto& context : r.teacher_prompts) EXPECT_EQ(tok->decode(context).find("hint:"), std::string::npos);
-  EXPECT_TRUE(std::isfinite(trainer.step(0).value("loss")));
+  EXPECT_TRUE(std::isfinite(Trainer(c).step(0).value("loss")));
 }
 
 TEST(Refinement, OpsdNeedsATemplateTextAndSolutions) {

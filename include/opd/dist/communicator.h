@@ -39,6 +39,8 @@ class Communicator {
   double sum(double value, const std::string& what);
   std::vector<double> sum(std::vector<double> values, const std::string& what);
   double max(double value, const std::string& what);
+  // Returns on each rank once every rank has called it (`what` names it in errors).
+  void barrier(const std::string& what);
   // Records that this rank reached `step`, so a failure can name who is behind.
   void mark_progress(int64_t step);
 

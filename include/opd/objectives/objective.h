@@ -4,6 +4,7 @@
 #pragma once
 
 #include "opd/core/metrics.h"
+#include "opd/core/trajectory.h"
 
 #include <ATen/ATen.h>
 
@@ -11,14 +12,6 @@
 #include <string_view>
 
 namespace opd {
-
-// Who writes the response tokens an objective trains on.
-enum class Trajectory {
-  kStudent,  // on-policy rollouts (source = kStudent)
-  kTeacher,  // the teacher writes the whole response (SeqKD; source = kTeacherPrefix)
-  kDataset,  // the dataset's reference solutions (source = kTeacherPrefix)
-  kRefined,  // TRD: the refiner rewrites the student's attempt (source = kRefined)
-};
 
 // What an objective asks the rollout and the scoring passes for.
 struct ObjectiveNeeds {
@@ -44,8 +37,8 @@ struct ObjectiveInputs {
   // loss_mask scaled by the normaliser (DESIGN §3, global over micro-batches
   // and ranks): an objective's loss is sum_t l_t * token_weight_t.
   at::Tensor token_weight;
-  // Global index of each position within the step (row_in_step * (T-1) + t),
-  // so per-token randomness does not depend on micro-batching. int64.
+  // Each position's token key (core/token_keys.h: global row * kRowStride +
+  // t), so per-token randomness does not depend on micro-batches or ranks. int64.
   at::Tensor token_index;
   int64_t step = 0;   // optimizer step (0-based): schedules, trust-mask draws
   uint64_t seed = 0;  // the run's seed

@@ -27,10 +27,6 @@ std::string teacher_key(const TrainConfig& config, const std::string& domain);
 // The format of each of the recipe's teachers, by teacher_key.
 std::map<std::string, data::PromptFormat> load_teacher_formats(const TrainConfig& config);
 
-// Where a model's replies end: its config.json EOS ids, then its chat
-// template's end-of-turn tokens.
-std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format);
-
 // Ways the teacher would read the student's ids differently: vocabulary
 // size, special tokens and end-of-turn ids behind different text, or (when
 // the teacher has a chat format) turns it does not end where the student

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-namespace opd::train {
+namespace opd::rollout {
 
 struct Teacher {
-  std::string key;   // "teacher" or "teachers.<domain>" (prompt_formats.h teacher_key)
+  std::string key;   // "teacher" or "teachers.<domain>" (train/prompt_formats.h teacher_key)
   std::string path;  // its model directory
   model::CausalLM model{nullptr};  // frozen
   data::PromptFormat format;
@@ -47,9 +47,9 @@ class TeacherPool {
   // Rows b of `batch` scored by teacher row_teacher[b], behind contexts[b]
   // when `contexts` is given (scoring_context.h) and on the batch's own
   // prompts otherwise. Each teacher scores at most request.vocab_size logits
-  // (its own vocabulary when smaller). As rollout::score_tokens.
-  rollout::TokenScores score(const RolloutBatch& batch, const std::vector<int64_t>& row_teacher,
-                             const std::vector<std::vector<int64_t>>* contexts, const rollout::ScoreRequest& request,
+  // (its own vocabulary when smaller). As score_tokens.
+  TokenScores score(const RolloutBatch& batch, const std::vector<int64_t>& row_teacher,
+                             const std::vector<std::vector<int64_t>>* contexts, const ScoreRequest& request,
                              int64_t micro_batch);
 
   // The aligned logits [B, T-1, vocab_size] of one micro-batch, row b under
@@ -62,13 +62,19 @@ class TeacherPool {
   // indexed by batch row). Draws are keyed by the batch row, so a row writes
   // the same whichever rows share its teacher.
   WrittenResponses generate(const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& row_teacher,
-                            const std::function<rollout::GenerationConfig(const Teacher&)>& config);
+                            const std::function<GenerationConfig(const Teacher&)>& config);
 
  private:
-  // The batch rows of each teacher, in batch order.
-  std::vector<std::vector<int64_t>> groups(const std::vector<int64_t>& row_teacher, int64_t rows) const;
+  // The rows of one teacher, in batch order.
+  struct Group {
+    int64_t teacher = 0;
+    std::vector<int64_t> rows;
+    bool whole = false;  // every row of the batch: callers skip the select and put-back copies
+  };
+  // The non-empty groups of `rows` rows, one per teacher that has any.
+  std::vector<Group> groups(const std::vector<int64_t>& row_teacher, int64_t rows) const;
 
   std::vector<Teacher> teachers_;
 };
 
-}  // namespace opd::train
+}  // namespace opd::rollout

@@ -1,0 +1,29 @@
+// The generation settings of a run's rollouts: one recipe's sampling, and
+// each model's own stop tokens.
+#pragma once
+
+#include "opd/data/prompt_format.h"
+#include "opd/model/model_config.h"
+#include "opd/rollout/generator.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace opd::rollout {
+
+// What every rollout of a run shares.
+struct RolloutSampling {
+  SamplingParams sampling;
+  int64_t max_new_tokens = 64;
+};
+
+// Where a model's replies end: its config.json EOS ids, then its chat
+// template's end-of-turn tokens.
+std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format);
+
+// `sampling` for `model` in `format`: its stop tokens, draws from `seed`
+// keyed by global row first_row + b.
+GenerationConfig generation_settings(const RolloutSampling& sampling, const model::ModelConfig& model,
+                                     const data::PromptFormat& format, uint64_t seed, int64_t first_row);
+
+}  // namespace opd::rollout
