@@ -1,5 +1,7 @@
 #include "opd/train/config_loader.h"
 
+#include "opd/core/join.h"
+
 #include <c10/util/Exception.h>
 #include <yaml-cpp/yaml.h>
 
@@ -80,12 +82,6 @@ const std::vector<std::string>* section_keys(const std::string& name) {
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
-}
-
-std::string join(const std::vector<std::string>& list) {
-  std::string out;
-  for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
-  return out;
 }
 
 std::string join_path(const std::string& prefix, const std::string& key) {
