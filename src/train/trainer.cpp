@@ -1,5 +1,6 @@
 #include "opd/train/trainer.h"
 
+#include "opd/core/atomic_file.h"
 #include "opd/core/tensorboard_writer.h"
 #include "opd/core/token_alignment.h"
 #include "opd/dist/communicator.h"
@@ -780,9 +781,7 @@ TrainSummary Trainer::run() {
   std::optional<TensorBoardWriter> tensorboard;
   if (writer) {
     fs::create_directories(config_.run_dir);
-    std::ofstream out(fs::path(config_.run_dir) / "config.yaml");
-    out << train_config_yaml(config_);
-    TORCH_CHECK(out.good(), "cannot write ", config_.run_dir, "/config.yaml");
+    write_file_atomically((fs::path(config_.run_dir) / "config.yaml").string(), train_config_yaml(config_));
     // A resumed run keeps the metrics of the steps before its checkpoint.
     log.emplace((fs::path(config_.run_dir) / "metrics.jsonl").string(), next_step_);
     tensorboard.emplace((fs::path(config_.run_dir) / "tensorboard").string());
