@@ -1,7 +1,7 @@
 // opd-eval: samples k answers per problem from a model with the rollout
 // engine, verifies each against the problem's reference answer, and reports
 // avg@k and pass@j (unbiased) overall and per domain, as a table and JSON.
-//   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8 \
+//   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8
 //            [--chat-template qwen3] [--verifier math_boxed] [--out results.json]
 #include "cli_main.h"
 #include "model_options.h"

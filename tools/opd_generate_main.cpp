@@ -1,7 +1,7 @@
 // opd-generate: samples n responses per prompt from any model directory with
 // the rollout engine and writes one JSON line per sample, to check a model by
 // eye or feed another tool.
-//   opd-generate --model DIR --prompts prompts.jsonl [--prompt "text" ...] --n 4 \
+//   opd-generate --model DIR --prompts prompts.jsonl [--prompt "text" ...] --n 4
 //                [--chat-template qwen3] [--stop "\n\n"] [--out samples.jsonl]
 // Each line: {"index", "line", "sample", "domain", "prompt", "response", "prompt_ids",
 // "response_ids", "finish_reason": "stop" | "length", "logprobs" (--logprobs)};
