@@ -4,6 +4,7 @@
 // Checks first that every document decodes back to its NFC form.
 //   build/bin/bench_tokenizer [--tokenizer PATH] [--mb 8] [--repeats 3]
 #include "median_timer.h"
+#include "opd/core/text_file.h"
 #include "opd/tokenizer/tokenizer.h"
 
 #include <utf8proc.h>
@@ -14,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -24,19 +24,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Documents of about 4 KB until `bytes` are reached.
 std::vector<std::string> make_documents(size_t bytes) {
   std::vector<std::string> sources;
-  sources.push_back(read(fs::path(OPD_SOURCE_DIR) / "README.md"));
+  sources.push_back(opd::read_text_file((fs::path(OPD_SOURCE_DIR) / "README.md").string()));
   for (const auto& entry : fs::recursive_directory_iterator(fs::path(OPD_SOURCE_DIR) / "src")) {
-    if (entry.path().extension() == ".cpp") sources.push_back(read(entry.path()));
+    if (entry.path().extension() == ".cpp") sources.push_back(opd::read_text_file(entry.path().string()));
   }
   const std::vector<std::string> mixed = {
       "数学题：已知三角形的三边长分别为3、4、5，求它的面积。答案是6。\n",

@@ -7,6 +7,7 @@
 // Under torchrun's variables (RANK, WORLD_SIZE, ...) each process is a rank
 // and the communication share is measured too; rank 0 prints.
 #include "median_timer.h"
+#include "opd/core/atomic_file.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/dist/communicator.h"
 #include "opd/dist/launch_env.h"
@@ -26,7 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   int64_t params = 0;
   for (const auto& p : student->parameters()) params += p.numel();
   {
-    std::ofstream prompts(dir / "prompts.jsonl");
+    std::ostringstream prompts;
     auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
     for (int64_t i = 0; i < 64; ++i) {
       auto ids = at::randint(2, spec.vocab_size - 1, {a.prompt_length}, gen, at::kLong);
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
       for (int64_t t = 0; t < a.prompt_length; ++t) prompts << (t ? ", " : "") << ids[t].item<int64_t>();
       prompts << "]}\n";
     }
+    opd::write_file_atomically((dir / "prompts.jsonl").string(), prompts.str());
   }
 
   opd::train::TrainConfig c;

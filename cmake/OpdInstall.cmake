@@ -14,7 +14,9 @@ install(TARGETS ${OPD_TOOL_TARGETS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS opd_sentencepiece LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/opd)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/chat_templates ${PROJECT_SOURCE_DIR}/configs/refinement
   DESTINATION ${CMAKE_INSTALL_DATADIR}/opd)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/opd DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# opd/paper/ is the paper harness of opd-bench (opd_paper), not the library's API.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/opd DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  PATTERN paper EXCLUDE)
 install(EXPORT opdTargets NAMESPACE opd:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/opd)
 
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/opdConfig.cmake.in

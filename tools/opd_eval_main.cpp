@@ -1,12 +1,12 @@
 // opd-eval: samples k answers per problem from a model with the rollout
 // engine, verifies each against the problem's reference answer, and reports
 // avg@k and pass@j (unbiased) overall and per domain, as a table and JSON.
-//   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8 \
+//   opd-eval --model DIR --data test.jsonl --k 8 --pass-at 1,8
 //            [--chat-template qwen3] [--verifier math_boxed] [--out results.json]
 #include "cli_main.h"
 #include "model_options.h"
 #include "sampling_options.h"
-#include "opd/core/text_file.h"
+#include "opd/core/atomic_file.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/eval/eval_report.h"
 #include "opd/eval/verifier.h"
@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 
 int main(int argc, char** argv) {
@@ -61,7 +62,11 @@ int main(int argc, char** argv) {
     std::printf("%lld samples, %lld generated tokens in %.1f s (%.0f tokens/s)\n",
                 static_cast<long long>(outcomes.size()) * k, static_cast<long long>(result.generated_tokens),
                 result.seconds, double(result.generated_tokens) / std::max(result.seconds, 1e-9));
-    if (!out_path.empty()) write_text_file_atomically(out_path, eval::report_json(report, outcomes) + "\n");
+    if (!out_path.empty()) {
+      const auto parent = std::filesystem::path(out_path).parent_path();
+      if (!parent.empty()) std::filesystem::create_directories(parent);
+      write_file_atomically(out_path, eval::report_json(report, outcomes) + "\n");
+    }
     return 0;
   });
 }

@@ -1,7 +1,7 @@
 // opd-generate: samples n responses per prompt from any model directory with
 // the rollout engine and writes one JSON line per sample, to check a model by
 // eye or feed another tool.
-//   opd-generate --model DIR --prompts prompts.jsonl [--prompt "text" ...] --n 4 \
+//   opd-generate --model DIR --prompts prompts.jsonl [--prompt "text" ...] --n 4
 //                [--chat-template qwen3] [--stop "\n\n"] [--out samples.jsonl]
 // Each line: {"index", "line", "sample", "domain", "prompt", "response", "prompt_ids",
 // "response_ids", "finish_reason": "stop" | "length", "logprobs" (--logprobs)};
@@ -9,6 +9,7 @@
 #include "cli_main.h"
 #include "model_options.h"
 #include "sampling_options.h"
+#include "opd/core/atomic_file.h"
 #include "opd/data/prompt_dataset.h"
 #include "opd/model/pretrained.h"
 #include "opd/rollout/generation_settings.h"
@@ -21,9 +22,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace {
 
@@ -95,21 +95,10 @@ int main(int argc, char** argv) {
       generation.stop_sequences.push_back(std::move(ids));
     }
 
-    // Written to a temporary file and renamed at the end: no half-written --out.
-    const std::string tmp = out_path.empty() ? "" : out_path + ".tmp";
-    std::ofstream file;
-    struct RemoveUnlessRenamed {
-      const std::string& path;
-      ~RemoveUnlessRenamed() {
-        std::error_code ignored;
-        if (!path.empty()) std::filesystem::remove(path, ignored);
-      }
-    } cleanup{tmp};
-    if (!tmp.empty()) {
-      file.open(tmp);
-      TORCH_CHECK(file, "--out: cannot write ", tmp);
-    }
-    std::ostream& out = tmp.empty() ? std::cout : file;
+    // Streamed into a temporary beside --out, renamed over it at the end: no
+    // half-written --out, even when generation fails midway.
+    std::optional<AtomicFileWriter> file;
+    if (!out_path.empty()) file.emplace(out_path);
     const int64_t total = dataset.size() * n;
     int64_t generated = 0;
     const auto t0 = std::chrono::steady_clock::now();
@@ -138,7 +127,12 @@ int main(int argc, char** argv) {
         j["finish_reason"] =
             rollout::ended_on_its_own(response, generation.max_new_tokens, generation) ? "stop" : "length";
         if (logprobs) j["logprobs"] = response_logprobs[static_cast<size_t>(s - first)];
-        out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        if (file) {
+          file->write(line);
+        } else {
+          std::cout << line;
+        }
         generated += static_cast<int64_t>(response.size());
       }
       std::fprintf(stderr, "\r%lld/%lld samples", static_cast<long long>(last), static_cast<long long>(total));
@@ -146,11 +140,7 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "\n%lld samples, %lld tokens in %.1f s (%.0f tokens/s)\n", static_cast<long long>(total),
                  static_cast<long long>(generated), seconds, double(generated) / std::max(seconds, 1e-9));
-    if (!tmp.empty()) {
-      file.close();
-      TORCH_CHECK(file, "--out: writing ", tmp, " failed");
-      std::filesystem::rename(tmp, out_path);
-    }
+    if (file) file->commit();
     return 0;
   });
 }

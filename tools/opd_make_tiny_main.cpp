@@ -1,5 +1,6 @@
 // opd-make-tiny: writes a random HF model directory of a chosen shape, seeded.
 #include "cli_main.h"
+#include "opd/core/atomic_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/tokenizer/char_tokenizer.h"
@@ -7,7 +8,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 
 int main(int argc, char** argv) {
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     }
     auto model = make_tiny_model(spec);
     save_pretrained(model, out);
-    if (char_tokenizer) std::ofstream(out + "/tokenizer.json") << opd::tokenizer::char_tokenizer_json(alphabet);
+    if (char_tokenizer) opd::write_file_atomically(out + "/tokenizer.json", opd::tokenizer::char_tokenizer_json(alphabet));
     int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     std::printf("wrote %s: %s, %lld parameters, vocab %lld, %lld layers, seed %llu\n", out.c_str(),

@@ -2,40 +2,34 @@
 
 #include <c10/util/Exception.h>
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace opd {
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in, path, ": cannot read");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text_file_atomically(const std::string& path, const std::string& text) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string tmp = path + ".tmp";
-  bool written = false;
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (out) {
-      out << text;
-      out.close();
-      written = static_cast<bool>(out);
+  // POSIX calls rather than an ifstream: a directory or a read error gets its
+  // errno into the message instead of reading as an empty file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  TORCH_CHECK(fd >= 0, path, ": cannot read (", std::strerror(errno), ")");
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      TORCH_CHECK(false, path, ": cannot read (", std::strerror(err), ")");
     }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
   }
-  if (!written) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    TORCH_CHECK(false, path, ": cannot write (through ", tmp, ")");
-  }
-  fs::rename(tmp, target);
+  ::close(fd);
+  return text;
 }
 
 }  // namespace opd

@@ -1,5 +1,7 @@
 #include "opd/data/prompt_store.h"
 
+#include "opd/core/atomic_file.h"
+
 #include <H5Cpp.h>
 #include <c10/util/Exception.h>
 
@@ -77,11 +79,13 @@ std::vector<std::string> read_strings(H5::H5File& file, const std::string& name)
 }  // namespace
 
 void write_prompt_store(const PromptDataset& dataset, const std::string& path) {
-  const std::string tmp = path + ".tmp";
+  // HDF5 writes the file by name: into the atomic writer's temporary, which
+  // commit() then fsyncs and renames (an exception removes it).
+  AtomicFileWriter out(path);
   try {
     H5::Exception::dontPrint();
     {
-      H5::H5File file(tmp, H5F_ACC_TRUNC);
+      H5::H5File file(out.temp_path(), H5F_ACC_TRUNC);
       const auto& prompts = dataset.prompts();
       std::vector<const std::vector<int64_t>*> ids, teacher, response;
       std::vector<std::string> answer, solution, domain;
@@ -108,11 +112,10 @@ void write_prompt_store(const PromptDataset& dataset, const std::string& path) {
       H5::StrType type(H5::PredType::C_S1, std::string(kFormat).size());
       file.createAttribute("format", type, H5::DataSpace(H5S_SCALAR)).write(type, std::string(kFormat));
     }
-    std::filesystem::rename(tmp, path);
   } catch (const H5::Exception& e) {
-    std::filesystem::remove(tmp);
     TORCH_CHECK(false, path, ": cannot write the prompt store (", e.getDetailMsg(), ")");
   }
+  out.commit();
 }
 
 PromptDataset read_prompt_store(const std::string& path) {

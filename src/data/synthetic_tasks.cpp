@@ -1,11 +1,12 @@
 #include "opd/data/synthetic_tasks.h"
 
-#include "opd/core/text_file.h"
+#include "opd/core/atomic_file.h"
 
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <limits>
 #include <unordered_set>
 
@@ -120,7 +121,9 @@ std::string synthetic_problem_json(const SyntheticProblem& p) {
 void write_synthetic_jsonl(const std::vector<SyntheticProblem>& problems, const std::string& path) {
   std::string text;
   for (const auto& p : problems) text += synthetic_problem_json(p) + "\n";
-  write_text_file_atomically(path, text);
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  write_file_atomically(path, text);
 }
 
 }  // namespace opd::data

@@ -1,21 +1,17 @@
 #include "opd/model/hf_weights.h"
 
+#include "opd/core/atomic_file.h"
+#include "opd/core/text_file.h"
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace opd::model {
 namespace {
@@ -49,42 +45,6 @@ std::string shard_file_name(size_t index, size_t count) {
   return buf;
 }
 
-// Writes bytes to path via a temporary file, fsync and rename; on failure the
-// temporary file is removed and path is untouched.
-void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TORCH_CHECK(fd >= 0, "write_hf_weights: cannot create ", tmp, " (for ", path,
-              "): ", std::strerror(errno));
-  size_t done = 0;
-  int err = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = n < 0 ? errno : EIO;
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    TORCH_CHECK(false, "write_hf_weights: writing ", path, " failed: ", std::strerror(err));
-  }
-}
-
-std::string read_text_file(const std::string& where, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.is_open(), where, ": cannot open ", path, ": ", std::strerror(errno));
-  std::ostringstream out;
-  out << in.rdbuf();
-  TORCH_CHECK(!in.bad(), where, ": reading ", path, " failed");
-  return out.str();
-}
-
 // A weight_map value must name a file inside the directory.
 bool is_safe_relative_path(const std::string& shard) {
   const fs::path p(shard);
@@ -98,7 +58,7 @@ bool is_safe_relative_path(const std::string& shard) {
 TensorMap read_sharded(const fs::path& root, const fs::path& index_path,
                        std::map<std::string, std::string>& file_of) {
   const std::string where = "read_hf_weights: " + index_path.string();
-  const std::string text = read_text_file("read_hf_weights", index_path.string());
+  const std::string text = read_text_file(index_path.string());
   json index;
   try {
     index = json::parse(text);

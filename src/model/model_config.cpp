@@ -1,11 +1,11 @@
 #include "opd/model/model_config.h"
 
+#include "opd/core/text_file.h"
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace opd::model {
 namespace {
@@ -240,10 +240,7 @@ ModelConfig read_model_config(const std::string& dir) {
   TORCH_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
   const fs::path path = fs::path(dir) / "config.json";
   TORCH_CHECK(fs::is_regular_file(path), "model directory '", dir, "' has no config.json");
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_model_config(text.str(), path.string());
+  return parse_model_config(read_text_file(path.string()), path.string());
 }
 
 std::string model_config_json(const ModelConfig& c) {

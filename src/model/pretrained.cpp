@@ -1,5 +1,8 @@
 #include "opd/model/pretrained.h"
 
+#include "opd/core/atomic_file.h"
+#include "opd/core/text_file.h"
+
 #include "opd/model/hf_weights.h"
 #include "opd/model/lora.h"
 #include "opd/model/projection.h"
@@ -7,7 +10,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <set>
 #include <unistd.h>
 
@@ -99,23 +102,19 @@ void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions&
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
-    {
-      std::ofstream out(tmp / "config.json", std::ios::binary);
-      out << model_config_json(config);
-      TORCH_CHECK(out.good(), "save_pretrained: could not write ", (tmp / "config.json").string());
-    }
+    // Every file is fsynced before the directory is renamed into place, so the
+    // rename never publishes a directory whose files a crash could leave empty.
+    write_file_atomically((tmp / "config.json").string(), model_config_json(config));
     write_hf_weights(tmp.string(), tensors, WeightWriteOptions{options.max_shard_bytes});
     if (!options.copy_files_from.empty()) {
       for (const char* name : kCompanionFiles) {
         const fs::path src = fs::path(options.copy_files_from) / name;
-        if (fs::is_regular_file(src)) fs::copy_file(src, tmp / name);
+        if (fs::is_regular_file(src)) write_file_atomically((tmp / name).string(), read_text_file(src.string()));
       }
     }
     // As save_pretrained: every model directory has one (generate() reads it).
     if (!fs::exists(tmp / "generation_config.json")) {
-      std::ofstream out(tmp / "generation_config.json", std::ios::binary);
-      out << generation_config_json(config);
-      TORCH_CHECK(out.good(), "save_pretrained: could not write ", (tmp / "generation_config.json").string());
+      write_file_atomically((tmp / "generation_config.json").string(), generation_config_json(config));
     }
   } catch (...) {
     std::error_code ignored;

@@ -1,5 +1,7 @@
 #include "opd/model/safetensors.h"
 
+#include "opd/core/atomic_file.h"
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
@@ -280,53 +282,6 @@ at::Tensor make_tensor(const std::string& where, const HeaderEntry& e,
   return at::from_blob(
       data, e.shape, [keep_alive = file](void*) mutable { keep_alive.reset(); }, options);
 }
-
-// Writes a file under a temporary name and renames it over the target on
-// commit(); an uncommitted writer removes its temporary file.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(std::string path)
-      : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(::getpid())) {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    TORCH_CHECK(fd_ >= 0, "write_safetensors: cannot create ", tmp_, " (for ", path_,
-                "): ", std::strerror(errno));
-  }
-  ~AtomicFileWriter() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
-
-  void write(const void* data, size_t size) {
-    const auto* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t n = ::write(fd_, p, std::min<size_t>(size, size_t{1} << 30));
-      if (n < 0 && errno == EINTR) continue;
-      TORCH_CHECK(n > 0, "write_safetensors: writing ", tmp_, " (for ", path_, ") failed: ",
-                  n < 0 ? std::strerror(errno) : "wrote 0 bytes");
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-  }
-
-  void commit() {
-    TORCH_CHECK(::fsync(fd_) == 0, "write_safetensors: fsync of ", tmp_, " failed: ",
-                std::strerror(errno));
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    TORCH_CHECK(rc == 0, "write_safetensors: closing ", tmp_, " failed: ", std::strerror(errno));
-    TORCH_CHECK(::rename(tmp_.c_str(), path_.c_str()) == 0, "write_safetensors: renaming ", tmp_,
-                " to ", path_, " failed: ", std::strerror(errno));
-    committed_ = true;
-  }
-
- private:
-  std::string path_;
-  std::string tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
 
 // Throws, naming what s is, when s is not valid UTF-8 (JSON strings must be).
 void check_utf8(const std::string& where, const char* what, const std::string& s) {

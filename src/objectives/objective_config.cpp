@@ -1,5 +1,7 @@
 #include "opd/objectives/objective_config.h"
 
+#include "opd/core/join.h"
+
 #include <c10/util/Exception.h>
 
 #include <cmath>
@@ -14,12 +16,6 @@ constexpr ObjectiveKind kAllKinds[] = {
     ObjectiveKind::kTropd,   ObjectiveKind::kTrd,        ObjectiveKind::kFklFull,
     ObjectiveKind::kRklFull, ObjectiveKind::kSum,
 };
-
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
 
 // The PG modifiers (policy_gradient.h) followed by the objective's own keys.
 std::vector<std::string> with_pg(std::vector<std::string> own) {

@@ -1,5 +1,6 @@
 #include "opd/paper/cast_builder.h"
 
+#include "opd/core/atomic_file.h"
 #include "opd/core/text_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
@@ -56,14 +57,14 @@ bool built_from(const std::string& dir, const nlohmann::json& fingerprint, const
 }
 
 void write_fingerprint(const std::string& dir, const nlohmann::json& fingerprint) {
-  write_text_file_atomically((fs::path(dir) / kFingerprintFile).string(), fingerprint.dump(1) + "\n");
+  write_file_atomically((fs::path(dir) / kFingerprintFile).string(), fingerprint.dump(1) + "\n");
 }
 
 // The member's random initial model with the character tokenizer, in `dir`.
 void write_initial_model(const model::TinyModelSpec& spec, const std::string& dir) {
   auto model = model::make_tiny_model(spec);
   model::save_pretrained(model, dir);
-  write_text_file_atomically(dir + "/tokenizer.json", tokenizer::char_tokenizer_json());
+  write_file_atomically(dir + "/tokenizer.json", tokenizer::char_tokenizer_json());
 }
 
 train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {

@@ -1,5 +1,6 @@
 #include "opd/paper/suite.h"
 
+#include "opd/core/join.h"
 #include "opd/core/text_file.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
@@ -18,12 +19,6 @@ std::string at(const std::string& file, const YAML::Node& node) {
   const auto mark = node.Mark();
   if (!mark.is_null() && mark.line >= 0) return file + ":" + std::to_string(mark.line + 1) + ": ";
   return file + ": ";
-}
-
-std::string join(const std::vector<std::string>& list) {
-  std::string out;
-  for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
-  return out;
 }
 
 // A map node whose keys must come from `allowed`.

@@ -1,5 +1,6 @@
 #include "opd/paper/suite_runner.h"
 
+#include "opd/core/atomic_file.h"
 #include "opd/core/text_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/paper/cast_builder.h"
@@ -103,7 +104,8 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
     const auto t0 = std::chrono::steady_clock::now();
     r.splits = evaluate_model(suite, base.path, suite.seeds.front());
     r.eval_seconds = seconds_since(t0);
-    write_text_file_atomically(result_path, row_result_json(r));
+    fs::create_directories(baseline_dir(suite, base.name));
+    write_file_atomically(result_path, row_result_json(r));
     ++report.evaluated;
   }
   for (const auto& row : suite.rows) {
@@ -135,7 +137,7 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
       t0 = std::chrono::steady_clock::now();
       r.splits = evaluate_model(suite, config.run_dir + "/final", seed);
       r.eval_seconds = seconds_since(t0);
-      write_text_file_atomically(result_path, row_result_json(r));
+      write_file_atomically(result_path, row_result_json(r));
       ++report.trained;
       spdlog::info("opd-bench: row '{}' seed {}: {} avg@{} {:.3f} ({:.0f} s training)", row.name, seed,
                    suite.eval.splits.front().first, suite.eval.k,
@@ -161,8 +163,9 @@ std::string write_tables(const Suite& suite) {
   const auto results = read_results(suite);
   const auto table = make_results_table(suite, results);
   const auto markdown = results_markdown(table, suite);
-  write_text_file_atomically(suite.out_dir + "/results.md", markdown);
-  write_text_file_atomically(suite.out_dir + "/results.csv", results_csv(table));
+  fs::create_directories(suite.out_dir);
+  write_file_atomically(suite.out_dir + "/results.md", markdown);
+  write_file_atomically(suite.out_dir + "/results.csv", results_csv(table));
   nlohmann::json summary;
   summary["title"] = table.title;
   summary["sweep"] = table.sweep;
@@ -184,7 +187,7 @@ std::string write_tables(const Suite& suite) {
     }
     summary["rows"].push_back(row);
   }
-  write_text_file_atomically(suite.out_dir + "/summary.json", summary.dump(1) + "\n");
+  write_file_atomically(suite.out_dir + "/summary.json", summary.dump(1) + "\n");
   return markdown;
 }
 

@@ -12,7 +12,7 @@ namespace {
 
 // The byte-level alphabet back to bytes, then to UTF-8 (malformed bytes,
 // e.g. a sequence cut by the end of generation, become U+FFFD).
-class ByteLevel final : public Decoder {
+class ByteLevelDecoder final : public Decoder {
  public:
   std::vector<std::string> decode(std::vector<std::string> tokens) const override {
     std::string bytes;
@@ -21,9 +21,9 @@ class ByteLevel final : public Decoder {
   }
 };
 
-class Metaspace final : public Decoder {
+class MetaspaceDecoder final : public Decoder {
  public:
-  Metaspace(std::string replacement, bool strip_first) : replacement_(std::move(replacement)), strip_first_(strip_first) {}
+  MetaspaceDecoder(std::string replacement, bool strip_first) : replacement_(std::move(replacement)), strip_first_(strip_first) {}
   std::vector<std::string> decode(std::vector<std::string> tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string s;
@@ -87,9 +87,9 @@ class Fuse final : public Decoder {
   }
 };
 
-class Replace final : public Decoder {
+class ReplaceDecoder final : public Decoder {
  public:
-  Replace(Regex pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  ReplaceDecoder(Regex pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
   std::vector<std::string> decode(std::vector<std::string> tokens) const override {
     for (auto& t : tokens) {
       std::string s;
@@ -148,15 +148,15 @@ class DecoderSequence final : public Decoder {
 std::unique_ptr<Decoder> make_decoder(const nlohmann::json& spec, const std::string& where) {
   if (spec.is_null()) return nullptr;
   const std::string type = spec.value("type", "");
-  if (type == "ByteLevel") return std::make_unique<ByteLevel>();
+  if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "Metaspace") {
     const std::string scheme = spec.value("prepend_scheme", spec.value("add_prefix_space", true) ? "always" : "never");
-    return std::make_unique<Metaspace>(spec.value("replacement", "\xE2\x96\x81"), scheme != "never");
+    return std::make_unique<MetaspaceDecoder>(spec.value("replacement", "\xE2\x96\x81"), scheme != "never");
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallback>();
   if (type == "Fuse") return std::make_unique<Fuse>();
   if (type == "Replace") {
-    return std::make_unique<Replace>(pattern_from_json(spec.at("pattern"), where + ".pattern"),
+    return std::make_unique<ReplaceDecoder>(pattern_from_json(spec.at("pattern"), where + ".pattern"),
                                      spec.at("content").get<std::string>());
   }
   if (type == "Strip") {

@@ -1,5 +1,7 @@
 #include "opd/train/checkpoint.h"
 
+#include "opd/core/atomic_file.h"
+#include "opd/core/text_file.h"
 #include "opd/model/safetensors.h"
 
 #include <c10/util/Exception.h>
@@ -7,7 +9,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <vector>
 
@@ -60,19 +61,14 @@ void write_trainer_state(const std::string& dir, const TrainerState& state) {
                             {"sampler", {{"epoch", state.sampler.epoch}, {"cursor", state.sampler.cursor}}},
                             {"consecutive_skips", state.consecutive_skips},
                             {"optimizer_shards", state.optimizer_shards}};
-  const auto path = fs::path(dir) / kStateFile;
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  out.close();
-  TORCH_CHECK(out.good(), "cannot write ", path.string());
+  write_file_atomically((fs::path(dir) / kStateFile).string(), j.dump(2) + "\n");
 }
 
 TrainerState read_trainer_state(const std::string& dir) {
   const auto path = (fs::path(dir) / kStateFile).string();
-  std::ifstream in(path);
-  TORCH_CHECK(in, "not a checkpoint: no ", path);
+  TORCH_CHECK(fs::is_regular_file(path), "not a checkpoint: no ", path);
   try {
-    const auto j = nlohmann::json::parse(in);
+    const auto j = nlohmann::json::parse(read_text_file(path));
     TrainerState s;
     s.step = j.at("step").get<int64_t>();
     s.seed = j.at("seed").get<uint64_t>();

@@ -1,15 +1,15 @@
 #include "opd/train/config_loader.h"
 
+#include "opd/core/join.h"
+#include "opd/core/text_file.h"
+
 #include <c10/util/Exception.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -80,12 +80,6 @@ const std::vector<std::string>* section_keys(const std::string& name) {
 
 bool contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
-}
-
-std::string join(const std::vector<std::string>& list) {
-  std::string out;
-  for (const auto& s : list) out += (out.empty() ? "" : ", ") + s;
-  return out;
 }
 
 std::string join_path(const std::string& prefix, const std::string& key) {
@@ -853,12 +847,7 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   std::error_code ec;
   TORCH_CHECK(!std::filesystem::is_directory(path, ec), "cannot read recipe ", path,
               ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.is_open(), "cannot read recipe ", path, ": ", std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  TORCH_CHECK(!in.bad(), "cannot read recipe ", path, ": read failed");
-  return parse_train_config(text.str(), path, overrides);
+  return parse_train_config(read_text_file(path), path, overrides);
 }
 
 std::string train_config_yaml(const TrainConfig& c) {

@@ -1,5 +1,6 @@
 #include "opd/train/trainer.h"
 
+#include "opd/core/atomic_file.h"
 #include "opd/core/seed_streams.h"
 #include "opd/core/stopwatch.h"
 #include "opd/core/tensorboard_writer.h"
@@ -22,7 +23,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <utility>
 
@@ -199,9 +199,7 @@ TrainSummary Trainer::Impl::run() {
   std::optional<TensorBoardWriter> tensorboard;
   if (writes) {
     fs::create_directories(config.run_dir);
-    std::ofstream out(fs::path(config.run_dir) / "config.yaml");
-    out << train_config_yaml(config);
-    TORCH_CHECK(out.good(), "cannot write ", config.run_dir, "/config.yaml");
+    write_file_atomically((fs::path(config.run_dir) / "config.yaml").string(), train_config_yaml(config));
     // A resumed run keeps the metrics of the steps before its checkpoint.
     log.emplace((fs::path(config.run_dir) / "metrics.jsonl").string(), next_step);
     tensorboard.emplace((fs::path(config.run_dir) / "tensorboard").string());

@@ -9,6 +9,11 @@ function(step)
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 step(${CMAKE_COMMAND} --install ${OPD_BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+# The paper harness (opd_paper) is opd-bench's, not part of the installed API.
+file(GLOB_RECURSE _paper_files ${WORK_DIR}/prefix/include/opd/paper/* ${WORK_DIR}/prefix/lib*/*opd_paper*)
+if(_paper_files)
+  message(FATAL_ERROR "the install holds the paper harness: ${_paper_files}")
+endif()
 step(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build -G Ninja
      -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 step(${CMAKE_COMMAND} --build ${WORK_DIR}/build)

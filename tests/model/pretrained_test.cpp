@@ -53,7 +53,9 @@ TEST_P(PretrainedDtype, SaveLoadSaveIsByteIdentical) {
   auto model = make_tiny_model(spec);
   save_pretrained(model, dir / "a");
   auto loaded = load_pretrained(dir / "a", LoadOptions{at::kFloat});
-  save_pretrained(loaded, dir / "b", SaveOptions{GetParam()});
+  SaveOptions in_param_dtype;
+  in_param_dtype.dtype = GetParam();
+  save_pretrained(loaded, dir / "b", in_param_dtype);
   EXPECT_EQ(dir_bytes(dir / "a"), dir_bytes(dir / "b"));
   EXPECT_EQ(read_model_config(dir / "b").dtype, GetParam());
   // And the stored dtype is what config.json says.
@@ -80,7 +82,9 @@ TEST(Pretrained, ShardedCheckpointLoadsSameAsUnsharded) {
   ScratchDir dir;
   auto model = make_tiny_model(small_spec());
   save_pretrained(model, dir / "single");
-  save_pretrained(model, dir / "sharded", SaveOptions{std::nullopt, /*max_shard_bytes=*/8 * 1024});
+  SaveOptions sharded;
+  sharded.max_shard_bytes = 8 * 1024;
+  save_pretrained(model, dir / "sharded", sharded);
   ASSERT_TRUE(fs::exists(dir / "sharded/model.safetensors.index.json"));
   ASSERT_FALSE(fs::exists(dir / "sharded/model.safetensors"));
   int shards = 0;

@@ -347,7 +347,7 @@ TEST(Safetensors, FailedWriteLeavesNoFileBehind) {
 
   const std::string nowhere = dir / "no-such-dir/out.safetensors";
   expect_error([&] { write_safetensors(nowhere, {{"a", at::ones({1})}}); },
-               {nowhere, "cannot create"});
+               {nowhere, "cannot write", "No such file or directory"});
 }
 
 // A write that fails half way (here: the file size limit) removes its temporary

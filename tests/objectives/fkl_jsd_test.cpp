@@ -158,7 +158,9 @@ TEST_P(FklJsdTest, JsdTendsToOpdAsBetaTendsToOne) {
     auto got = run(jsd_config(1.0 - gap, o.V), c);
     const double err = opd::testing::rel_err(got.grad / gap, opd.grad);
     // Converging (until bf16's rounding of the gradient is all that is left).
-    if (dtype() == at::kFloat || err > 2e-2) EXPECT_LT(err, previous) << "1 - beta = " << gap;
+    if (dtype() == at::kFloat || err > 2e-2) {
+      EXPECT_LT(err, previous) << "1 - beta = " << gap;
+    }
     previous = err;
   }
   EXPECT_LT(previous, 1e-3 + (dtype() == at::kBFloat16 ? 1e-2 : 0.0));
@@ -180,7 +182,9 @@ TEST_P(FklJsdTest, JsdTendsToFklPlusPgAsBetaTendsToZero) {
   for (double beta : {1e-1, 1e-2, 1e-3}) {
     auto got = run(jsd_config(beta, 8), c);
     const double err = opd::testing::rel_err(got.grad / beta, limit);
-    if (dtype() == at::kFloat || err > 2e-2) EXPECT_LT(err, previous) << "beta = " << beta;
+    if (dtype() == at::kFloat || err > 2e-2) {
+      EXPECT_LT(err, previous) << "beta = " << beta;
+    }
     previous = err;
   }
   EXPECT_LT(previous, 5e-3 + (dtype() == at::kBFloat16 ? 1e-2 : 0.0));

@@ -43,11 +43,18 @@ std::pair<double, at::Tensor> reference(const Case& c) {
 
 class OpdObjectiveTest : public ::testing::TestWithParam<at::ScalarType> {};
 
+// The opd objective with every other setting at its default.
+ObjectiveConfig opd_config() {
+  ObjectiveConfig config;
+  config.kind = ObjectiveKind::kOpd;
+  return config;
+}
+
 TEST_P(OpdObjectiveTest, LossAndGradientMatchPlainFormula) {
   const bool bf16 = GetParam() == at::kBFloat16;
   for (uint64_t seed : {1, 2, 3}) {
     auto c = random_case(GetParam(), seed);
-    auto objective = make_objective(ObjectiveConfig{ObjectiveKind::kOpd});
+    auto objective = make_objective(opd_config());
     auto out = objective->compute(c.in);
     out.loss.backward();
     auto [ref_loss, ref_grad] = reference(c);
@@ -64,7 +71,7 @@ TEST_P(OpdObjectiveTest, LossAndGradientMatchPlainFormula) {
 // The closed form of the same gradient: d/dz [-A w s] = -A w (onehot - softmax).
 TEST_P(OpdObjectiveTest, GradientMatchesClosedForm) {
   auto c = random_case(GetParam(), 9);
-  auto out = make_objective(ObjectiveConfig{ObjectiveKind::kOpd})->compute(c.in);
+  auto out = make_objective(opd_config())->compute(c.in);
   out.loss.backward();
   auto z = c.logits.detach().to(at::kDouble);
   auto p = at::softmax(z, -1);
@@ -79,7 +86,7 @@ TEST_P(OpdObjectiveTest, GradientMatchesClosedForm) {
 
 TEST_P(OpdObjectiveTest, MetricsAreMeansOverStudentTokens) {
   auto c = random_case(GetParam(), 4);
-  auto out = make_objective(ObjectiveConfig{ObjectiveKind::kOpd})->compute(c.in);
+  auto out = make_objective(opd_config())->compute(c.in);
   auto s = at::log_softmax(c.logits.detach().to(at::kDouble), -1).gather(-1, c.in.targets.unsqueeze(-1)).squeeze(-1);
   auto on = ((c.in.source == 2).to(at::kDouble) * c.in.loss_mask.to(at::kDouble));
   const double n = on.sum().item<double>();
@@ -97,7 +104,7 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, OpdObjectiveTest, ::testing::Values(at::kFloat,
 
 TEST(ObjectiveRegistry, NamesRoundTripAndUnknownNameIsAnError) {
   EXPECT_EQ(objective_kind_from_name("opd", "objective.name"), ObjectiveKind::kOpd);
-  EXPECT_EQ(make_objective(ObjectiveConfig{ObjectiveKind::kOpd})->name(), "opd");
+  EXPECT_EQ(make_objective(opd_config())->name(), "opd");
   try {
     objective_kind_from_name("opdd", "objective.name");
     FAIL() << "expected an error";

@@ -97,7 +97,9 @@ TEST_P(FullVocabKlTest, MatchesDenseDoubleReference) {
           // Off the support nothing moves.
           auto top = std::get<1>(c.teacher.sort(-1, true)).slice(-1, 0, k);
           auto off = at::ones_like(grad, at::kBool).scatter(-1, top, false);
-          if (off.any().item<bool>()) EXPECT_EQ(grad.masked_select(off).abs().max().item<double>(), 0.0);
+          if (off.any().item<bool>()) {
+            EXPECT_EQ(grad.masked_select(off).abs().max().item<double>(), 0.0);
+          }
         }
       }
     }

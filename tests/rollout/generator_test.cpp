@@ -65,14 +65,20 @@ TEST(Generator, LayoutSourcesAndMasks) {
     EXPECT_LE(R, 6);
     for (int64_t t = 0; t < batch.seq_len(); ++t) {
       const bool prompt = t < L, response = t >= L && t < L + R;
-      if (prompt) EXPECT_EQ(batch.tokens[b][t].item<int64_t>(), kPrompts[b][t]);
+      if (prompt) {
+        EXPECT_EQ(batch.tokens[b][t].item<int64_t>(), kPrompts[b][t]);
+      }
       EXPECT_EQ(batch.attention_mask[b][t].item<int64_t>(), prompt || response ? 1 : 0);
       EXPECT_EQ(batch.loss_mask[b][t].item<float>(), response ? 1.f : 0.f);
       EXPECT_EQ(batch.source[b][t].item<int8_t>(), response ? 2 : 0);
-      if (prompt || response) EXPECT_EQ(batch.position_ids[b][t].item<int64_t>(), t);
+      if (prompt || response) {
+        EXPECT_EQ(batch.position_ids[b][t].item<int64_t>(), t);
+      }
     }
     // A row that stopped early ends exactly at its stop token.
-    if (R < 6) EXPECT_EQ(batch.tokens[b][L + R - 1].item<int64_t>(), 3);
+    if (R < 6) {
+      EXPECT_EQ(batch.tokens[b][L + R - 1].item<int64_t>(), 3);
+    }
     for (int64_t t = L; t < L + R - 1; ++t) EXPECT_NE(batch.tokens[b][t].item<int64_t>(), 3);
   }
 }

@@ -432,8 +432,10 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.dist_timeout_s = 30;
   c.activation_checkpointing = true;
   c.dist_bucket_mb = 0.5;
-  c.student = {"/m/student dir", "bfloat16"};
-  c.teacher = {"true", "float16"};  // a path YAML would read as a bool if unquoted
+  c.student.path = "/m/student dir";
+  c.student.dtype = "bfloat16";
+  c.teacher.path = "true";  // a path YAML would read as a bool if unquoted
+  c.teacher.dtype = "float16";
   c.data.train_path = "123";          // ... or as a number
   c.data.prompts_per_step = 5;
   c.data.samples_per_prompt = 4;
@@ -907,7 +909,9 @@ TEST(ConfigLoader, MethodRecipesParse) {
     // refinement for TRD (by the teacher, or in OPSD by the frozen student).
     const bool tropd = c.objective.kind == ObjectiveKind::kTropd, opsd = method == "trd_opsd";
     EXPECT_EQ(c.rollout.teacher_prefix_length, tropd ? 8096 : 0);
-    if (tropd) EXPECT_EQ(c.rollout.teacher_prefix_sampling, "uniform");
+    if (tropd) {
+      EXPECT_EQ(c.rollout.teacher_prefix_sampling, "uniform");
+    }
     EXPECT_EQ(c.rollout.refinement_template, c.objective.kind == ObjectiveKind::kTrd ? "math" : "");
     EXPECT_EQ(c.rollout.refiner, opsd ? "student" : "teacher");
     EXPECT_EQ(c.teacher.path, opsd ? "models/Qwen3-1.7B" : "models/Qwen3-8B");

@@ -348,7 +348,9 @@ TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
       ASSERT_GE(R, 1);
       for (int64_t t = 0; t < batch.seq_len(); ++t) {
         const bool response = t >= L && t < L + R;
-        if (t < L) EXPECT_EQ(batch.tokens[b][t].item<int64_t>(), line.ids[t]);
+        if (t < L) {
+          EXPECT_EQ(batch.tokens[b][t].item<int64_t>(), line.ids[t]);
+        }
         if (response && e.dataset) {
           EXPECT_EQ(batch.tokens[b][t].item<int64_t>(), line.response_ids[t - L]);
         }
@@ -357,7 +359,9 @@ TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
         EXPECT_EQ(batch.loss_mask[b][t].item<float>(), response ? 1.f : 0.f);
       }
     }
-    if (e.config.kind == ObjectiveKind::kTrd) EXPECT_TRUE(m.has("attempt_length"));
+    if (e.config.kind == ObjectiveKind::kTrd) {
+      EXPECT_TRUE(m.has("attempt_length"));
+    }
   }
 }
 

@@ -10,8 +10,8 @@
 
 namespace opd::data {
 
-// Writes atomically: to `path`.tmp, then renamed, so a failed write leaves
-// no file (and an older one intact). Throws naming the file.
+// Writes atomically (core/atomic_file.h), so a failed write leaves no file
+// (and an older one intact). Throws naming the file.
 void write_prompt_store(const PromptDataset& dataset, const std::string& path);
 
 // Throws naming the file and the dataset inside it that is missing or malformed.

@@ -51,8 +51,8 @@ SyntheticSplits make_synthetic_splits(const SyntheticTaskSpec& spec);
 // answer, domain.
 std::string synthetic_problem_json(const SyntheticProblem& problem);
 
-// Writes one problem per line to `path`, atomically (a temporary sibling,
-// then a rename); creates the parent directory.
+// Writes one problem per line to `path`, atomically (core/atomic_file.h);
+// creates the parent directory.
 void write_synthetic_jsonl(const std::vector<SyntheticProblem>& problems, const std::string& path);
 
 }  // namespace opd::data

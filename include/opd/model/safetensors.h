@@ -29,8 +29,8 @@ struct SafetensorsFile {
 SafetensorsFile read_safetensors(const std::string& path);
 
 // Writes tensors (any device, any strides; stored contiguous, in name order) and
-// metadata to path atomically: path + ".tmp.<pid>" is written, fsynced and renamed
-// over path. The same inputs always give the same bytes. Throws c10::Error (and
+// metadata to path atomically (core/atomic_file.h: a temporary beside it, fsynced,
+// renamed over path). The same inputs always give the same bytes. Throws c10::Error (and
 // leaves path untouched, with no temp file behind) on an undefined tensor, an
 // unsupported dtype, a name that is "__metadata__" or not valid UTF-8, or an I/O
 // failure.
