@@ -15,16 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 namespace opd::dist {
 namespace {
 
 namespace fs = std::filesystem;
 using opd::testing::expect_error;
+using opd::testing::free_port;
 using opd::testing::ScratchDir;
 
 LaunchEnv from(const std::map<std::string, std::string>& vars) {
@@ -69,19 +67,6 @@ TEST(LaunchEnv, BadVariablesAreNamed) {
 
 using Result = opd::testing::CommandResult;
 Result run(const std::string& command) { return opd::testing::run_command(command); }
-
-// A port no one listens on now (the kernel's pick for a bound, closed socket).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 const std::string kBin = OPD_BIN_DIR;
 

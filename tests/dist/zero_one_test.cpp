@@ -7,9 +7,6 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -45,22 +42,9 @@ TEST(ZeroOneShards, LargestFirstToTheLeastLoadedRank) {
   check_optimizer_shards("ckpt", 4, 4);
 }
 
-// A port no one listens on now (the kernel's pick for a bound, closed socket).
-int unused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Runs body(rank, comm) on two ranks at once; returns each rank's error ("" when none).
 std::vector<std::string> on_two_ranks(const std::function<void(int64_t, Communicator&)>& body) {
-  const int port = unused_port();
+  const int port = opd::testing::free_port();
   std::vector<std::string> errors(2);
   std::vector<std::thread> ranks;
   for (int64_t r = 0; r < 2; ++r) {

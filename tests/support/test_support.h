@@ -1,4 +1,5 @@
-// Helpers shared by the test suites: scratch directories and error matching.
+// Helpers shared by the test suites: scratch directories, error matching,
+// commands and ports.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -59,5 +60,9 @@ CommandResult run_reference(const std::string& script, const std::string& args);
 std::string read_file_bytes(const std::string& path);
 // Replaces the file's contents with `bytes`.
 void write_file_bytes(const std::string& path, const std::string& bytes);
+
+// A TCP port on the loopback no one listens on now (the kernel's pick for a
+// bound, then closed, socket): where a test's ranks can meet.
+int free_port();
 
 }  // namespace opd::testing
