@@ -50,7 +50,7 @@ model::CausalLM load_model(const ModelSpec& spec, const std::string& key) {
   TORCH_CHECK(fs::is_directory(spec.path), key, ".path: no model directory at '", spec.path,
               "' (create one with opd-make-tiny, or point to an HF model directory)");
   return model::load_pretrained(
-      spec.path, model::LoadOptions{model::dtype_from_name(spec.dtype, key + ".dtype"), at::kCPU});
+      spec.path, model::LoadOptions{model::scalar_type(spec.dtype), at::kCPU});
 }
 
 // Distinct, reproducible sampling seed per (seed, purpose, step).
@@ -293,7 +293,7 @@ void Trainer::load_refinement() {
       TORCH_CHECK(false, "rollout.refinement_template: ", e.what());
     }
   }
-  opsd_ = r.refiner == "student";
+  opsd_ = r.refiner == Refiner::kStudent;
   TORCH_CHECK(!opsd_ || refinement_, "rollout.refiner: student (OPSD) needs rollout.refinement_template, which puts "
               "the reference solution in the refiner's and the teacher side's context");
 }
@@ -319,7 +319,7 @@ void Trainer::load_reference() {
   const bool student_init = path.empty();
   if (student_init) path = config_.student.path;
   TORCH_CHECK(fs::is_directory(path), key, ": no model directory at '", path, "'");
-  const auto dtype = model::dtype_from_name(config_.student.dtype, "student.dtype");
+  const auto dtype = model::scalar_type(config_.student.dtype);
   reference_ = model::load_pretrained(path, model::LoadOptions{dtype, at::kCPU});
   freeze(reference_);
   const int64_t student_vocab = student_->config().vocab_size;
@@ -429,7 +429,7 @@ RolloutBatch Trainer::guided_rollout(int64_t step, const std::vector<std::vector
   schedule.max_length = config_.rollout.teacher_prefix_length;
   schedule.anneal_steps =
       config_.rollout.teacher_prefix_anneal_steps > 0 ? config_.rollout.teacher_prefix_anneal_steps : config_.steps;
-  schedule.uniform = config_.rollout.teacher_prefix_sampling == "uniform";
+  schedule.uniform = config_.rollout.teacher_prefix_sampling == TeacherPrefixSampling::kUniform;
   const int64_t B = static_cast<int64_t>(prompts.size()), row0 = first_row();
   // The global batch's lengths, this rank's slice of them.
   const auto global_lengths = schedule.lengths(step, B * world_, draw_seed(config_.seed, /*stream=*/4, step));
