@@ -208,7 +208,7 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
       {recipe("optim:\n  lr: 1.0e-3\n  lrr: 3\n"),
        {},
        {"r.yaml:6: ", "optim.lrr: unknown key (allowed: lr, weight_decay, betas, eps, grad_clip, "
-                      "warmup_steps, schedule, min_lr_ratio, zero_stage)"}},
+                      "warmup_steps, warmup_ratio, schedule, min_lr_ratio, zero_stage)"}},
       {"student: {path: s, dtyp: float32}\n" + recipe().substr(19),
        {},
        {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, chat_template)"}},

@@ -101,6 +101,7 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(double, eps, "eps", 1e-8, above(0), "AdamW's epsilon")                                            \
   X(double, grad_clip, "grad_clip", 1.0, at_least(0), "max global grad norm; 0 = off")                \
   X(int64_t, warmup_steps, "warmup_steps", 0, at_least(0), "linear warmup from 0")                    \
+  X(double, warmup_ratio, "warmup_ratio", 0.0, closed_open(0, 1), "warmup as a fraction of steps when warmup_steps is 0") \
   X(LrSchedule, schedule, "schedule", LrSchedule::kConstant, any(), "learning-rate schedule after warmup") \
   X(double, min_lr_ratio, "min_lr_ratio", 0.0, closed(0, 1), "cosine floor as a fraction of lr")      \
   X(int64_t, zero_stage, "zero_stage", 0, closed(0, 1), "1: AdamW state sharded over ranks (ZeRO-1); 0: replicated")
