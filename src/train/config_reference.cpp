@@ -8,10 +8,10 @@
 namespace opd::train {
 namespace {
 
-// Markdown table cells hold no raw '|' and no line breaks.
+// Markdown table cells hold no raw '|', and no '<' that would open an HTML tag.
 std::string cell(const std::string& s) {
   std::string out;
-  for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+  for (char c : s) out += c == '|' ? std::string("\\|") : c == '<' ? std::string("&lt;") : std::string(1, c);
   return out;
 }
 
