@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -118,8 +119,16 @@ int main(int argc, char** argv) {
   c.micro_batch_size = a.micro_batch;
   c.activation_checkpointing = a.checkpointing;
   c.log_every = 1000;
-  c.student = {(dir / "student").string(), a.dtype, ""};
-  c.teacher = {(dir / "teacher").string(), a.dtype, ""};
+  using opd::model::ComputeDtype;
+  const ComputeDtype dtype = [&] {
+    for (const auto& [d, name] : choices(ComputeDtype{})) {
+      if (a.dtype == name) return d;
+    }
+    throw std::invalid_argument("--dtype must be one of: " +
+                                opd::config::join(opd::config::choice_names<ComputeDtype>()));
+  }();
+  c.student = {(dir / "student").string(), dtype, ""};
+  c.teacher = {(dir / "teacher").string(), dtype, ""};
   c.data.train_path = (dir / "prompts.jsonl").string();
   c.data.prompts_per_step = a.prompts;
   c.data.samples_per_prompt = a.samples;

@@ -9,6 +9,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
+#include <string>
+
 namespace opd::tools {
 
 struct ModelOptions {
@@ -17,10 +20,16 @@ struct ModelOptions {
   bool no_thinking = false;
 };
 
+// The compute dtypes by their one list of names (model/compute_dtype.h).
+inline std::map<std::string, model::ComputeDtype> dtype_by_name() {
+  std::map<std::string, model::ComputeDtype> by_name;
+  for (const auto& [dtype, name] : choices(model::ComputeDtype{})) by_name[name] = dtype;
+  return by_name;
+}
+
 inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string& model_help) {
   app.add_option("--model", o.spec.path, model_help)->required();
-  app.add_option("--dtype", o.spec.dtype, "float32 | bfloat16 | float16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--dtype", o.spec.dtype, "compute dtype")->transform(CLI::CheckedTransformer(dtype_by_name()));
   app.add_option("--chat-template", o.spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
   app.add_option("--system-prompt", o.data.system_prompt, "system message for prompts without one");
   app.add_flag("--no-thinking", o.no_thinking, "Qwen3: turn thinking off");
@@ -36,7 +45,7 @@ inline LoadedModel load_model(ModelOptions& o) {
   o.data.enable_thinking = !o.no_thinking;
   LoadedModel m;
   m.model = model::load_pretrained(o.spec.path,
-                                   model::LoadOptions{model::dtype_from_name(o.spec.dtype, "--dtype"), at::kCPU});
+                                   model::LoadOptions{model::scalar_type(o.spec.dtype), at::kCPU});
   m.model->eval();
   m.format = train::load_prompt_format(o.spec, o.data, "--chat-template");
   return m;

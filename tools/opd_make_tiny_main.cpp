@@ -1,6 +1,7 @@
 // opd-make-tiny: writes a random HF model directory of a chosen shape, seeded.
 #include "cli_main.h"
 #include "opd/core/atomic_file.h"
+#include "opd/model/compute_dtype.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/tokenizer/char_tokenizer.h"
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--eos-id", spec.eos_token_id)->check(CLI::NonNegativeNumber);
   app.add_option("--seed", spec.seed);
-  app.add_option("--dtype", dtype, "float32 | bfloat16 | float16")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--dtype", dtype, "compute dtype")
+      ->check(CLI::IsMember(opd::config::choice_names<ComputeDtype>()));
   app.add_flag("--untied", untied, "separate lm_head instead of tied embeddings");
   app.add_flag("--char-tokenizer", char_tokenizer,
                "also write a character-level tokenizer.json (61 characters + ChatML specials; needs "

@@ -8,6 +8,7 @@
 #include "opd/dist/launch_env.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/config_loader.h"
+#include "opd/train/config_reference.h"
 #include "opd/train/stop_signal.h"
 #include "opd/train/trainer.h"
 
@@ -45,7 +46,10 @@ int main(int argc, char** argv) {
   CLI::App app{"On-policy distillation of a student from a teacher, configured by a YAML recipe."};
   std::string config_path;
   std::vector<std::string> overrides;
-  app.add_option("--config", config_path, "YAML recipe, e.g. configs/smoke/opd_tiny.yaml")->required();
+  bool print_reference = false;
+  auto* reference = app.add_flag("--print-config-reference", print_reference,
+                                 "print every recipe key as markdown (docs/config_reference.md) and exit");
+  app.add_option("--config", config_path, "YAML recipe, e.g. configs/smoke/opd_tiny.yaml")->excludes(reference);
   app.add_option("--set", overrides, "override a recipe key: --set optim.lr=1e-4 (repeatable)");
   bool resume = false;
   std::string resume_from;
@@ -53,6 +57,14 @@ int main(int argc, char** argv) {
                               "continue from the newest checkpoint in run_dir (start afresh when there is none)");
   app.add_option("--resume-from", resume_from, "continue from this checkpoint directory")->excludes(latest);
   CLI11_PARSE(app, argc, argv);
+  if (print_reference) {
+    std::fputs(opd::train::config_reference_markdown().c_str(), stdout);
+    return 0;
+  }
+  if (config_path.empty()) {
+    std::fprintf(stderr, "opd-train: --config is required\n");
+    return 2;
+  }
 
   return opd::tools::run_main("opd-train", [&] {
     spdlog::set_pattern("[%H:%M:%S] %v");

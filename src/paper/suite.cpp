@@ -1,9 +1,11 @@
 #include "opd/paper/suite.h"
 
 #include "opd/core/join.h"
+#include "opd/core/config_yaml.h"
 #include "opd/core/text_file.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
+#include "opd/train/train_config_schema.h"
 
 #include <c10/util/Exception.h>
 #include <yaml-cpp/yaml.h>
@@ -21,35 +23,34 @@ std::string at(const std::string& file, const YAML::Node& node) {
   return file + ": ";
 }
 
-// A map node whose keys must come from `allowed`.
+// A map node whose keys must come from `allowed`: the recipe reader's
+// MapReader (unknown and duplicate keys, file:line or the --set in errors)
+// with typed reads of the suite's own shapes.
 class Reader {
  public:
-  Reader(const std::string& file, const YAML::Node& node, std::string path, std::vector<std::string> allowed)
-      : file_(file), node_(node), path_(std::move(path)), allowed_(std::move(allowed)) {
-    TORCH_CHECK(node.IsMap(), at(file, node), (path_.empty() ? "the suite" : path_), " must be a map");
-    for (const auto& kv : node) {
-      const auto key = kv.first.as<std::string>();
-      TORCH_CHECK(std::find(allowed_.begin(), allowed_.end(), key) != allowed_.end(), at(file, kv.first),
-                  dotted(key), ": unknown key (allowed: ", join(allowed_), ")");
-    }
+  Reader(const config::Context& ctx, const YAML::Node& node, const std::string& path,
+         std::vector<std::string> allowed)
+      : map_(ctx, node, path, std::move(allowed)) {}
+  bool has(const std::string& key) const {
+    const auto v = map_.find(key);
+    return v && !v->IsNull();
   }
-  bool has(const std::string& key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
-  YAML::Node node(const std::string& key) const { return node_[key]; }
-  std::string dotted(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  YAML::Node node(const std::string& key) const { return map_.find(key).value_or(YAML::Node()); }
+  std::string dotted(const std::string& key) const { return map_.path(key); }
 
   template <typename T>
   T get(const std::string& key, T fallback) const {
     if (!has(key)) return fallback;
-    const auto n = node_[key];
+    const auto n = node(key);
     try {
       return n.as<T>();
     } catch (const YAML::Exception&) {
-      TORCH_CHECK(false, at(file_, n), dotted(key), ": cannot read '", YAML::Dump(n), "' as ", type_name<T>());
+      TORCH_CHECK(false, map_.where(key, n), ": cannot read ", config::describe(n), " as ", type_name<T>());
     }
   }
   int64_t positive(const std::string& key, int64_t fallback) const {
     const auto v = get<int64_t>(key, fallback);
-    TORCH_CHECK(v > 0, at(file_, node_[key]), dotted(key), " must be > 0, got ", v);
+    TORCH_CHECK(v > 0, map_.where(key, node(key)), " must be > 0, got ", v);
     return v;
   }
 
@@ -61,16 +62,14 @@ class Reader {
     if constexpr (std::is_integral_v<T>) return "an integer";
     return "the expected list";
   }
-  const std::string& file_;
-  YAML::Node node_;
-  std::string path_;
-  std::vector<std::string> allowed_;
+  config::MapReader map_;
 };
 
 // The char tokenizer's vocabulary (its alphabet + the ChatML specials) and
 // <|endoftext|> as EOS are fixed; the shape is the suite's.
-model::TinyModelSpec read_initial_model(const std::string& file, const YAML::Node& node, const std::string& path) {
-  Reader r(file, node, path, {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "seed"});
+model::TinyModelSpec read_initial_model(const config::Context& ctx, const YAML::Node& node, const std::string& path) {
+  const std::string& file = ctx.file();
+  Reader r(ctx, node, path, {"layers", "hidden", "intermediate", "heads", "kv_heads", "head_dim", "seed"});
   const auto& alphabet = tokenizer::default_char_alphabet();
   model::TinyModelSpec s;
   s.vocab_size = static_cast<int64_t>(alphabet.size()) + 3;
@@ -88,8 +87,9 @@ model::TinyModelSpec read_initial_model(const std::string& file, const YAML::Nod
   return s;
 }
 
-SftStage read_sft(const std::string& file, const YAML::Node& node, const std::string& path) {
-  Reader r(file, node, path, {"steps", "lr", "warmup", "batch", "domain"});
+SftStage read_sft(const config::Context& ctx, const YAML::Node& node, const std::string& path) {
+  const std::string& file = ctx.file();
+  Reader r(ctx, node, path, {"steps", "lr", "warmup", "batch", "domain"});
   SftStage s;
   s.steps = r.get<int64_t>("steps", s.steps);
   TORCH_CHECK(s.steps >= 0, at(file, node), path, ".steps must be >= 0, got ", s.steps);
@@ -101,12 +101,13 @@ SftStage read_sft(const std::string& file, const YAML::Node& node, const std::st
   return s;
 }
 
-std::vector<CastMember> read_cast(const std::string& file, const YAML::Node& node) {
+std::vector<CastMember> read_cast(const config::Context& ctx, const YAML::Node& node) {
+  const std::string& file = ctx.file();
   TORCH_CHECK(node.IsSequence(), at(file, node), "cast must be a list of members");
   std::vector<CastMember> cast;
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "cast[" + std::to_string(i) + "]";
-    Reader r(file, node[i], path, {"name", "init", "from", "sft"});
+    Reader r(ctx, node[i], path, {"name", "init", "from", "sft"});
     CastMember m;
     m.name = r.get<std::string>("name", "");
     TORCH_CHECK(!m.name.empty() && row_slug(m.name) == m.name, at(file, node[i]), path,
@@ -115,26 +116,27 @@ std::vector<CastMember> read_cast(const std::string& file, const YAML::Node& nod
       TORCH_CHECK(earlier.name != m.name, at(file, node[i]), path, ": member '", m.name, "' is listed twice");
     }
     TORCH_CHECK(r.has("init") != r.has("from"), at(file, node[i]), path, ": give exactly one of init and from");
-    if (r.has("init")) m.init = read_initial_model(file, r.node("init"), path + ".init");
+    if (r.has("init")) m.init = read_initial_model(ctx, r.node("init"), path + ".init");
     m.from = r.get<std::string>("from", "");
     if (!m.from.empty()) {
       const bool known = std::any_of(cast.begin(), cast.end(), [&](const CastMember& c) { return c.name == m.from; });
       TORCH_CHECK(known, at(file, r.node("from")), path, ".from: '", m.from, "' is not an earlier cast member");
     }
-    if (r.has("sft")) m.sft = read_sft(file, r.node("sft"), path + ".sft");
+    if (r.has("sft")) m.sft = read_sft(ctx, r.node("sft"), path + ".sft");
     cast.push_back(m);
   }
   return cast;
 }
 
-data::SyntheticTaskSpec read_tasks(const std::string& file, const YAML::Node& node) {
-  Reader r(file, node, "tasks", {"domains", "train", "test", "seed"});
+data::SyntheticTaskSpec read_tasks(const config::Context& ctx, const YAML::Node& node) {
+  const std::string& file = ctx.file();
+  Reader r(ctx, node, "tasks", {"domains", "train", "test", "seed"});
   data::SyntheticTaskSpec t;
   t.domains = r.get<std::vector<std::string>>("domains", t.domains);
   for (const auto& d : t.domains) {
     const auto& known = data::synthetic_domains();
     TORCH_CHECK(std::find(known.begin(), known.end(), d) != known.end(), at(file, r.node("domains")),
-                "tasks.domains: unknown domain '", d, "' (known: ", join(known), ")");
+                "tasks.domains: unknown domain '", d, "' (known: ", config::join(known), ")");
   }
   t.train_size = r.positive("train", t.train_size);
   t.test_size = r.positive("test", t.test_size);
@@ -142,8 +144,9 @@ data::SyntheticTaskSpec read_tasks(const std::string& file, const YAML::Node& no
   return t;
 }
 
-EvalSpec read_eval(const std::string& file, const YAML::Node& node) {
-  Reader r(file, node, "eval",
+EvalSpec read_eval(const config::Context& ctx, const YAML::Node& node) {
+  const std::string& file = ctx.file();
+  Reader r(ctx, node, "eval",
            {"k", "pass_at", "temperature", "top_p", "max_new_tokens", "batch", "limit", "verifier", "splits"});
   EvalSpec e;
   e.k = r.positive("k", e.k);
@@ -151,10 +154,14 @@ EvalSpec read_eval(const std::string& file, const YAML::Node& node) {
   for (auto j : e.pass_at) {
     TORCH_CHECK(j >= 1 && j <= e.k, at(file, r.node("pass_at")), "eval.pass_at: ", j, " is outside [1, k = ", e.k, "]");
   }
-  e.temperature = r.get<double>("temperature", e.temperature);
-  TORCH_CHECK(e.temperature >= 0, at(file, node), "eval.temperature must be >= 0");
-  e.top_p = r.get<double>("top_p", e.top_p);
-  TORCH_CHECK(e.top_p > 0 && e.top_p <= 1, at(file, node), "eval.top_p must be in (0, 1]");
+  // Sampling is checked as the recipe's rollout section declares it.
+  const auto sampling = [&](const char* key, double value) {
+    const config::Range range = train::schema_field(train::rollout_schema(), key).check.range;
+    TORCH_CHECK(range.contains(value), at(file, node), "eval.", key, " must be ", range.describe(), ", got ", value);
+    return value;
+  };
+  e.temperature = sampling("temperature", r.get<double>("temperature", e.temperature));
+  e.top_p = sampling("top_p", r.get<double>("top_p", e.top_p));
   e.max_new_tokens = r.positive("max_new_tokens", e.max_new_tokens);
   e.batch = r.positive("batch", e.batch);
   e.limit = r.get<int64_t>("limit", e.limit);
@@ -165,32 +172,6 @@ EvalSpec read_eval(const std::string& file, const YAML::Node& node) {
     for (const auto& kv : splits) e.splits.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
   }
   return e;
-}
-
-// Sets the dotted key of `root` to the YAML value of `text` ("key=value").
-void apply_override(YAML::Node& root, const std::string& text, const std::string& file) {
-  const auto eq = text.find('=');
-  TORCH_CHECK(eq != std::string::npos && eq > 0, file, ": --set ", text, ": expected key=value");
-  const std::string key = text.substr(0, eq);
-  YAML::Node value;
-  try {
-    value = YAML::Load(text.substr(eq + 1));
-  } catch (const YAML::Exception& e) {
-    TORCH_CHECK(false, file, ": --set ", text, ": the value is not YAML: ", e.msg);
-  }
-  std::vector<std::string> parts;
-  std::stringstream ss(key);
-  for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);
-  std::vector<YAML::Node> chain{root};
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    YAML::Node next = chain.back()[parts[i]];
-    if (!next.IsMap()) {
-      chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
-      next = chain.back()[parts[i]];
-    }
-    chain.push_back(next);
-  }
-  chain.back()[parts.back()] = value;
 }
 
 // `over` merged into a copy of `base`: maps key by key, anything else replaced.
@@ -289,14 +270,13 @@ std::string resolved_value(const train::TrainConfig& config, const std::string& 
 
 Suite load_suite(const std::string& path, const std::vector<std::string>& overrides) {
   const std::string text = read_text_file(path);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    TORCH_CHECK(false, path, ":", e.mark.line + 1, ": not valid YAML: ", e.msg);
-  }
-  for (const auto& o : overrides) apply_override(root, o, path);
-  Reader r(path, root, "",
+  YAML::Node root = config::load_document(text, path);
+  // Suite keys are checked where they are read (any depth: recipe.optim.lr).
+  config::Context ctx(path, "the suite");
+  const auto any_key = [](const std::vector<std::string>&, const std::string&) {};
+  const auto no_listed_keys = [](const std::string&) { return std::vector<std::string>{}; };
+  for (const auto& o : overrides) config::apply_override(root, o, ctx, any_key, no_listed_keys);
+  Reader r(ctx, root, "",
            {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
             "eval", "sweep", "curves"});
   Suite s;
@@ -306,9 +286,9 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   s.title = r.get<std::string>("title", s.name);
   s.out_dir = r.get<std::string>("out_dir", "runs/paper/" + row_slug(s.name));
   s.shared_dir = r.get<std::string>("shared_dir", s.out_dir);
-  if (r.has("tasks")) s.tasks = read_tasks(path, r.node("tasks"));
+  if (r.has("tasks")) s.tasks = read_tasks(ctx, r.node("tasks"));
   s.chat_template = r.get<std::string>("chat_template", s.chat_template);
-  if (r.has("cast")) s.cast = read_cast(path, r.node("cast"));
+  if (r.has("cast")) s.cast = read_cast(ctx, r.node("cast"));
   TORCH_CHECK(s.cast.empty() || s.tasks, path, ": a cast is trained on synthetic tasks; add a tasks: section");
   for (const auto& m : s.cast) {
     if (m.sft.steps > 0 && !m.sft.domain.empty()) {
@@ -323,7 +303,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   }
   s.seeds = r.get<std::vector<uint64_t>>("seeds", s.seeds);
   TORCH_CHECK(!s.seeds.empty(), path, ": seeds must list at least one seed");
-  if (r.has("eval")) s.eval = read_eval(path, r.node("eval"));
+  if (r.has("eval")) s.eval = read_eval(ctx, r.node("eval"));
   if (s.eval.splits.empty() && s.tasks) s.eval.splits.emplace_back("test", "tasks:test");
   TORCH_CHECK(!s.eval.splits.empty(), path, ": eval.splits must name at least one benchmark file");
   for (auto& [name, file] : s.eval.splits) file = resolve_path(s, file);
@@ -333,7 +313,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
     const auto node = r.node("baselines");
     TORCH_CHECK(node.IsSequence(), at(path, node), "baselines must be a list of {name, path}");
     for (size_t i = 0; i < node.size(); ++i) {
-      Reader b(path, node[i], "baselines[" + std::to_string(i) + "]", {"name", "path"});
+      Reader b(ctx, node[i], "baselines[" + std::to_string(i) + "]", {"name", "path"});
       Baseline base{b.get<std::string>("name", ""), b.get<std::string>("path", "")};
       TORCH_CHECK(!base.name.empty() && !base.path.empty(), at(path, node[i]), "baselines[", i,
                   "] needs a name and a path");

@@ -36,7 +36,7 @@ std::map<std::string, eval::EvalReport> evaluate_model(const Suite& suite, const
   const auto reader = eval_reader(suite);
   train::ModelSpec spec = reader.student;
   spec.path = dir;
-  auto model = model::load_pretrained(dir, model::LoadOptions{model::dtype_from_name(spec.dtype, "dtype"), at::kCPU});
+  auto model = model::load_pretrained(dir, model::LoadOptions{model::scalar_type(spec.dtype), at::kCPU});
   model->eval();
   const auto format = train::load_prompt_format(spec, reader.data, suite.path + ": student.chat_template");
   const auto verifier = eval::make_verifier(suite.eval.verifier);

@@ -78,7 +78,7 @@ class Loader {
         TORCH_CHECK(false, "rollout.refinement_template: ", e.what());
       }
     }
-    out_.opsd = r.refiner == "student";
+    out_.opsd = r.refiner == Refiner::kStudent;
     TORCH_CHECK(!out_.opsd || out_.refinement, "rollout.refiner: student (OPSD) needs rollout.refinement_template, "
                 "which puts the reference solution in the refiner's and the teacher side's context");
   }
@@ -183,7 +183,7 @@ class Loader {
     const bool student_init = path.empty();
     if (student_init) path = c_.student.path;
     TORCH_CHECK(fs::is_directory(path), key, ": no model directory at '", path, "'");
-    const auto dtype = model::dtype_from_name(c_.student.dtype, "student.dtype");
+    const auto dtype = model::scalar_type(c_.student.dtype);
     out_.reference = model::load_pretrained(path, model::LoadOptions{dtype, at::kCPU});
     freeze(out_.reference);
     const int64_t student_vocab = out_.student->config().vocab_size;
@@ -205,7 +205,7 @@ model::CausalLM load_model(const ModelSpec& spec, const std::string& key) {
   TORCH_CHECK(fs::is_directory(spec.path), key, ".path: no model directory at '", spec.path,
               "' (create one with opd-make-tiny, or point to an HF model directory)");
   return model::load_pretrained(spec.path,
-                                model::LoadOptions{model::dtype_from_name(spec.dtype, key + ".dtype"), at::kCPU});
+                                model::LoadOptions{model::scalar_type(spec.dtype), at::kCPU});
 }
 
 RunResources load_run_resources(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective) {
@@ -222,7 +222,7 @@ rollout::TrajectoryWriter make_trajectory_writer(const TrainConfig& config, Traj
   settings.sampling = {{r.temperature, r.top_k, r.top_p, r.min_p}, r.max_new_tokens};
   settings.prefix.max_length = r.teacher_prefix_length;
   settings.prefix.anneal_steps = r.teacher_prefix_anneal_steps > 0 ? r.teacher_prefix_anneal_steps : config.steps;
-  settings.prefix.uniform = r.teacher_prefix_sampling == "uniform";
+  settings.prefix.uniform = r.teacher_prefix_sampling == TeacherPrefixSampling::kUniform;
   settings.seed = config.seed;
   settings.world_size = world_size;
   rollout::TrajectorySources sources;

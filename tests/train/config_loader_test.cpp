@@ -141,9 +141,9 @@ TEST(ConfigLoader, SmokeRecipeParses) {
   EXPECT_EQ(c.log_every, 1);
   EXPECT_EQ(c.save_every, 0);
   EXPECT_EQ(c.student.path, "runs/smoke/models/student");
-  EXPECT_EQ(c.student.dtype, "float32");
+  EXPECT_EQ(c.student.dtype, model::ComputeDtype::kFloat32);
   EXPECT_EQ(c.teacher.path, "runs/smoke/models/teacher");
-  EXPECT_EQ(c.teacher.dtype, "float32");
+  EXPECT_EQ(c.teacher.dtype, model::ComputeDtype::kFloat32);
   EXPECT_EQ(c.data.train_path, "configs/smoke/prompts.jsonl");
   EXPECT_EQ(c.data.prompts_per_step, 8);
   EXPECT_EQ(c.data.samples_per_prompt, 2);
@@ -208,7 +208,7 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
       {recipe("optim:\n  lr: 1.0e-3\n  lrr: 3\n"),
        {},
        {"r.yaml:6: ", "optim.lrr: unknown key (allowed: lr, weight_decay, betas, eps, grad_clip, "
-                      "warmup_steps, schedule, min_lr_ratio, zero_stage)"}},
+                      "warmup_steps, warmup_ratio, schedule, min_lr_ratio, zero_stage)"}},
       {"student: {path: s, dtyp: float32}\n" + recipe().substr(19),
        {},
        {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, chat_template)"}},
@@ -329,7 +329,7 @@ TEST(ConfigLoader, OverridesChangeValues) {
   EXPECT_EQ(c.objective.kind, ObjectiveKind::kOpd);
   EXPECT_EQ(c.rollout.top_k, 50);
   EXPECT_FALSE(c.data.shuffle);
-  EXPECT_EQ(c.student.dtype, "bfloat16");
+  EXPECT_EQ(c.student.dtype, model::ComputeDtype::kBfloat16);
   EXPECT_EQ(c.student.path, "s");
   EXPECT_EQ(c.run_dir, "runs/a=b");  // split at the first '='
   EXPECT_EQ(c.seed, 7u);
@@ -346,7 +346,7 @@ TEST(ConfigLoader, LaterOverrideWins) {
   const TrainConfig s = parse_train_config(recipe(), kWhere,
                                            {"student={path: a, dtype: float16}", "student.path=b"});
   EXPECT_EQ(s.student.path, "b");
-  EXPECT_EQ(s.student.dtype, "float16");
+  EXPECT_EQ(s.student.dtype, model::ComputeDtype::kFloat16);
 
   // A bad value overridden by a good one is not an error.
   EXPECT_EQ(parse_train_config(recipe(), kWhere, {"steps=0", "steps=2"}).steps, 2);
@@ -432,10 +432,8 @@ TEST(ConfigLoader, YamlRoundTrips) {
   c.dist_timeout_s = 30;
   c.activation_checkpointing = true;
   c.dist_bucket_mb = 0.5;
-  c.student.path = "/m/student dir";
-  c.student.dtype = "bfloat16";
-  c.teacher.path = "true";  // a path YAML would read as a bool if unquoted
-  c.teacher.dtype = "float16";
+  c.student = {"/m/student dir", model::ComputeDtype::kBfloat16};
+  c.teacher = {"true", model::ComputeDtype::kFloat16};  // a path YAML would read as a bool if unquoted
   c.data.train_path = "123";          // ... or as a number
   c.data.prompts_per_step = 5;
   c.data.samples_per_prompt = 4;
@@ -904,18 +902,18 @@ TEST(ConfigLoader, MethodRecipesParse) {
     EXPECT_EQ(c.steps, 200);
     EXPECT_EQ(c.micro_batch_size, 4);
     EXPECT_EQ(c.student.path, "models/Qwen3-1.7B");
-    EXPECT_EQ(c.student.dtype, "bfloat16");
+    EXPECT_EQ(c.student.dtype, model::ComputeDtype::kBfloat16);
     // The rollouts the method trains on: teacher-prefix guidance for TrOPD,
     // refinement for TRD (by the teacher, or in OPSD by the frozen student).
     const bool tropd = c.objective.kind == ObjectiveKind::kTropd, opsd = method == "trd_opsd";
     EXPECT_EQ(c.rollout.teacher_prefix_length, tropd ? 8096 : 0);
     if (tropd) {
-      EXPECT_EQ(c.rollout.teacher_prefix_sampling, "uniform");
+      EXPECT_EQ(c.rollout.teacher_prefix_sampling, TeacherPrefixSampling::kUniform);
     }
     EXPECT_EQ(c.rollout.refinement_template, c.objective.kind == ObjectiveKind::kTrd ? "math" : "");
-    EXPECT_EQ(c.rollout.refiner, opsd ? "student" : "teacher");
+    EXPECT_EQ(c.rollout.refiner, opsd ? Refiner::kStudent : Refiner::kTeacher);
     EXPECT_EQ(c.teacher.path, opsd ? "models/Qwen3-1.7B" : "models/Qwen3-8B");
-    EXPECT_EQ(c.teacher.dtype, "bfloat16");
+    EXPECT_EQ(c.teacher.dtype, model::ComputeDtype::kBfloat16);
     EXPECT_EQ(c.data.train_path, opsd ? "data/math_prompts_with_solutions.jsonl" : "data/math_prompts.jsonl");
     EXPECT_EQ(c.data.prompts_per_step, 128);
     EXPECT_EQ(c.data.samples_per_prompt, 4);
@@ -942,7 +940,7 @@ TEST(ConfigLoader, OpsdNeedsNoTeacherBlock) {
   auto c = parse_train_config("student: {path: s}\ndata: {train: d.jsonl}\nrollout: {refiner: student}\n"
                               "objective: {name: trd}\n", "r.yaml", {});
   EXPECT_EQ(c.teacher.path, "s");
-  EXPECT_EQ(c.rollout.refiner, "student");
+  EXPECT_EQ(c.rollout.refiner, Refiner::kStudent);
   opd::testing::expect_error(
       [] { parse_train_config("student: {path: s}\ndata: {train: d.jsonl}\n", "r.yaml", {}); },
       {"teacher.path: missing required key"});
@@ -967,9 +965,9 @@ TEST(ConfigLoader, TeachersByDomainParse) {
   EXPECT_TRUE(c.teacher.path.empty()) << "no default teacher was given";
   ASSERT_EQ(c.teachers.size(), 2u);
   EXPECT_EQ(c.teachers.at("math").path, "/m/math");
-  EXPECT_EQ(c.teachers.at("math").dtype, "bfloat16");
+  EXPECT_EQ(c.teachers.at("math").dtype, model::ComputeDtype::kBfloat16);
   EXPECT_EQ(c.teachers.at("code").path, "/m/code");
-  EXPECT_EQ(c.teachers.at("code").dtype, "float32") << "omitted keys take the teacher defaults";
+  EXPECT_EQ(c.teachers.at("code").dtype, model::ComputeDtype::kFloat32) << "omitted keys take the teacher defaults";
 
   // With a default teacher too, and a domain added from the command line.
   const auto d = parse_train_config(recipe("teachers: {math: {path: /m/math}}\n"), kWhere,
@@ -977,7 +975,7 @@ TEST(ConfigLoader, TeachersByDomainParse) {
   EXPECT_EQ(d.teacher.path, "t");
   ASSERT_EQ(d.teachers.size(), 2u);
   EXPECT_EQ(d.teachers.at("code").path, "/m/code");
-  EXPECT_EQ(d.teachers.at("code").dtype, "float16");
+  EXPECT_EQ(d.teachers.at("code").dtype, model::ComputeDtype::kFloat16);
 
   // The resolved form reads back the same, with and without a default teacher.
   for (const TrainConfig* cfg : {&c, &d}) {
@@ -1024,7 +1022,7 @@ TEST(ConfigLoader, LoraParsesAndChecksItsKeys) {
       {recipe("lora: {rank: 4, targets: [q_proj, q_proj]}\n"), {}, {"lora.targets[1]", "listed twice"}},
       {recipe("lora: {rank: 4, targets: []}\n"), {}, {"lora.targets", "non-empty list"}},
       {recipe("lora: {rank: 4, size: 3}\n"), {}, {"lora.size", "unknown key"}},
-      {recipe("optim: {zero_stage: 2}\n"), {}, {"optim.zero_stage", "must be 0 or 1"}},
+      {recipe("optim: {zero_stage: 2}\n"), {}, {"optim.zero_stage must be in [0, 1], got 2"}},
   });
 }
 

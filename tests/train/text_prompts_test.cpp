@@ -120,7 +120,7 @@ std::string write_refinement(const ScratchDir& dir) {
   return path;
 }
 
-TrainConfig trd_config(const ScratchDir& dir, const std::string& refiner) {
+TrainConfig trd_config(const ScratchDir& dir, Refiner refiner) {
   auto c = text_config(dir, 1);
   std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"2+3=5\"}\n"
                                        "{\"prompt\": \"add 7 and 8.\", \"solution\": \"7+8=15\"}\n";
@@ -135,7 +135,7 @@ TrainConfig trd_config(const ScratchDir& dir, const std::string& refiner) {
 // student's own context never holds it.
 TEST(Refinement, OpsdTeacherSideSeesThePrivilegedContextAndTheStudentDoesNot) {
   ScratchDir dir("opd-opsd");
-  const auto c = trd_config(dir, "student");
+  const auto c = trd_config(dir, Refiner::kStudent);
   Metrics m;
   const auto r = StepTrajectories(c).write(0, &m);
   auto tok = tokenizer::load_tokenizer(dir / "student");
@@ -157,7 +157,7 @@ TEST(Refinement, OpsdTeacherSideSeesThePrivilegedContextAndTheStudentDoesNot) {
 // With a teacher: it scores the refined response behind its own prompt, no solution.
 TEST(Refinement, TeacherRefinesAndScoresWithoutThePrivilegedText) {
   ScratchDir dir("opd-trd");
-  const auto c = trd_config(dir, "teacher");
+  const auto c = trd_config(dir, Refiner::kTeacher);
   const auto r = StepTrajectories(c).write(0);
   auto tok = tokenizer::load_tokenizer(dir / "teacher");
   for (const auto& context : r.teacher_prompts) EXPECT_EQ(tok->decode(context).find("hint:"), std::string::npos);
@@ -166,10 +166,10 @@ TEST(Refinement, TeacherRefinesAndScoresWithoutThePrivilegedText) {
 
 TEST(Refinement, OpsdNeedsATemplateTextAndSolutions) {
   ScratchDir dir("opd-opsd-bad");
-  auto c = trd_config(dir, "student");
+  auto c = trd_config(dir, Refiner::kStudent);
   c.rollout.refinement_template = "";
   expect_error([&] { Trainer t(c); }, {"rollout.refiner: student", "refinement_template"});
-  c = trd_config(dir, "student");
+  c = trd_config(dir, Refiner::kStudent);
   std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"5\"}\n{\"prompt\": \"x\"}\n";
   expect_error([&] { Trainer t(c); }, {"text.jsonl:2", "'solution'"});
   c.rollout.refinement_template = "no_such_template";

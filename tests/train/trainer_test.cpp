@@ -197,5 +197,17 @@ TEST(LrSchedule, WarmupThenCosineToFloor) {
   EXPECT_DOUBLE_EQ(learning_rate(o, 12, 14), 1.0);
 }
 
+TEST(LrSchedule, WarmupRatioIsAFractionOfTheRun) {
+  OptimConfig o;
+  o.lr = 1.0;
+  o.warmup_ratio = 0.25;  // ceil(0.25 * 14) = 4 steps, as warmup_steps: 4
+  o.schedule = LrSchedule::kCosine;
+  o.min_lr_ratio = 0.1;
+  EXPECT_DOUBLE_EQ(learning_rate(o, 0, 14), 0.25);
+  EXPECT_NEAR(learning_rate(o, 9, 14), 0.55, 1e-12);
+  o.warmup_steps = 2;  // steps win over the ratio
+  EXPECT_DOUBLE_EQ(learning_rate(o, 0, 14), 0.5);
+}
+
 }  // namespace
 }  // namespace opd::train

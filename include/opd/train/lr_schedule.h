@@ -1,4 +1,5 @@
-// Learning rate at a step: linear warmup, then constant or cosine decay.
+// Learning rate at a step: linear warmup (warmup_steps, else warmup_ratio of
+// the run), then constant or cosine decay.
 #pragma once
 
 #include "opd/train/train_config.h"
