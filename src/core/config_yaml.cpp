@@ -156,22 +156,27 @@ void check_map(const Context& ctx, const YAML::Node& node, const std::string& pa
               " must be a map", keys.empty() ? "" : " (keys: " + join(keys) + ")", ", got ", describe(node));
 }
 
-int64_t read_int(const YAML::Node& node, const std::string& where) {
+namespace {
+
+// An unquoted scalar `parse` accepts, else one error naming `what` it must be.
+template <typename T, typename Parse>
+T read_scalar(const YAML::Node& node, const std::string& where, const char* what, Parse parse) {
   bool out_of_range = false;
-  std::optional<int64_t> v;
-  if (node.IsScalar() && !is_quoted(node)) v = parse_int64(node.Scalar(), &out_of_range);
-  TORCH_CHECK(v.has_value(), where, " must be an integer, got ", describe(node),
+  std::optional<T> v;
+  if (node.IsScalar() && !is_quoted(node)) v = parse(node.Scalar(), &out_of_range);
+  TORCH_CHECK(v.has_value(), where, " must be ", what, ", got ", describe(node),
               out_of_range ? " (out of range)" : quoted_note(node));
   return *v;
 }
 
+}  // namespace
+
+int64_t read_int(const YAML::Node& node, const std::string& where) {
+  return read_scalar<int64_t>(node, where, "an integer", parse_int64);
+}
+
 double read_number(const YAML::Node& node, const std::string& where) {
-  bool out_of_range = false;
-  std::optional<double> v;
-  if (node.IsScalar() && !is_quoted(node)) v = parse_number(node.Scalar(), &out_of_range);
-  TORCH_CHECK(v.has_value(), where, " must be a number, got ", describe(node),
-              out_of_range ? " (out of range)" : quoted_note(node));
-  return *v;
+  return read_scalar<double>(node, where, "a number", parse_number);
 }
 
 bool read_bool(const YAML::Node& node, const std::string& where) {

@@ -36,6 +36,15 @@ void rows(std::ostringstream& out, const config::Schema<S>& schema, const S& def
   out << "\n";
 }
 
+// A section: its heading, the prose that says what it is ("" for none), its table.
+template <typename S>
+void section(std::ostringstream& out, const std::string& heading, const std::string& intro,
+             const config::Schema<S>& schema, const S& defaults, const std::vector<std::string>& prefixes) {
+  out << "## " << heading << "\n\n";
+  if (!intro.empty()) out << intro << "\n\n";
+  rows(out, schema, defaults, prefixes);
+}
+
 void objective_table(std::ostringstream& out) {
   const ObjectiveConfig shared;
   out << "| name | what it trains | option keys (default) |\n|---|---|---|\n";
@@ -72,37 +81,33 @@ std::string config_reference_markdown() {
          "A recipe is one YAML map; unknown keys are errors. `opd-train --set section.key=value` overrides one "
          "key (e.g. `--set optim.lr=3e-4`). A default of *required* means the loader refuses a recipe without "
          "the key.\n\n";
-  out << "## Top level\n\n";
-  rows(out, train_schema(), d, {""});
-  out << "## `student` / `teacher` (ModelSpec)\n\n"
-         "A model the run loads: an HF model directory. `teacher` scores (and, where the objective asks, "
-         "writes) every row; with `teachers` it is the default for domains not listed there, and may be left "
-         "out when every prompt's domain has its own. With `rollout.refiner: student` (OPSD) there is no "
-         "teacher: the frozen initial student is one.\n\n";
-  rows(out, model_spec_schema(), d.student, {"student", "teacher"});
-  out << "## `teachers` (map of ModelSpec)\n\n"
-         "A teacher per prompt domain (the `domain` of each prompt line), e.g. `teachers: {math: {path: "
-         "/models/math}, code: {path: /models/code}}`; each entry takes the keys of `student`.\n\n";
-  rows(out, model_spec_schema(), d.teacher, {"teachers.<domain>"});
-  out << "## `data` (DataConfig)\n\n";
-  rows(out, data_schema(), d.data, {"data"});
-  out << "## `rollout` (RolloutConfig)\n\n"
-         "Sampling (`opd-generate` and `opd-eval` share these checks for their flags), TrOPD's teacher-prefix "
-         "guidance (the cap on the prefix length anneals as L (1 + cos(pi step / S)) / 2) and TRD's "
-         "refinement. `teacher_prefix_length` may not exceed `max_new_tokens`.\n\n";
-  rows(out, rollout_schema(), d.rollout, {"rollout"});
-  out << "## `lora` (LoraConfig)\n\n"
-         "LoRA on the student: only the adapters train; saved models have them merged.\n\n";
-  rows(out, lora_schema(), d.lora, {"lora"});
-  out << "## `optim` (OptimConfig)\n\n";
-  rows(out, optim_schema(), d.optim, {"optim"});
-  out << "## `objective` (ObjectiveConfig)\n\n"
-         "`objective.name` picks one of the [objectives](#objectives) (default `opd`), which decides the "
-         "defaults and which of the options below the section may hold; `normalization` is accepted by "
-         "every objective. `sum` takes `terms`: a non-empty list of objective maps, each with a `weight` "
-         "(number > 0, default 1.0) and a `name` (not `sum`), and that objective's options but not "
-         "`normalization`, which is the whole objective's.\n\n";
-  rows(out, opd::objective_option_schema(), d.objective, {"objective"});
+  section(out, "Top level", "", train_schema(), d, {""});
+  section(out, "`student` / `teacher` (ModelSpec)",
+          "A model the run loads: an HF model directory. `teacher` scores (and, where the objective asks, "
+          "writes) every row; with `teachers` it is the default for domains not listed there, and may be left "
+          "out when every prompt's domain has its own. With `rollout.refiner: student` (OPSD) there is no "
+          "teacher: the frozen initial student is one.",
+          model_spec_schema(), d.student, {"student", "teacher"});
+  section(out, "`teachers` (map of ModelSpec)",
+          "A teacher per prompt domain (the `domain` of each prompt line), e.g. `teachers: {math: {path: "
+          "/models/math}, code: {path: /models/code}}`; each entry takes the keys of `student`.",
+          model_spec_schema(), d.teacher, {"teachers.<domain>"});
+  section(out, "`data` (DataConfig)", "", data_schema(), d.data, {"data"});
+  section(out, "`rollout` (RolloutConfig)",
+          "Sampling (`opd-generate` and `opd-eval` share these checks for their flags), TrOPD's teacher-prefix "
+          "guidance (the cap on the prefix length anneals as L (1 + cos(pi step / S)) / 2) and TRD's "
+          "refinement. `teacher_prefix_length` may not exceed `max_new_tokens`.",
+          rollout_schema(), d.rollout, {"rollout"});
+  section(out, "`lora` (LoraConfig)", "LoRA on the student: only the adapters train; saved models have them merged.",
+          lora_schema(), d.lora, {"lora"});
+  section(out, "`optim` (OptimConfig)", "", optim_schema(), d.optim, {"optim"});
+  section(out, "`objective` (ObjectiveConfig)",
+          "`objective.name` picks one of the [objectives](#objectives) (default `opd`), which decides the "
+          "defaults and which of the options below the section may hold; `normalization` is accepted by "
+          "every objective. `sum` takes `terms`: a non-empty list of objective maps, each with a `weight` "
+          "(number > 0, default 1.0) and a `name` (not `sum`), and that objective's options but not "
+          "`normalization`, which is the whole objective's.",
+          opd::objective_option_schema(), d.objective, {"objective"});
   out << "## Objectives\n\n"
          "Every objective accepts `name` and `normalization`; besides those, only the option keys listed "
          "here (any other key is an error). Defaults in bold are the objective's own; a range after the "
