@@ -45,7 +45,6 @@ Trajectories TrajectoryWriter::write(int64_t step, const std::vector<int64_t>& r
   Trajectories out = prompts_of(rows);
   std::vector<std::vector<int64_t>> prompts;
   for (int64_t i : rows) prompts.push_back((*sources_.dataset)[i].ids);
-  const uint64_t teacher_seed = draw_seed(settings_.seed, SeedStream::kTeacherRollout, step);
   sources_.student->eval();
 
   RolloutBatch& batch = out.batch;
@@ -59,6 +58,7 @@ Trajectories TrajectoryWriter::write(int64_t step, const std::vector<int64_t>& r
       generated = batch.response_lengths.sum().item<double>();
       break;
     case Trajectory::kTeacher: {  // SeqKD: the teacher's samples are the off-policy targets
+      const uint64_t teacher_seed = draw_seed(settings_.seed, SeedStream::kTeacherRollout, step);
       const auto written = sources_.teachers->generate(out.teacher_prompts, out.row_teacher, [&](const Teacher& t) {
         return teacher_generation(t, teacher_seed, first_row);
       });

@@ -2,10 +2,8 @@
 #include "support/test_support.h"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <csignal>
 #include <filesystem>
 #include <stdexcept>
 
@@ -75,15 +73,8 @@ TEST(AtomicFile, AFailingWriteThrowsAndLeavesTheTargetUntouched) {
   ScratchDir dir("opd-atomic");
   const std::string path = dir / "f.bin";
   write_file_atomically(path, "old");
-  struct rlimit saved {};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  struct rlimit small = saved;
-  small.rlim_cur = 4096;
-  auto* previous_handler = std::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-  const std::string message = opd::testing::error_message([&] { write_file_atomically(path, std::string(1 << 16, 'x')); });
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, previous_handler);
+  const std::string message =
+      opd::testing::error_under_file_size_limit([&] { write_file_atomically(path, std::string(1 << 16, 'x')); });
   EXPECT_NE(message.find(path + ": cannot write (writing "), std::string::npos) << message;
   EXPECT_NE(message.find("File too large"), std::string::npos) << message;
   EXPECT_EQ(read_file_bytes(path), "old");

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
 
 #include "model/tensor_maps.h"
 #include "support/test_support.h"
@@ -358,16 +356,8 @@ TEST(Safetensors, WriteFailingMidwayRemovesTheTemporaryFile) {
   write_safetensors(path, {{"a", at::ones({4})}});
   const std::string before = read_file_bytes(path);
 
-  struct rlimit saved {};
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
-  struct rlimit small = saved;
-  small.rlim_cur = 4096;
-  auto* previous_handler = std::signal(SIGXFSZ, SIG_IGN);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
   const std::string message =
-      error_message([&] { write_safetensors(path, {{"big", at::zeros({1 << 16})}}); });
-  ::setrlimit(RLIMIT_FSIZE, &saved);
-  std::signal(SIGXFSZ, previous_handler);
+      opd::testing::error_under_file_size_limit([&] { write_safetensors(path, {{"big", at::zeros({1 << 16})}}); });
 
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("failed"), std::string::npos) << message;

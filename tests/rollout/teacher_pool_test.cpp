@@ -2,10 +2,10 @@
 // the results back in row order, and each row's draws its own.
 #include "opd/rollout/teacher_pool.h"
 
-#include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
+#include "support/tiny_lm.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
@@ -19,22 +19,13 @@ namespace {
 
 using opd::testing::expect_error;
 
-model::CausalLM pool_model(uint64_t seed, double init_std) {
-  model::TinyModelSpec spec;
-  spec.vocab_size = 64;
-  spec.seed = seed;
-  spec.init_std = init_std;
-  spec.embed_std = 0.3;
-  return model::make_tiny_model(spec);
-}
-
 const std::vector<std::vector<int64_t>> kPoolPrompts = {{5, 9, 3}, {7}, {11, 2, 30, 4, 8}, {1, 1}, {40, 41, 42, 43}};
 const std::vector<int64_t> kRowTeacher = {0, 1, 1, 0, 1};
 
 TeacherPool two_teachers() {
   TeacherPool pool;
-  pool.add({"teachers.code", "mem:a", pool_model(1, 0.1), {}});
-  pool.add({"teachers.math", "mem:b", pool_model(3, 0.1), {}});
+  pool.add({"teachers.code", "mem:a", opd::testing::tiny_lm(1, 0.1, 0.3), {}});
+  pool.add({"teachers.math", "mem:b", opd::testing::tiny_lm(3, 0.1, 0.3), {}});
   return pool;
 }
 
@@ -49,7 +40,7 @@ at::Tensor row_logp(model::CausalLM& model, const RolloutBatch& batch, int64_t b
 
 TEST(TeacherPool, ScoresEachRowWithItsOwnTeacher) {
   auto pool = two_teachers();
-  auto student = pool_model(2, 0.02);
+  auto student = opd::testing::tiny_lm(2, 0.02, 0.3);
   GenerationConfig g;
   g.max_new_tokens = 6;
   g.seed = 7;

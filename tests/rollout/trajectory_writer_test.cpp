@@ -5,9 +5,9 @@
 #include "opd/rollout/trajectory_writer.h"
 
 #include "opd/core/seed_streams.h"
-#include "opd/model/tiny_model.h"
 #include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
+#include "support/tiny_lm.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -17,24 +17,15 @@
 namespace opd::rollout {
 namespace {
 
-model::CausalLM writer_model(uint64_t seed, double init_std, double embed_std) {
-  model::TinyModelSpec spec;
-  spec.vocab_size = 64;
-  spec.seed = seed;
-  spec.init_std = init_std;
-  spec.embed_std = embed_std;
-  return model::make_tiny_model(spec);
-}
-
 // Four dataset lines, each with a reference solution, all read by one teacher.
 struct Fixture {
   data::PromptFormat format;  // ids only: no tokenizer
   TeacherPool teachers;
   data::PromptDataset dataset;
-  model::CausalLM student = writer_model(2, 0.02, 0.02);  // near uniform: samples vary with the draws
+  model::CausalLM student = opd::testing::tiny_lm(2, 0.02, 0.02);  // near uniform: samples vary with the draws
 
   Fixture() {
-    teachers.add({"teacher", "mem:teacher", writer_model(1, 0.1, 0.3), {}});
+    teachers.add({"teacher", "mem:teacher", opd::testing::tiny_lm(1, 0.1, 0.3), {}});
     std::vector<data::Prompt> lines(4);
     for (int64_t i = 0; i < 4; ++i) {
       lines[i].ids = {1 + i, 9, 3 + 2 * i};

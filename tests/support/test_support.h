@@ -65,4 +65,9 @@ void write_file_bytes(const std::string& path, const std::string& bytes);
 // bound, then closed, socket): where a test's ranks can meet.
 int free_port();
 
+// The error message of fn run with the file size limit at `limit_bytes`
+// (SIGXFSZ ignored, so a write past it fails with "File too large"); the
+// limit is restored before returning.
+std::string error_under_file_size_limit(const std::function<void()>& fn, size_t limit_bytes = 4096);
+
 }  // namespace opd::testing

@@ -1,11 +1,11 @@
 // Multi-teacher distillation: each prompt's domain names its teacher, and a
 // run routes dataset rows by domain (the pool itself: rollout/teacher_pool_test).
 #include "opd/model/pretrained.h"
-#include "opd/model/tiny_model.h"
 #include "opd/rollout/generator.h"
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/trainer.h"
 #include "support/test_support.h"
+#include "support/tiny_lm.h"
 #include "train/smoke_setup.h"
 #include "train/step_trajectories.h"
 
@@ -22,19 +22,10 @@ namespace {
 using opd::testing::expect_error;
 using opd::testing::ScratchDir;
 
-model::CausalLM tiny(uint64_t seed, double init_std) {
-  model::TinyModelSpec spec;
-  spec.vocab_size = 64;
-  spec.seed = seed;
-  spec.init_std = init_std;
-  spec.embed_std = 0.3;
-  return model::make_tiny_model(spec);
-}
-
 // A recipe with teachers by domain: code and math (and optionally a default).
 TrainConfig domain_config(const ScratchDir& dir, bool default_teacher) {
   auto c = smoke_config(dir, 2);
-  auto math_teacher = tiny(3, 0.1);
+  auto math_teacher = opd::testing::tiny_lm(3, 0.1, 0.3);
   model::save_pretrained(math_teacher, dir / "math_teacher");
   c.teachers["code"] = c.teacher;
   c.teachers["math"] = c.teacher;
