@@ -4,6 +4,8 @@
 
 #include "opd/data/prompt_format.h"
 #include "opd/model/pretrained.h"
+#include "opd/dist/launch_env.h"
+#include "opd/model/device.h"
 #include "opd/train/prompt_formats.h"
 #include "opd/train/train_config.h"
 
@@ -30,12 +32,14 @@ inline std::map<std::string, model::ComputeDtype> dtype_by_name() {
 inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string& model_help) {
   app.add_option("--model", o.spec.path, model_help)->required();
   app.add_option("--dtype", o.spec.dtype, "compute dtype")->transform(CLI::CheckedTransformer(dtype_by_name()));
+  app.add_option("--device", o.spec.device, "auto (cuda:$LOCAL_RANK when a GPU is visible, else cpu) | cpu | cuda | cuda:N")
+      ->capture_default_str();
   app.add_option("--chat-template", o.spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
   app.add_option("--system-prompt", o.data.system_prompt, "system message for prompts without one");
   app.add_flag("--no-thinking", o.no_thinking, "Qwen3: turn thinking off");
 }
 
-// The model on the CPU in eval mode, and the format its prompts are read in.
+// The model on its device in eval mode, and the format its prompts are read in.
 struct LoadedModel {
   model::CausalLM model{nullptr};
   data::PromptFormat format;
@@ -44,8 +48,8 @@ struct LoadedModel {
 inline LoadedModel load_model(ModelOptions& o) {
   o.data.enable_thinking = !o.no_thinking;
   LoadedModel m;
-  m.model = model::load_pretrained(o.spec.path,
-                                   model::LoadOptions{model::scalar_type(o.spec.dtype), at::kCPU});
+  const auto device = model::resolve_device(o.spec.device, dist::read_launch_env().local_rank, "--device");
+  m.model = model::load_pretrained(o.spec.path, model::LoadOptions{model::scalar_type(o.spec.dtype), device});
   m.model->eval();
   m.format = train::load_prompt_format(o.spec, o.data, "--chat-template");
   return m;

@@ -6,6 +6,7 @@
 #include "cli_main.h"
 #include "opd/dist/communicator.h"
 #include "opd/dist/launch_env.h"
+#include "opd/model/device.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/config_reference.h"
@@ -74,7 +75,9 @@ int main(int argc, char** argv) {
     std::shared_ptr<opd::dist::Communicator> comm;
     if (env.distributed()) {
       if (env.rank != 0) spdlog::set_level(spdlog::level::warn);  // one progress line per run
-      comm = std::make_shared<opd::dist::Communicator>(env, at::kCPU, std::chrono::seconds(config.dist_timeout_s));
+      // NCCL when the student is on a GPU, Gloo on the CPU.
+      const auto device = opd::model::resolve_device(config.student.device, env.local_rank, "student.device");
+      comm = std::make_shared<opd::dist::Communicator>(env, device, std::chrono::seconds(config.dist_timeout_s));
     }
     opd::train::Trainer trainer(config, comm);
     if (resume) {

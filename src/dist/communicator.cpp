@@ -1,6 +1,7 @@
 #include "opd/dist/communicator.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
@@ -83,6 +84,8 @@ Communicator::Communicator(const LaunchEnv& env, at::Device device, std::chrono:
   try {
 #ifdef USE_C10D_NCCL
     if (device.is_cuda()) {
+      // NCCL's communicators and streams belong to the current device: make it this rank's GPU.
+      c10::impl::VirtualGuardImpl(device.type()).setDevice(device);
       auto options = c10d::ProcessGroupNCCL::Options::create();
       options->timeout = timeout;
       impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size, options);
@@ -134,6 +137,8 @@ void Communicator::start_heartbeat() {
     }
   });
 }
+
+at::Device Communicator::device() const { return impl_->device; }
 
 void Communicator::mark_progress(int64_t step) {
   const std::string v = std::to_string(step);
@@ -215,28 +220,32 @@ double Communicator::sum(double value, const std::string& what) { return sum(std
 
 std::vector<double> Communicator::sum(std::vector<double> values, const std::string& what) {
   if (env_.world_size == 1 || values.empty()) return values;
-  auto t = at::tensor(values, at::kDouble);
+  // On the group's device: NCCL reduces only CUDA tensors.
+  auto t = at::tensor(values, at::kDouble).to(impl_->device);
   try {
     std::vector<at::Tensor> one{t};
     impl_->run([&](auto& pg) { return pg.allreduce(one); })->wait();
   } catch (const std::exception& e) {
     fail(what, cause_of(e));
   }
-  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  const auto host = t.cpu();
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
 void Communicator::barrier(const std::string& what) {
   if (env_.world_size == 1) return;
   try {
-    impl_->run([](auto& pg) { return pg.barrier(); })->wait();
+    c10d::BarrierOptions options;
+    if (impl_->device.is_cuda()) options.device_ids = {impl_->device.index()};
+    impl_->run([&](auto& pg) { return pg.barrier(options); })->wait();
   } catch (const std::exception& e) {
     fail(what, cause_of(e));
   }
 }
 
 double Communicator::max(double value, const std::string& what) {
-  auto t = at::full({1}, value, at::kDouble);
   if (env_.world_size == 1) return value;
+  auto t = at::full({1}, value, at::TensorOptions().dtype(at::kDouble).device(impl_->device));
   try {
     std::vector<at::Tensor> one{t};
     c10d::AllreduceOptions options;

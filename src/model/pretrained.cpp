@@ -8,6 +8,8 @@
 #include "opd/model/projection.h"
 
 #include <ATen/core/grad_mode.h>
+#include <c10/core/DefaultDtype.h>
+#include <c10/core/ScalarTypeToTypeMeta.h>
 
 #include <filesystem>
 #include <sstream>
@@ -52,7 +54,20 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
   std::map<std::string, std::string> file_of;
   TensorMap stored = read_hf_weights(dir, &file_of);
 
-  CausalLM model(config);
+  // Built in the compute dtype, so a bf16 model never has an fp32 host copy;
+  // each weight then moves from the mapped file straight to its device.
+  CausalLM model{nullptr};
+  {
+    const auto previous = c10::get_default_dtype();
+    c10::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
+    try {
+      model = CausalLM(config);
+    } catch (...) {
+      c10::set_default_dtype(previous);
+      throw;
+    }
+    c10::set_default_dtype(previous);
+  }
   at::NoGradGuard no_grad;
   auto params = named_weights(model);
   for (auto& [name, param] : params) {
@@ -65,7 +80,8 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
                 shape_string(it->second.sizes()), " but config.json implies ", shape_string(param.sizes()));
     TORCH_CHECK(it->second.is_floating_point(), where, ": tensor '", name, "' has non-float dtype ",
                 it->second.scalar_type());
-    param.copy_(it->second);
+    // copy=true: the stored tensor may alias the read-only file mapping.
+    param.set_data(it->second.to(options.device, dtype, /*non_blocking=*/false, /*copy=*/true));
   }
   for (const auto& [name, tensor] : stored) {
     TORCH_CHECK(params.count(name) || ignorable(name, config), "model directory '", dir, "', ",

@@ -33,12 +33,15 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) {
     freqs[i] = static_cast<float>(f);
   }
   inv_freq_ = at::tensor(freqs, at::kFloat);
+  inv_freq_on_device_ = inv_freq_;
 }
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cos_sin(const at::Tensor& positions,
                                                            at::ScalarType dtype) const {
-  auto inv = inv_freq_.to(positions.device());
-  auto angles = positions.to(at::kFloat).unsqueeze(-1) * inv;  // [B, T, D/2]
+  if (!inv_freq_on_device_.defined() || inv_freq_on_device_.device() != positions.device()) {
+    inv_freq_on_device_ = inv_freq_.to(positions.device());
+  }
+  auto angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_on_device_;  // [B, T, D/2]
   auto emb = at::cat({angles, angles}, -1);
   return {emb.cos().to(dtype), emb.sin().to(dtype)};
 }

@@ -1,6 +1,7 @@
 #include "opd/ops/row_logprobs.h"
 
 #include "cuda_paths.h"
+#include "id_range.h"
 #include "logits_rows.h"
 #include "softmax_rows_cpu.h"
 
@@ -27,11 +28,7 @@ at::Tensor checked_ids(const at::Tensor& logits, const at::Tensor& ids, const ch
   TORCH_CHECK(ids.device() == logits.device(), op, ": ids on ", ids.device(), ", logits on ",
               logits.device());
   const int64_t V = logits.size(-1);
-  if (ids.numel() > 0) {
-    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
-    TORCH_CHECK(lo >= 0 && hi < V, op, ": ids ", ids.sizes(), " must lie in [0, ", V,
-                "), got values in [", lo, ", ", hi, "]");
-  }
+  check_ids_in_range(ids, V, op);
   int64_t rows = 1;
   for (int64_t i = 0; i < d - 1; ++i) rows *= logits.size(i);
   return ids.reshape({rows, ids.size(-1)}).contiguous();

@@ -2,6 +2,8 @@
 
 #include "opd/ops/token_logprob.h"
 
+#include "id_range.h"
+
 namespace opd::ops {
 
 at::Tensor topk_forward_kl(const at::Tensor& student_logits, const at::Tensor& topk_ids,
@@ -19,11 +21,7 @@ at::Tensor topk_forward_kl(const at::Tensor& student_logits, const at::Tensor& t
               topk_ids.scalar_type(), ", topk_logp ", topk_logp.sizes(), " ",
               topk_logp.scalar_type());
   const int64_t V = student_logits.size(-1);
-  if (topk_ids.numel() > 0) {
-    const int64_t lo = topk_ids.min().item<int64_t>(), hi = topk_ids.max().item<int64_t>();
-    TORCH_CHECK(lo >= 0 && hi < V, "topk_forward_kl: topk_ids ", topk_ids.sizes(),
-                " must lie in [0, ", V, "), got values in [", lo, ", ", hi, "]");
-  }
+  check_ids_in_range(topk_ids, V, "topk_forward_kl");
   auto teacher = topk_logp.detach().to(at::kFloat);
   if (!renormalize) return forward_kl_on_support(gather_logprobs(student_logits, topk_ids), teacher);
   // On the support alone: log-softmax over the K gathered logits, so no

@@ -75,7 +75,9 @@ train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std
   c.micro_batch_size = m.sft.batch;
   c.log_every = std::max<int64_t>(1, m.sft.steps / 5);
   c.keep_checkpoints = 1;
-  c.student = {start, model::ComputeDtype::kFloat32, suite.chat_template};
+  c.student.path = start;
+  c.student.dtype = model::ComputeDtype::kFloat32;
+  c.student.chat_template = suite.chat_template;
   c.teacher = c.student;  // sft on dataset solutions reads no teacher; the trainer still loads one
   c.data.train_path = tasks_file(suite, m.sft.domain.empty() ? "train" : "train." + m.sft.domain);
   c.data.prompts_per_step = m.sft.batch;

@@ -8,6 +8,7 @@
 #include "opd/train/answer_evaluation.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/prompt_formats.h"
+#include "opd/train/run_resources.h"
 #include "opd/train/trainer.h"
 
 #include <c10/util/Exception.h>
@@ -36,7 +37,7 @@ std::map<std::string, eval::EvalReport> evaluate_model(const Suite& suite, const
   const auto reader = eval_reader(suite);
   train::ModelSpec spec = reader.student;
   spec.path = dir;
-  auto model = model::load_pretrained(dir, model::LoadOptions{model::scalar_type(spec.dtype), at::kCPU});
+  auto model = train::load_model(spec, suite.path + ": student");  // on the device the rows train on
   model->eval();
   const auto format = train::load_prompt_format(spec, reader.data, suite.path + ": student.chat_template");
   const auto verifier = eval::make_verifier(suite.eval.verifier);

@@ -86,9 +86,12 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
   // The logits of the next token of every row in the cache, [rows, V].
   std::unique_ptr<model::KvCache> cache;
   at::Tensor logits;
+  // They stay on the model's device: sampling runs there, and only the drawn
+  // tokens and their log-probs come back to the host, once per step.
   auto last_logits = [&](const at::Tensor& hidden, const at::Tensor& index) {
     const auto n = hidden.size(0);
-    return model->project(hidden.index({at::arange(n, at::kLong).to(device), index.to(device)})).cpu();
+    return model->project(hidden.index({at::arange(n, at::TensorOptions().dtype(at::kLong).device(device)),
+                                        index.to(device)}));
   };
   if (config.use_cache && !in_cache.empty()) {
     auto rows = rows_tensor(in_cache);
@@ -117,7 +120,7 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     }
     // Draw for every row in the cache (finished ones are ignored): uniforms
     // keyed by each row's identity, not its place in the batch.
-    auto uniforms = ops::counter_uniform(identity.index_select(0, rows_tensor(in_cache)), config.seed, i);
+    auto uniforms = ops::counter_uniform(identity.index_select(0, rows_tensor(in_cache)).to(device), config.seed, i);
     auto sampled = ops::sample_tokens(logits, config.sampling, uniforms);
     const auto tokens_cpu = sampled.tokens.cpu(), logprobs_cpu = sampled.logprobs.cpu();
     const auto tokens = tokens_cpu.accessor<int64_t, 1>();
@@ -149,13 +152,13 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     auto pos = (prompt_len.index_select(0, rows_tensor(in_cache)) + i).unsqueeze(1);
     auto hidden = model->hidden_states(input.to(device), pos.to(device),
                                        at::tensor(valid, at::kLong).unsqueeze(1).to(device), cache.get());
-    logits = model->project(hidden.select(1, 0)).cpu();
+    logits = model->project(hidden.select(1, 0));
     if (still.size() * 4 <= in_cache.size() * 3) {
       std::vector<int64_t> keep;
       for (size_t r = 0; r < in_cache.size(); ++r) {
         if (!done[in_cache[r]]) keep.push_back(static_cast<int64_t>(r));
       }
-      auto keep_t = rows_tensor(keep);
+      auto keep_t = rows_tensor(keep).to(device);
       cache->keep_rows(keep_t);
       logits = logits.index_select(0, keep_t);
       in_cache = still;

@@ -61,10 +61,11 @@ TokenScores score_tokens(model::CausalLM& model, const RolloutBatch& batch,
     auto mb = batch.rows(b, std::min(batch.batch_size(), b + micro_batch));
     auto logits = aligned_model_logits(model, mb, request.vocab_size);
     auto s = score_logits(logits, aligned_targets(mb.tokens), request);
-    if (s.logprobs.defined()) logprobs.push_back(s.logprobs.cpu());
-    if (s.topk_ids.defined()) topk_ids.push_back(s.topk_ids.cpu());
-    if (s.topk_logp.defined()) topk_logp.push_back(s.topk_logp.cpu());
-    if (s.entropy.defined()) entropy.push_back(s.entropy.cpu());
+    // Kept on the scoring model's device; the loss moves them to the student's.
+    if (s.logprobs.defined()) logprobs.push_back(s.logprobs);
+    if (s.topk_ids.defined()) topk_ids.push_back(s.topk_ids);
+    if (s.topk_logp.defined()) topk_logp.push_back(s.topk_logp);
+    if (s.entropy.defined()) entropy.push_back(s.entropy);
   }
   return TokenScores{cat_defined(logprobs), cat_defined(topk_ids), cat_defined(topk_logp),
                      cat_defined(entropy)};

@@ -1,5 +1,7 @@
 #include "opd/train/run_resources.h"
 
+#include "opd/model/device.h"
+
 #include "opd/model/pretrained.h"
 #include "opd/objectives/registry.h"
 #include "opd/train/prompt_formats.h"
@@ -53,11 +55,12 @@ std::pair<std::string, std::string> configured_reference(const ObjectiveConfig& 
 // Loading in construction order; each step may check what the earlier ones loaded.
 class Loader {
  public:
-  Loader(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective, RunResources& out)
-      : c_(config), needs_(needs), objective_(objective), out_(out) {}
+  Loader(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective, int64_t local_rank,
+         RunResources& out)
+      : c_(config), needs_(needs), objective_(objective), local_rank_(local_rank), out_(out) {}
 
   void load() {
-    out_.student = load_model(c_.student, "student");
+    out_.student = load_model(c_.student, "student", local_rank_);
     out_.student_format = load_prompt_format(c_.student, c_.data, "student");
     load_refinement();
     load_teachers();
@@ -90,7 +93,8 @@ class Loader {
     if (out_.opsd) {
       // The student's initial weights, frozen, are the teacher and the refiner;
       // they read problems as the student does (plus the solution).
-      rollout::Teacher t{"teacher", c_.student.path, load_model(c_.student, "student"), out_.student_format};
+      rollout::Teacher t{"teacher", c_.student.path, load_model(c_.student, "student", local_rank_),
+                         out_.student_format};
       freeze(t.model);
       out_.teachers.add(std::move(t));
       spdlog::info("OPSD: the teacher is the student's initial weights with the reference solution in context");
@@ -99,7 +103,7 @@ class Loader {
     auto formats = load_teacher_formats(c_);
     const auto& student = out_.student->config();
     auto add = [&](const std::string& key, const ModelSpec& spec) {
-      rollout::Teacher t{key, spec.path, load_model(spec, key), std::move(formats.at(key))};
+      rollout::Teacher t{key, spec.path, load_model(spec, key, local_rank_), std::move(formats.at(key))};
       freeze(t.model);
       const int64_t sv = student.vocab_size, tv = t.model->config().vocab_size;
       if (sv < tv) {
@@ -184,7 +188,10 @@ class Loader {
     if (student_init) path = c_.student.path;
     TORCH_CHECK(fs::is_directory(path), key, ": no model directory at '", path, "'");
     const auto dtype = model::scalar_type(c_.student.dtype);
-    out_.reference = model::load_pretrained(path, model::LoadOptions{dtype, at::kCPU});
+    const auto device = c_.reference_device.empty()
+                            ? out_.student->device()
+                            : model::resolve_device(c_.reference_device, local_rank_, "reference_device");
+    out_.reference = model::load_pretrained(path, model::LoadOptions{dtype, device});
     freeze(out_.reference);
     const int64_t student_vocab = out_.student->config().vocab_size;
     TORCH_CHECK(out_.reference->config().vocab_size >= student_vocab, key, ": the reference model at '", path,
@@ -196,21 +203,23 @@ class Loader {
   const TrainConfig& c_;
   const ObjectiveNeeds& needs_;
   const std::string& objective_;
+  int64_t local_rank_;
   RunResources& out_;
 };
 
 }  // namespace
 
-model::CausalLM load_model(const ModelSpec& spec, const std::string& key) {
+model::CausalLM load_model(const ModelSpec& spec, const std::string& key, int64_t local_rank) {
   TORCH_CHECK(fs::is_directory(spec.path), key, ".path: no model directory at '", spec.path,
               "' (create one with opd-make-tiny, or point to an HF model directory)");
-  return model::load_pretrained(spec.path,
-                                model::LoadOptions{model::scalar_type(spec.dtype), at::kCPU});
+  const auto device = model::resolve_device(spec.device, local_rank, key + ".device");
+  return model::load_pretrained(spec.path, model::LoadOptions{model::scalar_type(spec.dtype), device});
 }
 
-RunResources load_run_resources(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective) {
+RunResources load_run_resources(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective,
+                                int64_t local_rank) {
   RunResources out;
-  Loader(config, needs, objective, out).load();
+  Loader(config, needs, objective, local_rank, out).load();
   return out;
 }
 

@@ -85,8 +85,11 @@ Trainer::Impl::Impl(TrainConfig c, std::shared_ptr<dist::Communicator> communica
   }
   objective = make_objective(config.objective);  // validates the objective block
   needs = objective->needs();
-  resources = load_run_resources(config, needs, std::string(objective->name()));
+  resources = load_run_resources(config, needs, std::string(objective->name()), comm ? comm->env().local_rank : 0);
   auto& student = resources.student;
+  TORCH_CHECK(!comm || comm->device() == student->device(), "student.device: the student is on ", student->device(),
+              " but this rank's process group reduces on ", comm->device(),
+              "; the gradients must be where the group reduces them");
   if (config.lora.rank > 0) add_student_lora();
   student->model->checkpoint_layers = config.activation_checkpointing;
   writer.emplace(make_trajectory_writer(config, needs.trajectory, resources, world));
@@ -180,9 +183,10 @@ Metrics Trainer::Impl::evaluate() {
   const auto s = rollout::score_token_logprobs(student, batch, config.micro_batch_size);
   rollout::ScoreRequest request;
   request.vocab_size = student->config().vocab_size;
-  const auto tau =
+  auto tau =
       resources.teachers.score(batch, t.row_teacher, t.teacher_contexts(), request, config.micro_batch_size).logprobs;
-  const auto mask = aligned_targets(batch.loss_mask);
+  const auto mask = aligned_targets(batch.loss_mask).to(s.device());
+  tau = tau.to(s.device());
   const double count = mask.sum().item<double>();
   Metrics m;
   m.add("kl_k1", ((s - tau) * mask).sum().item<double>(), count);

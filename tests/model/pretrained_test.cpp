@@ -4,6 +4,7 @@
 #include "opd/model/tiny_model.h"
 #include "support/test_support.h"
 
+#include <c10/core/DefaultDtype.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <ATen/core/grad_mode.h>
@@ -76,6 +77,26 @@ TEST(Pretrained, LoadRestoresEveryWeightAndDefaultsToConfigDtype) {
   EXPECT_EQ(loaded->dtype(), at::kBFloat16);
   model->to(at::kBFloat16);
   expect_same_weights(model, loaded);
+}
+
+TEST(Pretrained, LoadsStraightIntoTheAskedDtypeWithWeightsOfItsOwn) {
+  ScratchDir dir;
+  auto model = make_tiny_model(small_spec());  // fp32 on disk
+  save_pretrained(model, dir / "m");
+  auto loaded = load_pretrained(dir / "m", LoadOptions{at::kBFloat16, at::kCPU});
+  for (const auto& p : loaded->parameters()) EXPECT_EQ(p.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(c10::get_default_dtype_as_scalartype(), at::kFloat) << "loading must not change the default dtype";
+  model->to(at::kBFloat16);
+  expect_same_weights(model, loaded);
+  // Same dtype as the file: the weights are copies, not views of the mapping.
+  auto same = load_pretrained(dir / "m", LoadOptions{at::kFloat, at::kCPU});
+  {
+    at::NoGradGuard no_grad;
+    for (auto& p : same->parameters()) p.add_(1.0);
+  }
+  auto again = load_pretrained(dir / "m", LoadOptions{at::kFloat, at::kCPU});
+  auto fresh = make_tiny_model(small_spec());
+  expect_same_weights(fresh, again);
 }
 
 TEST(Pretrained, ShardedCheckpointLoadsSameAsUnsharded) {

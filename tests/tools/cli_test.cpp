@@ -205,7 +205,9 @@ std::string make_char_model(const ScratchDir& dir, const std::string& name, int 
 std::vector<int64_t> greedy_response(const std::string& model_dir, const std::string& prompt, int64_t max_new_tokens,
                                      std::string* text) {
   auto model = model::load_pretrained(model_dir);
-  train::ModelSpec spec{model_dir, model::ComputeDtype::kFloat32, "qwen3"};
+  train::ModelSpec spec;
+  spec.path = model_dir;
+  spec.chat_template = "qwen3";
   const auto format = train::load_prompt_format(spec, train::DataConfig{}, "chat_template");
   rollout::GenerationConfig g;
   g.sampling.temperature = 0;

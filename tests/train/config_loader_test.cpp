@@ -211,7 +211,7 @@ TEST(ConfigLoader, UnknownKeysAreErrors) {
                       "warmup_steps, warmup_ratio, schedule, min_lr_ratio, zero_stage)"}},
       {"student: {path: s, dtyp: float32}\n" + recipe().substr(19),
        {},
-       {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, chat_template)"}},
+       {"r.yaml:1: ", "student.dtyp: unknown key (allowed: path, dtype, device, chat_template)"}},
       {recipe("", "data: {train: d.jsonl, prompts: 3}\n"), {}, {"r.yaml:3: ", "data.prompts: unknown key"}},
       {recipe("rollout: {top_n: 3}\n"), {}, {"rollout.top_n: unknown key"}},
       {recipe("objective: {name: opd, lamda: 1}\n"),

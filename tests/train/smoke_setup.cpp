@@ -6,7 +6,7 @@
 
 namespace opd::train {
 
-TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps) {
+TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps, const std::vector<std::string>& overrides) {
   model::TinyModelSpec teacher;
   teacher.vocab_size = 64;
   teacher.seed = 1;
@@ -20,10 +20,11 @@ TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps) {
   auto s = model::make_tiny_model(student);
   model::save_pretrained(t, dir / "teacher");
   model::save_pretrained(s, dir / "student");
-  return load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml",
-                           {"student.path=" + (dir / "student"), "teacher.path=" + (dir / "teacher"),
-                            "data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl",
-                            "run_dir=" + (dir / "run"), "steps=" + std::to_string(steps)});
+  std::vector<std::string> all = {"student.path=" + (dir / "student"), "teacher.path=" + (dir / "teacher"),
+                                  "data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl",
+                                  "run_dir=" + (dir / "run"), "steps=" + std::to_string(steps)};
+  all.insert(all.end(), overrides.begin(), overrides.end());
+  return load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml", all);
 }
 
 }  // namespace opd::train

@@ -7,11 +7,15 @@
 #include "support/test_support.h"
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace opd::train {
 
 // Writes the two models to `dir`/teacher and `dir`/student and returns the
-// recipe pointed at them, its run in `dir`/run, with `steps` steps.
-TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps);
+// recipe pointed at them, its run in `dir`/run, with `steps` steps and then
+// `overrides` ("objective.name=tropd", as --set) applied.
+TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps,
+                         const std::vector<std::string>& overrides = {});
 
 }  // namespace opd::train

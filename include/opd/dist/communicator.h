@@ -28,6 +28,8 @@ class Communicator {
   int64_t rank() const { return env_.rank; }
   int64_t world_size() const { return env_.world_size; }
   const LaunchEnv& env() const { return env_; }
+  // Where its collectives run: a CUDA device (NCCL) or the CPU (Gloo).
+  at::Device device() const;
 
   // An all-reduce (sum) started without waiting: `flat` (one contiguous
   // tensor) holds the sum once wait() returns.

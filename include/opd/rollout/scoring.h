@@ -41,12 +41,12 @@ TokenScores score_logits(const at::Tensor& logits, const at::Tensor& targets,
 
 // One pass of `model` over `batch`, `micro_batch` rows at a time without
 // gradient, so [B, T, V] logits never exist for the whole batch. Results are
-// fp32 / int64 on the CPU. Throws when micro_batch <= 0, or when the request's
+// fp32 / int64 on the model's device. Throws when micro_batch <= 0, or when the request's
 // vocab_size or topk does not fit the model's vocabulary.
 TokenScores score_tokens(model::CausalLM& model, const RolloutBatch& batch,
                          const ScoreRequest& request, int64_t micro_batch);
 
-// Log-probs of every token under `model`, aligned: [B, T-1] fp32 on the CPU
+// Log-probs of every token under `model`, aligned: [B, T-1] fp32 on its device
 // (score_tokens with only log-probs asked for).
 at::Tensor score_token_logprobs(model::CausalLM& model, const RolloutBatch& batch,
                                 int64_t micro_batch, int64_t vocab_size = 0);

@@ -34,17 +34,19 @@ struct RunResources {
 };
 
 // Loads everything `config` names for an objective with `needs` (`objective`
-// names it in errors); throws one clear error on a bad model directory,
+// names it in errors), each model on its configured device ("auto" is
+// cuda:`local_rank` when a GPU is visible); throws one clear error on a bad model directory,
 // prompt file, template, or a vocabulary the objective cannot use (a teacher
 // smaller than the student, top_k above the vocabulary).
-RunResources load_run_resources(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective);
+RunResources load_run_resources(const TrainConfig& config, const ObjectiveNeeds& needs, const std::string& objective,
+                                int64_t local_rank = 0);
 
 // The trajectory writer of a run of world_size ranks over `resources`
 // (which must outlive it).
 rollout::TrajectoryWriter make_trajectory_writer(const TrainConfig& config, Trajectory trajectory,
                                                  RunResources& resources, int64_t world_size = 1);
 
-// Loads the HF model directory of `spec`; `key` names it in errors.
-model::CausalLM load_model(const ModelSpec& spec, const std::string& key);
+// Loads the HF model directory of `spec` onto its device; `key` names it in errors.
+model::CausalLM load_model(const ModelSpec& spec, const std::string& key, int64_t local_rank = 0);
 
 }  // namespace opd::train

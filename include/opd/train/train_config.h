@@ -50,6 +50,8 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
 #define OPD_MODEL_SPEC_FIELDS(X)                                                                       \
   X(std::string, path, "path", "", required(), "HF model directory, e.g. /models/Qwen3-1.7B")         \
   X(model::ComputeDtype, dtype, "dtype", model::ComputeDtype::kFloat32, any(), "compute dtype")       \
+  X(std::string, device, "device", "auto", any(),                                                     \
+    "where it runs: auto (cuda:$LOCAL_RANK when a GPU is visible, else cpu), cpu, cuda, cuda:1")       \
   X(std::string, chat_template, "chat_template", "", any(),                                           \
     "how text prompts are rendered: a name in configs/chat_templates (qwen3, llama3, chatml) or a "    \
     "file; \"\" = plain text")
@@ -119,6 +121,8 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
     "stop after this many non-finite steps in a row; 0 = never")                                       \
   X(int64_t, dist_timeout_s, "dist_timeout_s", 1800, at_least(1),                                     \
     "a collective that waits longer fails the run (multi-process)")                                   \
+  X(std::string, reference_device, "reference_device", "", any(),                                     \
+    "where objective.reference's model runs (auto, cpu, cuda:1); \"\" = the student's device")          \
   X(double, dist_bucket_mb, "dist_bucket_mb", 25.0, above(0), "gradient all-reduce bucket size (started during backward)") \
   X(bool, activation_checkpointing, "activation_checkpointing", false, any(),                         \
     "recompute each student layer in backward: less memory, ~1/3 more compute")
