@@ -7,15 +7,20 @@ namespace opd::model {
 
 bool cuda_available() { return at::hasCUDA() && at::getNumGPUs() > 0; }
 
+namespace {
+
+// cuda:`index`, checked against the GPUs this process sees; `name` and `key` say who asked.
+at::Device visible_gpu(int64_t index, const std::string& name, const std::string& key) {
+  const int64_t gpus = static_cast<int64_t>(at::getNumGPUs());
+  TORCH_CHECK(index >= 0 && index < gpus, key, ": '", name, "' is cuda:", index, " but this machine has ", gpus,
+              " GPU", gpus == 1 ? "" : "s", " (LOCAL_RANK, CUDA_VISIBLE_DEVICES: at most one process per GPU)");
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+}  // namespace
+
 at::Device resolve_device(const std::string& name, int64_t local_rank, const std::string& key) {
-  if (name.empty() || name == "auto") {
-    if (!cuda_available()) return at::kCPU;
-    const int64_t gpus = static_cast<int64_t>(at::getNumGPUs());
-    TORCH_CHECK(local_rank >= 0 && local_rank < gpus, key, ": auto places this process on cuda:", local_rank,
-                " (LOCAL_RANK) but this machine has ", gpus, " GPU", gpus == 1 ? "" : "s",
-                "; launch at most one process per GPU or name the device");
-    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
-  }
+  if (name.empty() || name == "auto") return cuda_available() ? visible_gpu(local_rank, "auto", key) : at::kCPU;
   at::Device device = at::kCPU;
   try {
     device = at::Device(name);
@@ -27,12 +32,9 @@ at::Device resolve_device(const std::string& name, int64_t local_rank, const std
   if (device.is_cpu()) return at::kCPU;
   TORCH_CHECK(at::hasCUDA(), key, ": '", name, "' needs CUDA, and this build of opd has no CUDA LibTorch ",
               "(build with -DOPD_CUDA=ON against a CUDA wheel, or use cpu)");
-  const int64_t gpus = static_cast<int64_t>(at::getNumGPUs());
-  TORCH_CHECK(gpus > 0, key, ": '", name, "' needs a GPU and this machine has none visible (CUDA_VISIBLE_DEVICES?)");
-  const int64_t index = device.has_index() ? device.index() : local_rank;
-  TORCH_CHECK(index >= 0 && index < gpus, key, ": '", name, "' is cuda:", index, " but this machine has ", gpus,
-              " GPU", gpus == 1 ? "" : "s");
-  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  TORCH_CHECK(at::getNumGPUs() > 0, key, ": '", name,
+              "' needs a GPU and this machine has none visible (CUDA_VISIBLE_DEVICES?)");
+  return visible_gpu(device.has_index() ? device.index() : local_rank, name, key);
 }
 
 }  // namespace opd::model

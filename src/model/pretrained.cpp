@@ -32,6 +32,20 @@ bool ignorable(const std::string& name, const ModelConfig& config) {
   return config.tie_word_embeddings && name == "lm_head.weight";
 }
 
+// The default dtype set for a scope (it is process-wide: loading happens before any other thread computes).
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(at::ScalarType dtype) : previous_(c10::get_default_dtype()) {
+    c10::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
+  }
+  ~DefaultDtypeGuard() { c10::set_default_dtype(previous_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  caffe2::TypeMeta previous_;
+};
+
 std::string shape_string(at::IntArrayRef s) {
   std::ostringstream out;
   out << s;
@@ -58,15 +72,8 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
   // each weight then moves from the mapped file straight to its device.
   CausalLM model{nullptr};
   {
-    const auto previous = c10::get_default_dtype();
-    c10::set_default_dtype(c10::scalarTypeToTypeMeta(dtype));
-    try {
-      model = CausalLM(config);
-    } catch (...) {
-      c10::set_default_dtype(previous);
-      throw;
-    }
-    c10::set_default_dtype(previous);
+    DefaultDtypeGuard in_dtype(dtype);
+    model = CausalLM(config);
   }
   at::NoGradGuard no_grad;
   auto params = named_weights(model);

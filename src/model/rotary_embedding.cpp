@@ -38,7 +38,7 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& config) {
 
 std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cos_sin(const at::Tensor& positions,
                                                            at::ScalarType dtype) const {
-  if (!inv_freq_on_device_.defined() || inv_freq_on_device_.device() != positions.device()) {
+  if (inv_freq_on_device_.device() != positions.device()) {
     inv_freq_on_device_ = inv_freq_.to(positions.device());
   }
   auto angles = positions.to(at::kFloat).unsqueeze(-1) * inv_freq_on_device_;  // [B, T, D/2]

@@ -183,10 +183,9 @@ Metrics Trainer::Impl::evaluate() {
   const auto s = rollout::score_token_logprobs(student, batch, config.micro_batch_size);
   rollout::ScoreRequest request;
   request.vocab_size = student->config().vocab_size;
-  auto tau =
-      resources.teachers.score(batch, t.row_teacher, t.teacher_contexts(), request, config.micro_batch_size).logprobs;
+  const auto tau = resources.teachers.score(batch, t.row_teacher, t.teacher_contexts(), request, config.micro_batch_size)
+                       .logprobs.to(s.device());
   const auto mask = aligned_targets(batch.loss_mask).to(s.device());
-  tau = tau.to(s.device());
   const double count = mask.sum().item<double>();
   Metrics m;
   m.add("kl_k1", ((s - tau) * mask).sum().item<double>(), count);
