@@ -3,8 +3,10 @@
 // dtype it first checks that both give the same values and gradients, then
 // prints the median time, the compulsory bytes (logits read once, gradient
 // written once) and the GB/s they imply, the peak extra memory, and the
-// fused/composition ratios.
-//   build/bin/bench_distill_ops [--device cpu|cuda] [--rows 1024,8192]
+// fused/composition ratios. Before each shape's ops, a "copy" line times a
+// plain device copy of the logits: the "of copy" column is each op's GB/s
+// over it, the fraction of the memory bandwidth reached in this run.
+//   build/bin/bench_distill_ops [--device cpu|cuda|cuda:N] [--rows 1024,8192]
 //       [--vocab 32000,151936] [--k 64] [--dtypes bf16,fp32] [--repeats 5]
 //       [--ops k1,topk_fkl,tropd,full_kl,teacher_topk] [--max-memory-gb G]
 // Where the composition would need more than --max-memory-gb (default: 90%
@@ -13,6 +15,7 @@
 #include "median_timer.h"
 #include "memory_meter.h"
 #include "opd/core/cpu_threads.h"
+#include "opd/model/device.h"
 #include "opd/ops/aten_composition.h"
 #include "opd/ops/full_vocab_kl.h"
 #include "opd/ops/row_logprobs.h"
@@ -25,7 +28,8 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #if OPD_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
 #endif
 
 #include <algorithm>
@@ -43,6 +47,7 @@
 
 namespace {
 
+using opd::bench::synchronize;
 using opd::ops::KlDirection;
 
 struct Args {
@@ -88,12 +93,6 @@ Args parse(int argc, char** argv) {
     std::exit(2);
   }
   return a;
-}
-
-void synchronize(const at::Device& device) {
-#if OPD_WITH_CUDA
-  if (device.is_cuda()) at::cuda::getCurrentCUDAStream().synchronize();
-#endif
 }
 
 // What one side of a comparison computes: a value and (for differentiable
@@ -147,6 +146,20 @@ double free_memory_bytes(const at::Device& device) {
   return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
 }
 
+// What a plain device copy of a tensor the size of `like` moves, in bytes per
+// second (each byte read once and written once): the ceiling that a pass
+// over the logits can reach on this device, measured in this run.
+double copy_bandwidth(const at::Tensor& like, int64_t repeats) {
+  auto dst = at::empty_like(like);
+  dst.copy_(like);  // warm-up
+  synchronize(like.device());
+  const double s = opd::bench::median_seconds([&] {
+    dst.copy_(like);
+    synchronize(like.device());
+  }, std::max<int64_t>(repeats, 5));
+  return 2.0 * double(like.numel()) * double(like.element_size()) / s;
+}
+
 struct Inputs {
   at::Tensor logits, teacher_logits;  // [N, V]
   at::Tensor targets;                 // [N]
@@ -163,12 +176,18 @@ Inputs make_inputs(int64_t N, int64_t V, int64_t K, at::ScalarType dtype, const 
   in.logits = at::empty({N, V}, options.dtype(dtype));
   in.teacher_logits = at::empty({N, V}, options.dtype(dtype));
   // Row blocks, so no fp32 [N, V] temporary exists: the teacher is the
-  // student plus noise, as after some distillation.
+  // student plus noise, as after some distillation. On a GPU they are drawn
+  // there (seeded): the CPU's serial normal draws would take tens of seconds
+  // at N = 8192, V = 151936.
+  if (device.is_cuda()) at::manual_seed(1234);
   for (int64_t b = 0; b < N; b += 512) {
     const int64_t e = std::min(N, b + 512);
-    auto student = at::randn({e - b, V}, gen, at::kFloat) * 2;
+    auto draw = [&] {
+      return device.is_cuda() ? at::randn({e - b, V}, options.dtype(at::kFloat)) : at::randn({e - b, V}, gen, at::kFloat);
+    };
+    auto student = draw() * 2;
     in.logits.slice(0, b, e).copy_(student);
-    in.teacher_logits.slice(0, b, e).copy_(student + at::randn({e - b, V}, gen, at::kFloat));
+    in.teacher_logits.slice(0, b, e).copy_(student + draw());
   }
   auto top = opd::ops::teacher_topk(in.teacher_logits, K);
   in.topk_ids = top.ids;
@@ -269,18 +288,26 @@ std::vector<Case> cases(const Args& a, const Inputs& in) {
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   const int threads = opd::use_all_cpu_threads();
-  const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
-  if (device.is_cuda() && !at::hasCUDA()) {
-    std::fprintf(stderr, "bench_distill_ops: --device cuda, but no CUDA device is available\n");
+  at::Device device = at::kCPU;
+  try {
+    device = opd::model::resolve_device(a.device, 0, "--device");
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "bench_distill_ops: %s\n", e.what_without_backtrace());
     return 2;
   }
+#if OPD_WITH_CUDA
+  if (device.is_cuda() && device.has_index()) c10::cuda::set_device(device.index());  // cudaMemGetInfo's device
+#endif
   if (!device.is_cuda()) opd::bench::CountingCpuAllocator::install();
   std::printf("bench_distill_ops: device %s (%d CPU threads), k %lld, median of %lld runs\n",
               a.device.c_str(), threads, static_cast<long long>(a.k), static_cast<long long>(a.repeats));
   // Memory: peak bytes allocated above the inputs, the gradient output (which
   // both sides must write) included; "work" leaves the gradient out.
-  std::printf("%-13s %6s %7s %5s | %9s %9s %6s | %9s %8s | %9s %9s %6s | %9s %9s | %s\n", "op",
-              "N", "V", "dtype", "fused ms", "aten ms", "speed", "bytes MB", "GB/s", "fused MB",
+  // "of copy": the fused op's GB/s over a plain copy of the logits measured
+  // just before it (the "copy" line of each shape), the fraction of the
+  // achievable memory bandwidth it reaches.
+  std::printf("%-13s %6s %7s %5s | %9s %9s %6s | %9s %8s %7s | %9s %9s %6s | %9s %9s | %s\n", "op",
+              "N", "V", "dtype", "fused ms", "aten ms", "speed", "bytes MB", "GB/s", "of copy", "fused MB",
               "aten MB", "mem", "fused wrk", "aten wrk", "check (rel err value / grad)");
   bool all_ok = true;
   for (const auto& dtype_name : a.dtypes) {
@@ -289,16 +316,21 @@ int main(int argc, char** argv) {
     for (int64_t N : a.rows) {
       for (int64_t V : a.vocab) {
         const auto in = make_inputs(N, V, a.k, dtype, device);
+        const double copy_bps = copy_bandwidth(in.logits, a.repeats);
+        std::printf("%-13s %6lld %7lld %5s | %9.2f %9s %6s | %9.0f %8.1f %7s |\n", "copy", static_cast<long long>(N),
+                    static_cast<long long>(V), dtype_name.c_str(),
+                    2e3 * double(in.logits.numel()) * double(in.logits.element_size()) / copy_bps, "-", "-",
+                    2e-6 * double(in.logits.numel()) * double(in.logits.element_size()), copy_bps / 1e9, "1.00");
         for (const auto& c : cases(a, in)) {
           const double aten_need = c.aten_fp32_copies * double(N) * double(V) * 4.0;
           const double memory_limit =
               a.max_memory_gb > 0 ? a.max_memory_gb * 1e9 : 0.9 * free_memory_bytes(device);
           if (aten_need > memory_limit) {
             const auto mf = measure(c.fused, device, a.repeats);
-            std::printf("%-13s %6lld %7lld %5s | %9.2f %9s %6s | %9.0f %8.1f | %9.1f   (aten skipped: needs ~%.0f GB, limit %.0f GB)\n",
+            std::printf("%-13s %6lld %7lld %5s | %9.2f %9s %6s | %9.0f %8.1f %7.2f | %9.1f   (aten skipped: needs ~%.0f GB, limit %.0f GB)\n",
                         c.op.c_str(), static_cast<long long>(N), static_cast<long long>(V),
                         dtype_name.c_str(), mf.ms, "-", "-", c.bytes / 1e6, c.bytes / (mf.ms * 1e6),
-                        mf.peak_bytes / 1e6, aten_need / 1e9, memory_limit / 1e9);
+                        c.bytes / (mf.ms * 1e-3) / copy_bps, mf.peak_bytes / 1e6, aten_need / 1e9, memory_limit / 1e9);
             std::fflush(stdout);
             continue;
           }
@@ -314,10 +346,11 @@ int main(int argc, char** argv) {
           const auto mp = measure(c.composed, device, a.repeats);
           const double grad_bytes =
               c.differentiable ? double(in.logits.numel()) * double(in.logits.element_size()) : 0.0;
-          std::printf("%-13s %6lld %7lld %5s | %9.2f %9.2f %5.1fx | %9.0f %8.1f | %9.1f %9.1f %5.1fx | %9.1f %9.1f | %s %.1e / %.1e\n",
+          std::printf("%-13s %6lld %7lld %5s | %9.2f %9.2f %5.1fx | %9.0f %8.1f %7.2f | %9.1f %9.1f %5.1fx | %9.1f %9.1f | %s %.1e / %.1e\n",
                       c.op.c_str(), static_cast<long long>(N), static_cast<long long>(V),
                       dtype_name.c_str(), mf.ms, mp.ms, mp.ms / mf.ms, c.bytes / 1e6,
-                      c.bytes / (mf.ms * 1e6), mf.peak_bytes / 1e6, mp.peak_bytes / 1e6,
+                      c.bytes / (mf.ms * 1e6), c.bytes / (mf.ms * 1e-3) / copy_bps, mf.peak_bytes / 1e6,
+                      mp.peak_bytes / 1e6,
                       double(mp.peak_bytes) / double(std::max<int64_t>(mf.peak_bytes, 1)),
                       (mf.peak_bytes - grad_bytes) / 1e6, (mp.peak_bytes - grad_bytes) / 1e6,
                       ok ? "ok" : "MISMATCH", err_value, err_grad);

@@ -1,6 +1,7 @@
 // Peak memory of a region of code, for the benchmarks: on the CPU through a
 // counting wrapper around LibTorch's CPU allocator, on CUDA through the
-// caching allocator's own statistics.
+// caching allocator's own statistics; and the device synchronisation that
+// timing a region with host clocks needs.
 #pragma once
 
 #include <c10/core/Allocator.h>
@@ -11,7 +12,10 @@
 #include <cstdint>
 #include <cstring>
 
+#include <c10/core/Device.h>
+
 #if OPD_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -68,17 +72,20 @@ class CountingCpuAllocator final : public c10::Allocator {
 };
 
 // Bytes allocated at the peak of the region between start() and peak_extra(),
-// above what was allocated at start().
+// above what was allocated at start(); peak() is the peak with what was
+// there at start() included.
 class MemoryMeter {
  public:
-  explicit MemoryMeter(bool cuda) : cuda_(cuda) {}
+  explicit MemoryMeter(bool cuda, c10::DeviceIndex index = 0) : cuda_(cuda), index_(index < 0 ? 0 : index) {}
+  explicit MemoryMeter(const c10::Device& device)
+      : MemoryMeter(device.is_cuda(), device.has_index() ? device.index() : 0) {}
 
   void start() {
 #if OPD_WITH_CUDA
     if (cuda_) {
       using namespace c10::cuda::CUDACachingAllocator;
-      resetPeakStats(0);
-      base_ = getDeviceStats(0).allocated_bytes[0].current;
+      resetPeakStats(index_);
+      base_ = getDeviceStats(index_).allocated_bytes[0].current;
       return;
     }
 #endif
@@ -87,19 +94,37 @@ class MemoryMeter {
     base_ = cpu.current();
   }
 
-  int64_t peak_extra() const {
+  int64_t peak() const {
 #if OPD_WITH_CUDA
-    if (cuda_) {
-      using namespace c10::cuda::CUDACachingAllocator;
-      return getDeviceStats(0).allocated_bytes[0].peak - base_;
-    }
+    if (cuda_) return c10::cuda::CUDACachingAllocator::getDeviceStats(index_).allocated_bytes[0].peak;
 #endif
-    return CountingCpuAllocator::install().peak() - base_;
+    return CountingCpuAllocator::install().peak();
+  }
+  int64_t peak_extra() const { return peak() - base_; }
+
+  // What the caching allocator holds from the driver at its peak (CUDA; 0 on
+  // the CPU): what another process on the GPU could not have had.
+  int64_t peak_reserved() const {
+#if OPD_WITH_CUDA
+    if (cuda_) return c10::cuda::CUDACachingAllocator::getDeviceStats(index_).reserved_bytes[0].peak;
+#endif
+    return 0;
   }
 
  private:
   bool cuda_;
+  c10::DeviceIndex index_;
   int64_t base_ = 0;
 };
+
+// Waits for the work queued on `device` (a no-op on the CPU), so that host
+// clocks around a region time the device work in it.
+inline void synchronize(const c10::Device& device) {
+#if OPD_WITH_CUDA
+  if (device.is_cuda()) at::cuda::getCurrentCUDAStream(device.has_index() ? device.index() : -1).synchronize();
+#else
+  (void)device;
+#endif
+}
 
 }  // namespace opd::bench

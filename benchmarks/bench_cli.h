@@ -1,0 +1,38 @@
+// Command lines of the benchmarks (CLI11): --help prints and runs nothing; a
+// bad, missing or unknown value is one line on stderr naming the flag.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace opd::bench {
+
+// An App whose errors are one line, "<name>: <what> (see --help)".
+inline void one_line_errors(CLI::App& app, const std::string& name) {
+  app.failure_message([name](const CLI::App*, const CLI::Error& e) {
+    return name + ": " + e.what() + " (see --help)\n";
+  });
+}
+
+// A whole number of at least `min`, e.g. --batch 8.
+inline CLI::Validator at_least(int64_t min) {
+  return CLI::Validator(
+      [min](std::string& value) -> std::string {
+        size_t used = 0;
+        long long parsed = 0;
+        try {
+          parsed = std::stoll(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != value.size() || parsed < min) {
+          return "expected a whole number >= " + std::to_string(min) + ", got '" + value + "'";
+        }
+        return "";
+      },
+      "INT>=" + std::to_string(min));
+}
+
+}  // namespace opd::bench
