@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""opd's rollout engine against transformers' generate, side by side.
+
+The same random Qwen3-shaped weights (written once by build/bin/opd-make-tiny,
+loaded by opd and by transformers' AutoModelForCausalLM), the same prompts and
+the same token counts (no end-of-sequence token: every row generates exactly
+--new-tokens) through build/bin/bench_rollout --model and through generate()
+with its KV cache, at each batch given, on one device and in one dtype. Each
+measurement is its own process (one warm-up, then --repeats timed runs), so
+each engine's peak memory is its own: on CUDA the caching allocator's peak
+bytes in use (weights included), on the CPU the process's peak resident set.
+Both engines get the same CPU thread count.
+
+Before anything is timed, the logits of a batch of the prompts are checked:
+opd's fp32 logits against transformers' fp32 logits, and opd's bf16 logits no
+further from transformers' fp32 ones than transformers' own bf16 logits are.
+
+    benchmarks/bench_vs_transformers.py [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
+        [--shape tiny|small|qwen3-0.6b|qwen3-1.7b] [--layers N ...] [--model DIR]
+        [--batches 1 8 32 64] [--prompt-tokens 16] [--new-tokens 64] [--repeats 3]
+        [--sample] [--check-only | --no-check] [--json-out FILE]
+
+Prints one table last: tokens/s (median [min, max] over the runs), peak
+memory, and opd/transformers (the ratio of the medians [lowest, highest]).
+Exits 1 when the check fails (nothing is timed then) or a measurement fails.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Model shapes: opd-make-tiny's flags. The Qwen3 ones are the config.json
+# shapes of the models they are named after (tied embeddings).
+SHAPES = {
+    "tiny": dict(vocab=512, hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16),
+    "small": dict(vocab=4096, hidden=256, intermediate=768, layers=4, heads=8, kv_heads=2, head_dim=32),
+    "qwen3-0.6b": dict(vocab=151936, hidden=1024, intermediate=3072, layers=28, heads=16, kv_heads=8,
+                       head_dim=128),
+    "qwen3-1.7b": dict(vocab=151936, hidden=2048, intermediate=6144, layers=28, heads=16, kv_heads=8,
+                       head_dim=128),
+}
+CHECK_ROWS = 4  # prompts in the logits check
+FP32_TOL = 1e-4  # ||opd - hf|| / ||hf|| of fp32 logits
+BF16_FACTOR = 2.0  # opd's bf16 error may be this many times transformers' own
+
+
+def fail(message):
+    sys.exit(f"bench_vs_transformers: {message}")
+
+
+def hf_worker(job):
+    """The transformers side, in its own process: one JSON line, as bench_rollout --model prints."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    torch.set_num_threads(job["threads"])
+    device = torch.device(job["device"])
+    cuda = device.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    def load(dtype):
+        model = AutoModelForCausalLM.from_pretrained(job["model"], dtype=getattr(torch, dtype))
+        return model.to(device).eval()
+
+    ids = load_file(job["prompts"])["input_ids"][: job["batch"]].to(device)
+    mask = torch.ones_like(ids)
+    out = dict(engine="transformers", device=str(device), dtype=job["dtype"], batch=job["batch"],
+               prompt_tokens=ids.shape[1], threads=job["threads"])
+    if job["task"] == "logits":
+        logits = {}
+        for dtype in ("float32", "bfloat16"):
+            model = load(dtype)
+            with torch.inference_mode():
+                logits[dtype] = model(input_ids=ids, attention_mask=mask).logits.float().cpu().contiguous()
+            del model
+        save_file(logits, job["logits_out"])
+        out["logits_out"] = job["logits_out"]
+        print(json.dumps(out))
+        return
+
+    t0 = time.perf_counter()
+    model = load(job["dtype"])
+    sync()
+    out["load_seconds"] = time.perf_counter() - t0
+    # generate() fills what its config leaves unset from the model's own
+    # generation config: no EOS there either, so every row runs the full length.
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    sampling = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0) if job["sample"] else dict(do_sample=False)
+    config = GenerationConfig(max_new_tokens=job["new_tokens"], eos_token_id=None, pad_token_id=0, use_cache=True,
+                              **sampling)
+    torch.manual_seed(job["seed"])
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)  # the weights stay in the peak, as on opd's side
+
+    def run():
+        with torch.inference_mode():
+            tokens = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+        sync()
+        return tokens
+
+    tokens = run()  # warm-up
+    seconds = []
+    for _ in range(job["repeats"]):
+        t0 = time.perf_counter()
+        tokens = run()
+        seconds.append(time.perf_counter() - t0)
+    generated = (tokens.shape[1] - ids.shape[1]) * tokens.shape[0]
+    if tokens.shape[1] != ids.shape[1] + job["new_tokens"]:
+        fail(f"transformers generated {tokens.shape[1] - ids.shape[1]} tokens per row, expected {job['new_tokens']}")
+    if job.get("tokens_out"):
+        save_file({"tokens": tokens.cpu().contiguous()}, job["tokens_out"])
+    out.update(new_tokens=job["new_tokens"], generated_tokens=generated, sample=job["sample"], seconds=seconds,
+               tokens_per_s=[generated / s for s in seconds])
+    if cuda:
+        out.update(peak_memory_bytes=torch.cuda.max_memory_allocated(device), peak_memory_kind="cuda_allocated",
+                   peak_reserved_bytes=torch.cuda.max_memory_reserved(device))
+    else:
+        out.update(peak_memory_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                   peak_memory_kind="rss")
+    print(json.dumps(out))
+
+
+def run_json(cmd, env, timeout, what):
+    """Runs cmd, returns (the JSON object its last stdout line holds, None) or (None, an error line)."""
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"{what}: timed out after {timeout} s"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return None, f"{what}: exit {done.returncode}: {tail}"
+    try:
+        return json.loads(lines[-1]), None
+    except json.JSONDecodeError:
+        return None, f"{what}: last line is not JSON: {lines[-1][:200]}"
+
+
+def rel_err(a, b):
+    import numpy as np
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+def spread(values):
+    return statistics.median(values), min(values), max(values)
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def parse_args(argv):
+    p = OneLineErrors(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--shape", default="small", choices=sorted(SHAPES), help="model shape (default: small)")
+    for key in ("vocab", "hidden", "intermediate", "layers", "heads", "kv_heads", "head_dim"):
+        p.add_argument("--" + key.replace("_", "-"), type=int, help=f"override the shape's {key}")
+    p.add_argument("--model", help="use this HF model directory instead of writing a random one")
+    p.add_argument("--save-model", help="write the random model here (kept) instead of a temporary directory")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64])
+    p.add_argument("--prompt-tokens", type=int, default=16)
+    p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement, after one warm-up")
+    p.add_argument("--sample", action="store_true", help="sample at temperature 1 (default: greedy)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads of each engine")
+    p.add_argument("--check-only", action="store_true", help="check the logits, time nothing")
+    p.add_argument("--no-check", action="store_true", help="skip the logits check")
+    p.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
+    p.add_argument("--python", default=sys.executable, help="the Python with torch + transformers")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per measurement process")
+    p.add_argument("--json-out", help="also write every figure here")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.worker is None:
+        for name in ("prompt_tokens", "new_tokens", "repeats", "threads"):
+            if getattr(a, name) < 1:
+                p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(a, name)}")
+        if any(b < 1 for b in a.batches):
+            p.error(f"--batches must be at least 1, got {a.batches}")
+        if a.check_only and a.no_check:
+            p.error("--check-only and --no-check exclude each other")
+        if a.model and a.save_model:
+            p.error("--model and --save-model exclude each other")
+        if not (a.device == "cpu" or a.device == "cuda" or a.device.startswith("cuda:")):
+            p.error(f"--device must be cpu, cuda or cuda:N, got {a.device!r}")
+    return a
+
+
+def make_model(a, work):
+    shape = dict(SHAPES[a.shape])
+    for key in shape:
+        if getattr(a, key) is not None:
+            shape[key] = getattr(a, key)
+    out = a.save_model or os.path.join(work, "model")
+    cmd = [os.path.join(a.bin_dir, "opd-make-tiny"), "--out", out, "--arch", "qwen3", "--dtype", a.dtype,
+           "--vocab-size", shape["vocab"], "--hidden-size", shape["hidden"],
+           "--intermediate-size", shape["intermediate"], "--layers", shape["layers"], "--heads", shape["heads"],
+           "--kv-heads", shape["kv_heads"], "--head-dim", shape["head_dim"],
+           "--max-positions", max(4096, a.prompt_tokens + a.new_tokens), "--rope-theta", 1000000,
+           "--eos-id", shape["vocab"] - 1, "--seed", a.seed]
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if done.returncode != 0:
+        fail(f"opd-make-tiny failed: {(done.stderr.strip().splitlines() or ['(no output)'])[-1]}")
+    # "wrote DIR: qwen3, N parameters, vocab V, L layers, seed S"
+    return out, shape, f"shape {a.shape}: " + done.stdout.strip().split(": ", 1)[-1]
+
+
+def write_prompts(a, path, rows, vocab):
+    import numpy as np
+    from safetensors.numpy import save_file
+    rng = np.random.default_rng(a.seed)
+    save_file({"input_ids": rng.integers(0, vocab - 1, size=(rows, a.prompt_tokens), dtype=np.int64)}, path)
+
+
+def check_logits(a, model, prompts, work, env):
+    """The logits check: returns (ok, one line saying what was compared)."""
+    from safetensors.numpy import load_file
+    rows = min(CHECK_ROWS, max(a.batches))
+    hf_out = os.path.join(work, "hf_logits.safetensors")
+    job = dict(task="logits", model=model, prompts=prompts, batch=rows, device=a.device, dtype=a.dtype,
+               threads=a.threads, logits_out=hf_out)
+    _, err = run_json([a.python, os.path.abspath(__file__), "--worker", json.dumps(job)], env, a.timeout,
+                      "transformers logits")
+    if err:
+        return False, err
+    hf = load_file(hf_out)
+    opd = {}
+    for dtype in ("float32", "bfloat16"):
+        out = os.path.join(work, f"opd_logits_{dtype}.safetensors")
+        _, err = run_json([os.path.join(a.bin_dir, "bench_rollout"), "--model", model, "--prompts", prompts,
+                           "--batch", str(rows), "--device", a.device, "--dtype", dtype, "--logits-out", out],
+                          env, a.timeout, f"opd logits ({dtype})")
+        if err:
+            return False, err
+        opd[dtype] = load_file(out)["logits"]
+        if opd[dtype].shape != hf["float32"].shape:
+            return False, f"opd logits {opd[dtype].shape} vs transformers {hf['float32'].shape}"
+    fp32 = rel_err(opd["float32"], hf["float32"])
+    ours = rel_err(opd["bfloat16"], hf["float32"])
+    theirs = rel_err(hf["bfloat16"], hf["float32"])
+    ok = fp32 <= FP32_TOL and ours <= BF16_FACTOR * theirs
+    line = (f"logits of {rows} prompts, rel err vs transformers fp32: opd fp32 {fp32:.1e} (<= {FP32_TOL:.0e}), "
+            f"opd bf16 {ours:.1e} vs transformers bf16 {theirs:.1e} (<= {BF16_FACTOR:g}x): "
+            + ("ok" if ok else "MISMATCH"))
+    return ok, line
+
+
+def greedy_agreement(a, opd_tokens, hf_tokens):
+    """Mean fraction of each row's generated tokens before the first difference."""
+    from safetensors.numpy import load_file
+    x, y = load_file(opd_tokens)["tokens"], load_file(hf_tokens)["tokens"]
+    if x.shape != y.shape:
+        return None
+    fractions = []
+    for row_x, row_y in zip(x[:, a.prompt_tokens:], y[:, a.prompt_tokens:]):
+        diff = (row_x != row_y).nonzero()[0]
+        fractions.append((diff[0] if len(diff) else len(row_x)) / len(row_x))
+    return sum(fractions) / len(fractions)
+
+
+def measure(a, model, prompts, batch, work, env):
+    results = {}
+    stem = os.path.join(work, f"tokens_b{batch}")
+    common = dict(model=model, prompts=prompts, batch=batch, device=a.device, dtype=a.dtype, threads=a.threads,
+                  new_tokens=a.new_tokens, repeats=a.repeats, sample=a.sample, seed=a.seed)
+    opd_cmd = [os.path.join(a.bin_dir, "bench_rollout"), "--model", model, "--prompts", prompts,
+               "--batch", str(batch), "--device", a.device, "--dtype", a.dtype, "--new-tokens", str(a.new_tokens),
+               "--repeats", str(a.repeats), "--seed", str(a.seed), "--tokens-out", stem + "_opd.safetensors"]
+    if a.sample:
+        opd_cmd.append("--sample")
+    hf_job = dict(common, task="generate", tokens_out=stem + "_hf.safetensors")
+    for engine, cmd in (("opd", opd_cmd),
+                        ("transformers", [a.python, os.path.abspath(__file__), "--worker", json.dumps(hf_job)])):
+        t0 = time.perf_counter()
+        out, err = run_json(cmd, env, a.timeout, f"{engine} at batch {batch}")
+        results[engine] = out if out else {"error": err}
+        results[engine]["wall_seconds"] = time.perf_counter() - t0
+        print(f"  batch {batch:>3} {engine:<12} " +
+              (f"{statistics.median(out['tokens_per_s']):.0f} tokens/s" if out else err), flush=True)
+    if not a.sample and all("error" not in r for r in results.values()):
+        results["greedy_agreement"] = greedy_agreement(a, stem + "_opd.safetensors", stem + "_hf.safetensors")
+    return results
+
+
+def table(a, header, check_line, rows):
+    lines = [header]
+    if check_line:
+        lines.append("check: " + check_line)
+    lines.append(f"{'batch':>5} | {'engine':<12} | {'tokens/s median [min, max]':<30} | {'peak memory':<22} | "
+                 f"{'opd/transformers [range]':<24} | greedy agree")
+    for batch, r in rows:
+        ratio = agree = ""
+        if all("error" not in r[e] for e in ("opd", "transformers")):
+            o, h = spread(r["opd"]["tokens_per_s"]), spread(r["transformers"]["tokens_per_s"])
+            ratio = f"{o[0] / h[0]:.2f}x [{o[1] / h[2]:.2f}, {o[2] / h[1]:.2f}]"
+            if r.get("greedy_agreement") is not None:
+                agree = f"{100 * r['greedy_agreement']:.0f}%"
+        for engine in ("opd", "transformers"):
+            e = r[engine]
+            if "error" in e:
+                lines.append(f"{batch:>5} | {engine:<12} | FAIL: {e['error']}")
+                continue
+            m = spread(e["tokens_per_s"])
+            speed = f"{m[0]:.0f} [{m[1]:.0f}, {m[2]:.0f}]"
+            mem = f"{e['peak_memory_bytes'] / 2**20:.0f} MiB " + ("GPU" if e["peak_memory_kind"] != "rss" else "RSS")
+            lines.append(f"{batch:>5} | {engine:<12} | {speed:<30} | {mem:<22} | "
+                         f"{ratio if engine == 'opd' else '':<24} | {agree if engine == 'opd' else ''}")
+    return "\n".join(lines)
+
+
+def main(argv):
+    a = parse_args(argv)
+    if a.worker is not None:
+        hf_worker(json.loads(a.worker))
+        return 0
+    for tool in ("opd-make-tiny", "bench_rollout"):
+        if not os.access(os.path.join(a.bin_dir, tool), os.X_OK):
+            fail(f"no {tool} in {a.bin_dir} (build it: tools/build.sh {tool}, or pass --bin-dir)")
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), PYTHONUNBUFFERED="1")
+    work = tempfile.mkdtemp(prefix="opd-vs-hf-")
+    started = time.perf_counter()
+    try:
+        if a.model:
+            model, made = a.model, f"model {a.model}"
+            with open(os.path.join(model, "config.json")) as f:
+                vocab = json.load(f)["vocab_size"]
+        else:
+            model, shape, made = make_model(a, work)
+            vocab = shape["vocab"]
+        prompts = os.path.join(work, "prompts.safetensors")
+        write_prompts(a, prompts, max(a.batches), vocab)
+        header = (f"bench_vs_transformers: {a.device} ({a.threads} CPU thread{'s' if a.threads > 1 else ''}), {a.dtype}, {made} | "
+                  f"prompt {a.prompt_tokens} + {a.new_tokens} new tokens, {'sampled' if a.sample else 'greedy'}, "
+                  f"median of {a.repeats} runs after a warm-up, each engine in its own process")
+        print(header, flush=True)
+        check_line, ok = None, True
+        if not a.no_check:
+            ok, check_line = check_logits(a, model, prompts, work, env)
+            print("check: " + check_line, flush=True)
+        rows = []
+        if ok and not a.check_only:
+            for batch in a.batches:
+                rows.append((batch, measure(a, model, prompts, batch, work, env)))
+        summary = table(a, header, check_line, rows)
+        print(summary)
+        print(f"total {time.perf_counter() - started:.0f} s")
+        if a.json_out:
+            with open(a.json_out, "w") as f:
+                json.dump(dict(header=header, check=check_line, check_ok=ok,
+                               rows=[dict(batch=b, **r) for b, r in rows]), f, indent=1)
+        measured_ok = all("error" not in r[e] for _, r in rows for e in ("opd", "transformers"))
+        return 0 if ok and measured_ok else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
