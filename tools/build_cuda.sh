@@ -3,7 +3,7 @@
 # wheel (tools/requirements-cuda.txt, in .venv-cuda/) gives a CUDA LibTorch,
 # and every target (library with the CUDA op paths, kernels/, tools, tests,
 # benchmarks) is built with OPD_CUDA=ON into $OPD_CUDA_BUILD_DIR (default:
-# build-cuda/). Nothing is run: that needs a GPU (tools/cuda_check.sh).
+# build-cuda/). Nothing is run: that needs a GPU (tools/gpu_check.sh).
 # Extra arguments are build targets (default: everything).
 set -euo pipefail
 cd "$(dirname "$0")/.."
