@@ -179,7 +179,8 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=3, help="timed runs per measurement, after one warm-up")
     p.add_argument("--sample", action="store_true", help="sample at temperature 1 (default: greedy)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads of each engine")
+    p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count()),
+                   help="CPU threads of each engine (default: $OMP_NUM_THREADS, else every core)")
     p.add_argument("--check-only", action="store_true", help="check the logits, time nothing")
     p.add_argument("--no-check", action="store_true", help="skip the logits check")
     p.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
