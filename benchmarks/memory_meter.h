@@ -11,6 +11,8 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include <c10/core/Device.h>
 
@@ -27,18 +29,26 @@ class CountingCpuAllocator final : public c10::Allocator {
  public:
   static CountingCpuAllocator& install() {
     static CountingCpuAllocator instance(c10::GetCPUAllocator());
+    instance_ = &instance;
     c10::SetCPUAllocator(&instance, /*priority=*/100);
     return instance;
   }
 
+  // The DataPtr's context is its data pointer, as raw_allocate (used by
+  // oneDNN's scratch buffers inside at::mm) requires; the inner allocation is
+  // found again through a map.
   c10::DataPtr allocate(size_t n) override {
     auto inner = base_->allocate(n);
+    void* data = inner.get();
+    const auto device = inner.device();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks_.emplace(data, Block{std::move(inner), n});
+    }
     add(static_cast<int64_t>(n));
-    auto* block = new Block{std::move(inner), n, this};
-    void* data = block->inner.get();
-    return {data, block, &release, block->inner.device()};
+    return {data, data, &release, device};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     std::memcpy(dest, src, count);
   }
@@ -51,14 +61,22 @@ class CountingCpuAllocator final : public c10::Allocator {
   struct Block {
     c10::DataPtr inner;
     size_t size;
-    const CountingCpuAllocator* owner;
   };
 
   explicit CountingCpuAllocator(c10::Allocator* base) : base_(base) {}
-  static void release(void* ctx) {
-    auto* block = static_cast<Block*>(ctx);
-    block->owner->add(-static_cast<int64_t>(block->size));
-    delete block;  // frees through the inner DataPtr
+  static void release(void* data) {
+    auto& self = *instance_;
+    c10::DataPtr inner;  // frees the allocation when it leaves scope, outside the lock
+    size_t size = 0;
+    {
+      std::lock_guard<std::mutex> lock(self.mutex_);
+      auto it = self.blocks_.find(data);
+      if (it == self.blocks_.end()) return;
+      inner = std::move(it->second.inner);
+      size = it->second.size;
+      self.blocks_.erase(it);
+    }
+    self.add(-static_cast<int64_t>(size));
   }
   void add(int64_t delta) const {
     const int64_t now = current_.fetch_add(delta) + delta;
@@ -67,7 +85,10 @@ class CountingCpuAllocator final : public c10::Allocator {
     }
   }
 
+  static inline CountingCpuAllocator* instance_ = nullptr;
   c10::Allocator* base_;
+  std::mutex mutex_;
+  std::unordered_map<void*, Block> blocks_;
   mutable std::atomic<int64_t> current_{0}, peak_{0};
 };
 

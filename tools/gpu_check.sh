@@ -10,6 +10,8 @@
 #            on random Qwen3-0.6B-shaped weights (bench_vs_transformers.py --check-only)
 #   ops      bench_distill_ops at N = 8192, V = 151936, bf16: GB/s and the
 #            fraction of a device copy measured in the same run
+#   head     bench_lm_head_loss at N = 16384, V = 151936, H = 2048, bf16: the
+#            lm_head + log-prob pass chunked against whole logits (time, peak memory)
 #   train    bench_train_step, Qwen3-0.6B- and 1.7B-shaped students from random
 #            weights: tokens/s, MFU against the bf16 matmul rate measured in the
 #            same run, peak memory, rollout / scoring / backward + update
@@ -43,7 +45,7 @@ if [[ ${1:-} == --cpu ]]; then
   mode=cpu
   shift
 fi
-all_stages=(build tests logits ops train-0.6b train-1.7b rollout)
+all_stages=(build tests logits ops head train-0.6b train-1.7b rollout)
 stages=("$@")
 [[ ${#stages[@]} -eq 0 ]] && stages=("${all_stages[@]}")
 for s in "${stages[@]}"; do
@@ -71,6 +73,7 @@ bin=$build/bin
 if [[ $mode == gpu ]]; then
   model_shape=qwen3-0.6b
   ops_args=(--device cuda --rows 8192 --vocab 151936 --dtypes bf16 --repeats 10)
+  head_args=(--device cuda --rows 16384 --vocab 151936 --hidden 2048 --dtype bf16 --chunk-rows 1024,4096 --repeats 3)
   train_args=(--device cuda --dtype bfloat16 --prompts 16 --samples 4 --prompt-tokens 64 --new-tokens 128
     --micro-batch 32 --steps 3)
   train_shapes=(qwen3-0.6b qwen3-1.7b)
@@ -79,6 +82,7 @@ if [[ $mode == gpu ]]; then
 else
   model_shape=tiny
   ops_args=(--device cpu --rows 64 --vocab 4096 --dtypes bf16 --repeats 2)
+  head_args=(--device cpu --rows 256 --vocab 4096 --hidden 64 --dtype bf16 --chunk-rows 64 --repeats 2)
   train_args=(--device cpu --dtype float32 --prompts 2 --samples 2 --prompt-tokens 8 --new-tokens 8
     --micro-batch 4 --steps 2)
   train_shapes=(small small)
@@ -86,7 +90,7 @@ else
   check_args=(--device cpu --dtype float32 --prompt-tokens 8)
 fi
 # The stages' time limits in seconds (each cut to what the budget has left).
-declare -A cap=([build]=270 [tests]=60 [logits]=60 [ops]=60 [train-0.6b]=75 [train-1.7b]=110 [rollout]=100)
+declare -A cap=([build]=270 [tests]=60 [logits]=60 [ops]=60 [head]=40 [train-0.6b]=75 [train-1.7b]=110 [rollout]=100)
 [[ $mode == cpu ]] && cap[build]=$budget  # an incremental build on a 2-core machine: whatever it takes
 
 declare -A status took note
@@ -120,11 +124,11 @@ run_stage() {
 
 # What the stages' shells need (each stage function runs in a child bash).
 export root work build bin python device jobs model_shape mode
-export OPD_OPS_ARGS="${ops_args[*]}" OPD_TRAIN_ARGS="${train_args[*]}" OPD_ROLLOUT_ARGS="${rollout_args[*]}"
+export OPD_OPS_ARGS="${ops_args[*]}" OPD_HEAD_ARGS="${head_args[*]}" OPD_TRAIN_ARGS="${train_args[*]}" OPD_ROLLOUT_ARGS="${rollout_args[*]}"
 export OPD_CHECK_ARGS="${check_args[*]}" OPD_TRAIN_SHAPES="${train_shapes[*]}"
 
 stage_build() {
-  local targets=(opd_ops_tests opd_objectives_tests bench_distill_ops bench_train_step bench_rollout opd-make-tiny)
+  local targets=(opd_ops_tests opd_objectives_tests bench_distill_ops bench_lm_head_loss bench_train_step bench_rollout opd-make-tiny)
   if [[ $mode == cpu ]]; then
     OPD_BUILD_DIR=$build tools/build.sh "${targets[@]}"
     return
@@ -178,6 +182,11 @@ stage_ops() {
   "$bin/bench_distill_ops" $OPD_OPS_ARGS
 }
 
+stage_head() {
+  # shellcheck disable=SC2086
+  "$bin/bench_lm_head_loss" --json $OPD_HEAD_ARGS | tee "$work/head.json"
+}
+
 train_shape() {
   local shapes=($OPD_TRAIN_SHAPES)
   # shellcheck disable=SC2086
@@ -193,7 +202,7 @@ stage_rollout() {
   "$python" benchmarks/bench_vs_transformers.py --bin-dir "$bin" --python "$python" "${model[@]}" --no-check \
     --json-out "$work/rollout.json" $OPD_ROLLOUT_ARGS
 }
-export -f stage_build stage_tests stage_logits stage_ops train_shape stage_train_06 stage_train_17 stage_rollout
+export -f stage_build stage_tests stage_logits stage_ops stage_head train_shape stage_train_06 stage_train_17 stage_rollout
 
 echo "gpu_check: $mode mode, stages: ${stages[*]}, budget ${budget} s, build dir $build"
 if [[ $mode == gpu ]]; then
@@ -214,6 +223,7 @@ run_stage build stage_build
 run_stage tests stage_tests
 run_stage logits stage_logits
 run_stage ops stage_ops
+run_stage head stage_head
 run_stage train-0.6b stage_train_06
 run_stage train-1.7b stage_train_17
 run_stage rollout stage_rollout
@@ -269,6 +279,17 @@ def result(stage):
         parts += [f"{op} {v[0]} GB/s = {v[1]} of copy{' ' + v[2] if v[2] else ''}" for op, v in rows.items()
                   if op != "copy"]
         return "; ".join(parts)
+    if stage == "head":
+        j = load("head.json")
+        if not j:
+            return ""
+        w = j["whole"]
+        out = [f"N {j['rows']} V {j['vocab']} H {j['hidden']}: whole logits {1e3 * w['seconds']:.1f} ms, "
+               f"peak {w['peak_gb']:.2f} GB"]
+        out += [f"chunks of {c['chunk_rows']} {1e3 * c['seconds']:.1f} ms ({c['time_ratio']:.2f}x), peak "
+                f"{c['peak_gb']:.2f} GB ({c['peak_ratio']:.2f}x){'' if c['agrees'] else ' DISAGREES'}"
+                for c in j.get("chunked", [])]
+        return "; ".join(out)
     if stage.startswith("train"):
         j = load(f"train-{0 if stage == 'train-0.6b' else 1}.json")
         if not j:
@@ -312,7 +333,7 @@ if [[ -n ${OUT:-} ]]; then
   mkdir -p "$OUT"
   cp "$summary" "$OUT/gpu_check_summary.txt"
   for f in "$work"/logs/*.log; do echo "===== $(basename "$f")"; cat "$f"; done >"$OUT/gpu_check.log"
-  for f in "$work"/train-0.json "$work"/train-1.json "$work"/rollout.json; do [[ -f $f ]] && cp "$f" "$OUT/"; done
+  for f in "$work"/head.json "$work"/train-0.json "$work"/train-1.json "$work"/rollout.json; do [[ -f $f ]] && cp "$f" "$OUT/"; done
 fi
 echo
 cat "$summary"

@@ -65,6 +65,10 @@ at::Tensor CausalLMImpl::project(const at::Tensor& hidden) {
   return lm_head ? lm_head(hidden) : at::linear(hidden, model->embed_tokens->weight);
 }
 
+const at::Tensor& CausalLMImpl::head_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
 at::Tensor CausalLMImpl::forward(const at::Tensor& input_ids, const at::Tensor& position_ids,
                                  const at::Tensor& attention_mask, KvCache* cache) {
   return project(hidden_states(input_ids, position_ids, attention_mask, cache));

@@ -21,12 +21,22 @@ ObjectiveOutput FklObjective::compute(const ObjectiveInputs& in) {
               "fkl: the teacher's top-", top_k_, " was not scored");
   ObjectiveOutput out;
   auto student = objectives::tokens_from(in, TokenSource::kStudent);
-  // One pass for the sampled token, the top-k and the entropy; renormalised,
-  // the FKL reads only the k logits and has a pass of its own.
-  auto student_side = objectives::student_logprobs(in, !renormalize_, "fkl");
-  auto fkl = renormalize_ ? ops::topk_forward_kl(in.student_logits, in.teacher_topk_ids,
-                                                 in.teacher_topk_logp, /*renormalize=*/true)
-                          : ops::forward_kl_on_support(student_side.topk_logp, in.teacher_topk_logp);
+  // One pass for the sampled token, the top-k and the entropy. Renormalised
+  // on the k tokens, the whole logits have an exact pass of their own (the
+  // other V - k logits get exact zeros); chunked logits give log q_S as the
+  // log_softmax of the k log-probs (a row's log Z cancels), whose gradient
+  // sums to zero over the k up to rounding, so the other V - k logits get
+  // only rounding-sized gradients (about 1e-8 of the top-k's).
+  auto student_side = objectives::student_logprobs(in, /*topk=*/true, "fkl");
+  at::Tensor fkl;
+  if (!renormalize_) {
+    fkl = ops::forward_kl_on_support(student_side.topk_logp, in.teacher_topk_logp);
+  } else if (in.student_logits.defined()) {
+    fkl = ops::topk_forward_kl(in.student_logits, in.teacher_topk_ids, in.teacher_topk_logp, /*renormalize=*/true);
+  } else {
+    fkl = ops::forward_kl_on_support(at::log_softmax(student_side.topk_logp, -1),
+                                     at::log_softmax(in.teacher_topk_logp.to(at::kFloat), -1));
+  }
   out.loss = objectives::weighted_loss(fkl, in.token_weight * student);
 
   objectives::add_source_counts(out.metrics, in);

@@ -10,6 +10,7 @@ namespace opd {
 ObjectiveNeeds FullVocabDivergenceObjective::needs() const {
   ObjectiveNeeds n;
   n.teacher_logits = true;
+  n.student_logits = true;
   if (options_.tokens == TokenSource::kRefined) n.trajectory = Trajectory::kRefined;
   return n;
 }

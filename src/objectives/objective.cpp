@@ -17,6 +17,7 @@ ObjectiveNeeds ObjectiveNeeds::merged(const ObjectiveNeeds& o) const {
   n.teacher_entropy |= o.teacher_entropy;
   n.teacher_logits |= o.teacher_logits;
   n.reference_logprobs |= o.reference_logprobs;
+  n.student_logits |= o.student_logits;
   return n;
 }
 

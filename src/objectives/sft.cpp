@@ -3,8 +3,8 @@
 #include "opd/core/rollout_batch.h"
 #include "opd/objectives/diagnostics.h"
 #include "opd/objectives/estimators.h"
+#include "opd/objectives/student_logprobs.h"
 #include "opd/objectives/token_selection.h"
-#include "opd/ops/token_logprob.h"
 
 namespace opd {
 
@@ -17,7 +17,7 @@ ObjectiveNeeds SftObjective::needs() const {
 ObjectiveOutput SftObjective::compute(const ObjectiveInputs& in) {
   ObjectiveOutput out;
   auto tokens = objectives::tokens_from(in, TokenSource::kTeacherPrefix);
-  auto s = ops::token_logprob(in.student_logits, in.targets);
+  auto s = objectives::student_logprobs(in, /*topk=*/false, "sft").s;
   out.loss = objectives::weighted_loss(-s, in.token_weight * tokens);
   objectives::add_source_counts(out.metrics, in);
   objectives::add_masked_mean(out.metrics, "nll", -s, tokens);

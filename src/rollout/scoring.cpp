@@ -29,6 +29,12 @@ at::Tensor aligned_model_logits(model::CausalLM& model, const RolloutBatch& batc
   return vocab_size > 0 && vocab_size < V ? logits.slice(2, 0, vocab_size) : logits;
 }
 
+at::Tensor aligned_model_hidden(model::CausalLM& model, const RolloutBatch& batch) {
+  const auto device = model->device();
+  return aligned_logits(model->hidden_states(batch.tokens.to(device), batch.position_ids.to(device),
+                                             batch.attention_mask.to(device)));
+}
+
 TokenScores score_logits(const at::Tensor& logits, const at::Tensor& targets,
                          const ScoreRequest& request) {
   at::NoGradGuard no_grad;

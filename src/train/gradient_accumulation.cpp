@@ -26,13 +26,20 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
   }
   const auto targets = aligned_targets(batch.tokens), source = aligned_targets(batch.source);
   const bool teacher_per_micro_batch = scorer.scoring().teacher_logits;
+  const bool chunked_head = run.logits_chunk_tokens > 0 && !objective.needs().student_logits;
   AccumulatedGradients out;
   const int64_t B = batch.batch_size();
   for (int64_t b = 0; b < B; b += run.micro_batch_size) {
     const int64_t e = std::min(B, b + run.micro_batch_size);
     auto rows = [&](const at::Tensor& x) { return x.defined() ? x.slice(0, b, e).to(device) : x; };
     ObjectiveInputs in;
-    in.student_logits = rollout::aligned_model_logits(student, batch.rows(b, e));
+    if (chunked_head) {
+      in.student_hidden = rollout::aligned_model_hidden(student, batch.rows(b, e));
+      in.student_head = student->head_weight();
+      in.logits_chunk_rows = run.logits_chunk_tokens;
+    } else {
+      in.student_logits = rollout::aligned_model_logits(student, batch.rows(b, e));
+    }
     in.targets = rows(targets);
     in.source = rows(source);
     in.loss_mask = rows(plan.loss_mask);

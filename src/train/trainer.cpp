@@ -151,6 +151,7 @@ Metrics Trainer::Impl::step(int64_t step) {
   const auto plan = plan_loss(trajectories.batch, config.objective.normalization, first_row(), step, sum_over_ranks);
   MicroBatching run;
   run.micro_batch_size = config.micro_batch_size;
+  run.logits_chunk_tokens = config.logits_chunk_tokens;
   run.step = step;
   run.seed = config.seed;
   if (config.lora.dropout > 0) run.dropout_seed = draw_seed(config.seed, SeedStream::kLoraDropout, step);

@@ -124,10 +124,9 @@ void avoid_integral_cut(RandomCase& c, double rho) {
   }
 }
 
-RunResult run(const ObjectiveConfig& config, const RandomCase& c) {
-  auto leaf = c.logits.detach().clone().set_requires_grad(true);
-  ObjectiveInputs in = c.in;
-  in.student_logits = leaf;
+namespace {
+
+RunResult run_inputs(const ObjectiveConfig& config, ObjectiveInputs in, const at::Tensor& leaf) {
   auto objective = make_objective(config);
   auto out = objective->compute(in);
   EXPECT_EQ(out.loss.dim(), 0) << objective->name() << ": the loss is not a scalar";
@@ -137,6 +136,24 @@ RunResult run(const ObjectiveConfig& config, const RandomCase& c) {
   r.grad = leaf.grad().defined() ? leaf.grad().to(at::kDouble) : at::zeros(leaf.sizes(), at::kDouble);
   r.metrics = out.metrics;
   return r;
+}
+
+}  // namespace
+
+RunResult run(const ObjectiveConfig& config, const RandomCase& c) {
+  auto leaf = c.logits.detach().clone().set_requires_grad(true);
+  ObjectiveInputs in = c.in;
+  in.student_logits = leaf;
+  return run_inputs(config, in, leaf);
+}
+
+RunResult run_chunked(const ObjectiveConfig& config, const RandomCase& c, int64_t chunk_rows) {
+  auto leaf = c.logits.detach().clone().set_requires_grad(true);
+  ObjectiveInputs in = c.in;
+  in.student_hidden = leaf;
+  in.student_head = at::eye(c.logits.size(-1), c.logits.options());
+  in.logits_chunk_rows = chunk_rows;
+  return run_inputs(config, in, leaf);
 }
 
 Ref make_ref(const RandomCase& c) {

@@ -70,6 +70,11 @@ struct RunResult {
 
 // make_objective(config)->compute on a fresh leaf copy of c.logits, then backward.
 RunResult run(const ObjectiveConfig& config, const RandomCase& c);
+// The same, with the student given as the trainer's chunked head gives it
+// (hidden states and an lm_head, ObjectiveInputs::student_hidden): hidden =
+// a leaf copy of c.logits and the head the [V, V] identity, so the projected
+// logits are c.logits exactly and grad is d loss / d logits again.
+RunResult run_chunked(const ObjectiveConfig& config, const RandomCase& c, int64_t chunk_rows);
 
 // ---- the reference -----------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 // padded rows and strided views. Each test skips itself, saying why, where
 // no CUDA device exists (CI, and every CPU-only LibTorch build).
 #include "opd/ops/full_vocab_kl.h"
+#include "opd/ops/linear_row_logprobs.h"
 #include "opd/ops/sample_tokens.h"
 #include "opd/ops/row_logprobs.h"
 #include "opd/ops/teacher_topk.h"
@@ -88,6 +89,34 @@ TEST_P(CudaParity, StridedViews_CUDA) {
   auto [gpu, gpu_grad] = on(at::kCUDA);
   EXPECT_TRUE(close(gpu, cpu, 2e-5, 2e-5));
   EXPECT_LT(rel_err(gpu_grad, cpu_grad), parity_grad_tol(GetParam()));
+}
+
+// The chunked lm_head + log-probs: cuBLAS and the CUDA row kernels against
+// the CPU, values and both gradients, at Qwen3's vocabulary and uneven chunks.
+TEST_P(CudaParity, LinearRowLogprobs_CUDA) {
+  OPD_SKIP_WITHOUT_CUDA();
+  const auto dtype = GetParam();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  auto hidden = at::randn({3, 13, 64}, gen, at::kFloat).to(dtype);
+  auto weight = (at::randn({151936, 64}, gen, at::kFloat) * 0.3).to(dtype);
+  auto ids = at::randint(151936, {3, 13, 4}, gen, at::kLong);
+  auto g = at::randn({3, 13, 4}, gen, at::kFloat);
+  struct Out {
+    at::Tensor logp, entropy, grad_hidden, grad_weight;
+  };
+  auto on = [&](const at::Device& d) {
+    auto h = hidden.to(d).requires_grad_(true), w = weight.to(d).requires_grad_(true);
+    auto out = linear_row_logprobs(h, w, ids.to(d), /*entropy=*/true, /*chunk_rows=*/16);
+    auto grads = torch::autograd::grad({(out.logp * g.to(d)).sum()}, {h, w});
+    return Out{out.logp.detach().cpu(), out.entropy.cpu(), grads[0].cpu(), grads[1].cpu()};
+  };
+  const auto cpu = on(at::kCPU), gpu = on(at::kCUDA);
+  // bf16 logits are rounded after two different matmuls: within bf16's step.
+  const double tol = dtype == at::kBFloat16 ? 5e-2 : 1e-4;
+  EXPECT_TRUE(close(gpu.logp, cpu.logp, tol, tol));
+  EXPECT_TRUE(close(gpu.entropy, cpu.entropy, tol, tol));
+  EXPECT_LT(rel_err(gpu.grad_hidden, cpu.grad_hidden), 3 * parity_grad_tol(dtype));
+  EXPECT_LT(rel_err(gpu.grad_weight, cpu.grad_weight), 3 * parity_grad_tol(dtype));
 }
 
 TEST_P(CudaParity, TopkForwardKl_CUDA) {

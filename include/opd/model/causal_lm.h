@@ -46,6 +46,8 @@ class CausalLMImpl : public torch::nn::Module {
                            const at::Tensor& attention_mask, KvCache* cache = nullptr);
   // hidden [..., hidden] -> logits [..., V], through lm_head or the tied embedding.
   at::Tensor project(const at::Tensor& hidden);
+  // The [V, hidden] weight project() multiplies by: lm_head's or the tied embedding's.
+  const at::Tensor& head_weight() const;
 
   const ModelConfig& config() const { return config_; }
   at::ScalarType dtype() const;

@@ -20,6 +20,10 @@ struct ObjectiveNeeds {
   bool teacher_entropy = false;     // H_T,t of the full teacher softmax
   bool teacher_logits = false;      // full teacher logits, one micro-batch at a time
   bool reference_logprobs = false;  // r_t
+  // The whole [B, T-1, V] student logits. Objectives that read the student
+  // only through student_logprobs() leave it false, and the trainer then
+  // gives them hidden states and the lm_head, projected chunk by chunk.
+  bool student_logits = false;
   Trajectory trajectory = Trajectory::kStudent;
 
   // The union of two objectives' needs (weighted sums); throws when they ask
@@ -30,7 +34,10 @@ struct ObjectiveNeeds {
 // Everything is aligned (core/token_alignment.h): position t is the prediction
 // of token t+1; shapes are [B, T-1] unless noted.
 struct ObjectiveInputs {
-  at::Tensor student_logits;  // [B, T-1, V], requires grad
+  at::Tensor student_logits;  // [B, T-1, V], requires grad; or undefined, and then:
+  at::Tensor student_hidden;  // [B, T-1, H] final hidden states, requires grad
+  at::Tensor student_head;    // [V, H] lm_head weight: logits = student_hidden @ student_head^T
+  int64_t logits_chunk_rows = 1024;  // rows projected at a time from student_hidden
   at::Tensor targets;         // int64, the tokens being scored
   at::Tensor source;          // int8 TokenSource of each target
   at::Tensor loss_mask;       // float, 1 where the target trains

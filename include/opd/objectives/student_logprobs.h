@@ -2,7 +2,8 @@
 // its logits (ops/row_logprobs.h): the log-prob of the sampled token, the
 // log-probs at the teacher's top-k ids when an objective has an FKL term, and
 // the entropy its diagnostics report. One pass forward, one backward, however
-// many of these the objective uses.
+// many of these the objective uses. Given hidden states and the lm_head
+// instead of logits, the pass runs chunk by chunk (ops/linear_row_logprobs.h).
 #pragma once
 
 #include "opd/objectives/objective.h"

@@ -33,6 +33,10 @@ struct TokenScores {
 at::Tensor aligned_model_logits(model::CausalLM& model, const RolloutBatch& batch,
                                 int64_t vocab_size = 0);
 
+// The aligned final hidden states [B, T-1, H] the same logits are projected
+// from (model->head_weight()), for a loss that projects them chunk by chunk.
+at::Tensor aligned_model_hidden(model::CausalLM& model, const RolloutBatch& batch);
+
 // What `request` asks of already aligned logits [B, T-1, V]; `targets`
 // [B, T-1] int64 are the scored tokens. Runs without gradient; results stay
 // on the logits' device.

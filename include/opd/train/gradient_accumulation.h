@@ -19,6 +19,10 @@ namespace opd::train {
 
 struct MicroBatching {
   int64_t micro_batch_size = 8;
+  // > 0: objectives that read the student only through its log-probs get
+  // hidden states and the lm_head, projected this many rows at a time (the
+  // [N, V] logits never exist whole); 0: the whole logits.
+  int64_t logits_chunk_tokens = 0;
   int64_t step = 0;
   uint64_t seed = 0;                         // the run's (trust-mask draws)
   std::optional<uint64_t> dropout_seed;      // reseeds the global CPU generator first (LoRA dropout draws from it)

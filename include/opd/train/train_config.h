@@ -114,6 +114,8 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(uint64_t, seed, "seed", 0, any(), "seeds sampling, shuffling and initialisation")                 \
   X(int64_t, steps, "steps", 100, at_least(1), "optimizer steps")                                     \
   X(int64_t, micro_batch_size, "micro_batch_size", 8, at_least(1), "sequences per forward/backward")  \
+  X(int64_t, logits_chunk_tokens, "logits_chunk_tokens", 1024, at_least(0),                           \
+    "student tokens per lm_head + loss chunk (the [N, V] logits never whole); 0 = whole logits")        \
   X(int64_t, log_every, "log_every", 1, at_least(1), "steps between progress lines")                  \
   X(int64_t, save_every, "save_every", 0, at_least(0), "steps between checkpoints; 0 = only at the end") \
   X(int64_t, keep_checkpoints, "keep_checkpoints", 3, at_least(0), "newest checkpoint-<step>/ dirs kept; 0 = all") \
