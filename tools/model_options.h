@@ -52,6 +52,7 @@ inline LoadedModel load_model(ModelOptions& o) {
   m.model = model::load_pretrained(o.spec.path, model::LoadOptions{model::scalar_type(o.spec.dtype), device});
   m.model->eval();
   m.format = train::load_prompt_format(o.spec, o.data, "--chat-template");
+  train::warn_about_eos(m.model->config().eos_token_ids, m.format, "--model", o.spec.path);
   return m;
 }
 

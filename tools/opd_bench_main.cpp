@@ -52,6 +52,7 @@ std::vector<std::string> split_list(const std::string& text) {
 
 int main(int argc, char** argv) {
   CLI::App app{"The paper harness: train and evaluate every row of a suite, then tabulate and plot."};
+  opd::tools::standard_flags(app);
   app.require_subcommand(1);
   std::string suite_path, out_dir, rows, plot_script = std::string(OPD_SOURCE_DIR) + "/tools/opd_bench_plot.py";
   std::vector<std::string> overrides;

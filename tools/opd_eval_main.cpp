@@ -21,6 +21,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a model: k sampled answers per problem, verified; avg@k and pass@k per domain."};
+  opd::tools::standard_flags(app);
   opd::tools::ModelOptions model_options;
   std::string data_path, verifier_name = "math_boxed", out_path, pass_at = "1";
   int64_t k = 4, batch = 32, limit = 0;

@@ -45,6 +45,7 @@ std::string unescape(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Sample responses from a model on prompts and write them as JSONL."};
+  opd::tools::standard_flags(app);
   opd::tools::ModelOptions model_options;
   std::string prompts_path, out_path;
   std::vector<std::string> texts, stops;
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
     dataset.check_vocab(model->config().vocab_size, "--model");
 
     generation.stop_token_ids = rollout::stop_token_ids(model->config(), format);
+    generation.vocab_limit = rollout::drawable_vocabulary(model->config(), format);
     for (const auto& s : stops) {
       auto ids = tok->encode(unescape(s));
       TORCH_CHECK(!ids.empty(), "--stop: an empty stop string");

@@ -14,6 +14,7 @@
 int main(int argc, char** argv) {
   using namespace opd::model;
   CLI::App app{"Write a random tiny HF-format model directory (config.json + safetensors)."};
+  opd::tools::standard_flags(app);
   std::string out, arch = "qwen3", dtype = "float32";
   TinyModelSpec spec;
   bool untied = false, char_tokenizer = false;
@@ -32,7 +33,10 @@ int main(int argc, char** argv) {
   app.add_option("--init-std", spec.init_std, "weights ~ N(0, std^2)")->check(CLI::PositiveNumber);
   app.add_option("--embed-std", spec.embed_std, "embedding/lm_head std (default: --init-std)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--eos-id", spec.eos_token_id)->check(CLI::NonNegativeNumber);
+  app.add_option("--eos-id", spec.eos_token_id,
+                 "config.json's eos_token_id; with a real tokenizer give its end of text or turn (Qwen3: 151645, "
+                 "<|im_end|>): 1 is '\"' in Qwen3's vocabulary, and opd warns when the EOS is not a special token")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", spec.seed);
   app.add_option("--dtype", dtype, "compute dtype")
       ->check(CLI::IsMember(opd::config::choice_names<ComputeDtype>()));

@@ -17,7 +17,6 @@ import sys
 
 # (metric, title) in the order the overview shows them; only those logged are drawn.
 DIAGNOSTICS = [
-    ("loss", "loss"),
     ("kl_k1", "reverse KL estimate k1 (s - tau)"),
     ("kl_k3", "reverse KL estimate k3"),
     ("kl_forward", "forward KL (full vocabulary)"),
@@ -37,6 +36,10 @@ DIAGNOSTICS = [
     ("teacher_logprob", "teacher log-prob of student tokens"),
     ("lr", "learning rate"),
     ("tokens_per_s", "tokens/s"),
+    # Last, and said: the surrogate's sign and scale are the objective's (opd
+    # about -65 where tropd is +3 on the same run), so only runs of one
+    # objective compare on it; the KL panels compare across objectives.
+    ("loss", "surrogate loss (scale and sign differ by objective)"),
 ]
 
 

@@ -14,6 +14,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Pre-tokenize a recipe's JSONL prompts into an HDF5 prompt store."};
+  opd::tools::standard_flags(app);
   std::string config_path, out;
   std::vector<std::string> overrides;
   app.add_option("--config", config_path, "YAML recipe (its student, teacher and data blocks)")->required();
@@ -26,11 +27,12 @@ int main(int argc, char** argv) {
     const auto config = train::load_train_config(config_path, overrides);
     const auto student = train::load_prompt_format(config.student, config.data, "student");
     const auto teachers = train::load_teacher_formats(config);
-    const auto dataset = data::PromptDataset::from_jsonl(
+    auto dataset = data::PromptDataset::from_jsonl(
         config.data.train_path, &student, [&](const std::string& domain) -> const data::PromptFormat* {
           const auto it = teachers.find(train::teacher_key(config, domain));
           return it == teachers.end() ? nullptr : &it->second;
         });
+    dataset.set_made_with(train::format_record(student, teachers));
     data::write_prompt_store(dataset, out);
     int64_t tokens = 0, differ = 0;
     for (const auto& p : dataset.prompts()) {

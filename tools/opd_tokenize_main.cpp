@@ -56,6 +56,7 @@ nlohmann::json parse_line(const std::string& text, int64_t line) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Encode text to token ids, or decode ids to text, with a model's tokenizer."};
+  opd::tools::standard_flags(app);
   std::string tokenizer_path, field;
   app.add_option("--tokenizer", tokenizer_path,
                  "model directory (tokenizer.json or tokenizer.model), or either file")

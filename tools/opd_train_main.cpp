@@ -45,6 +45,7 @@ void print_summary(const opd::train::TrainSummary& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"On-policy distillation of a student from a teacher, configured by a YAML recipe."};
+  opd::tools::standard_flags(app);
   std::string config_path;
   std::vector<std::string> overrides;
   bool print_reference = false;
@@ -78,6 +79,11 @@ int main(int argc, char** argv) {
       // NCCL when the student is on a GPU, Gloo on the CPU.
       const auto device = opd::model::resolve_device(config.student.device, env.local_rank, "student.device");
       comm = std::make_shared<opd::dist::Communicator>(env, device, std::chrono::seconds(config.dist_timeout_s));
+    }
+    if ((resume || !resume_from.empty()) && !opd::train::resume_has_work(config.run_dir, config.steps)) {
+      std::printf("%s finished at step %lld already: nothing to do (raise steps to continue it)\n",
+                  config.run_dir.c_str(), static_cast<long long>(config.steps));
+      return 0;
     }
     opd::train::Trainer trainer(config, comm);
     if (resume) {

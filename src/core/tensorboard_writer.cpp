@@ -20,6 +20,9 @@ constexpr uint32_t kEventWallTime = 1;
 constexpr uint32_t kEventStep = 2;
 constexpr uint32_t kEventFileVersion = 3;
 constexpr uint32_t kEventSummary = 5;
+constexpr uint32_t kEventSessionLog = 7;
+constexpr uint32_t kSessionLogStatus = 1;
+constexpr uint64_t kSessionLogStart = 1;
 constexpr uint32_t kSummaryValue = 1;
 constexpr uint32_t kValueTag = 1;
 constexpr uint32_t kValueSimpleValue = 2;
@@ -115,6 +118,17 @@ void TensorBoardWriter::add_scalars(int64_t step, const std::vector<std::pair<st
   put_double(event, kEventWallTime, wall_time_s);
   put_int64(event, kEventStep, step);  // written even at 0, which proto3 would omit; readers accept both
   put_bytes(event, kEventSummary, summary);
+  write_record(event);
+}
+
+void TensorBoardWriter::mark_restart(int64_t step, double wall_time_s) {
+  std::string session_log;
+  put_key(session_log, kSessionLogStatus, kVarint);
+  put_varint(session_log, kSessionLogStart);
+  std::string event;
+  put_double(event, kEventWallTime, wall_time_s);
+  put_int64(event, kEventStep, step);
+  put_bytes(event, kEventSessionLog, session_log);
   write_record(event);
 }
 

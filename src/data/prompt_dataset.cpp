@@ -31,16 +31,52 @@ std::string read_string(const nlohmann::json& j, const char* key, const std::str
   return v.get<std::string>();
 }
 
-std::vector<tokenizer::ChatMessage> read_messages(const nlohmann::json& list, const std::string& where) {
-  TORCH_CHECK(list.is_array() && !list.empty(), where,
-              ": 'messages' must be a non-empty list of {\"role\": ..., \"content\": ...}");
+std::vector<tokenizer::ChatMessage> read_messages(const nlohmann::json& list, const char* key,
+                                                  const std::string& where) {
+  TORCH_CHECK(list.is_array() && !list.empty(), where, ": '", key,
+              "' must be a non-empty list of {\"role\": ..., \"content\": ...}");
   std::vector<tokenizer::ChatMessage> messages;
   for (size_t i = 0; i < list.size(); ++i) {
     const auto& m = list[i];
     TORCH_CHECK(m.is_object() && m.contains("role") && m.at("role").is_string() && m.contains("content") &&
                     m.at("content").is_string(),
-                where, ": messages[", i, "] must be {\"role\": string, \"content\": string}, got ", m.dump());
+                where, ": ", key, "[", i, "] must be {\"role\": string, \"content\": string}, got ", m.dump());
     messages.push_back({m.at("role").get<std::string>(), m.at("content").get<std::string>()});
+  }
+  return messages;
+}
+
+// TRL's completion: a text, or one assistant message.
+std::string read_completion(const nlohmann::json& j, const std::string& where) {
+  const auto& c = j.at("completion");
+  if (c.is_string()) return c.get<std::string>();
+  const auto turns = read_messages(c, "completion", where);
+  TORCH_CHECK(turns.size() == 1 && turns[0].role == "assistant", where,
+              ": 'completion' must be a text or one assistant message, got ", c.dump());
+  return turns[0].content;
+}
+
+// The conversation of a text row: 'prompt' as one user turn (TRL's plain
+// form) or as a list of turns (its conversational form), or 'messages'. A
+// conversation that ends in the assistant's turn holds its reference reply
+// (TRL/GKD's {"messages": [system, user, assistant]}): that turn becomes the
+// solution, and the prompt is what comes before it.
+std::vector<tokenizer::ChatMessage> read_conversation(const nlohmann::json& j, const std::string& where,
+                                                      std::string& solution) {
+  std::vector<tokenizer::ChatMessage> messages;
+  if (j.contains("messages")) {
+    messages = read_messages(j.at("messages"), "messages", where);
+  } else if (j.at("prompt").is_array()) {
+    messages = read_messages(j.at("prompt"), "prompt", where);
+  } else {
+    messages = {{"user", read_string(j, "prompt", where)}};
+  }
+  if (messages.back().role == "assistant") {
+    TORCH_CHECK(solution.empty(), where,
+                ": the conversation ends in the assistant's reply, and 'solution' or 'completion' gives another");
+    TORCH_CHECK(messages.size() > 1, where, ": the conversation holds only the assistant's reply: no prompt");
+    solution = messages.back().content;
+    messages.pop_back();
   }
   return messages;
 }
@@ -58,15 +94,17 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
     TORCH_CHECK(a.is_string() || a.is_number(), where, ": 'answer' must be a string or a number, got ", a.dump());
     p.answer = a.is_string() ? a.get<std::string>() : a.dump();
   }
+  TORCH_CHECK(!(j.contains("solution") && j.contains("completion")), where,
+              ": holds both 'solution' and 'completion' (TRL's name for it): give one");
   if (j.contains("solution")) p.solution = read_string(j, "solution", where);
+  if (j.contains("completion")) p.solution = read_completion(j, where);
   if (j.contains("domain")) p.domain = read_string(j, "domain", where);
   if (j.contains("response_ids")) p.response_ids = read_ids(j.at("response_ids"), "response_ids", where);
   if (j.contains("prompt_ids")) {
     p.ids = read_ids(j.at("prompt_ids"), "prompt_ids", where);
     return p;
   }
-  p.messages = j.contains("prompt") ? std::vector<tokenizer::ChatMessage>{{"user", read_string(j, "prompt", where)}}
-                                    : read_messages(j.at("messages"), where);
+  p.messages = read_conversation(j, where, p.solution);
   TORCH_CHECK(student && student->tokenizer, where,
               ": a text prompt needs the student's tokenizer (tokenizer.json or tokenizer.model in its "
               "model directory), and there is none; give 'prompt_ids' instead");

@@ -111,6 +111,10 @@ void write_prompt_store(const PromptDataset& dataset, const std::string& path) {
       if (n > 0) lines.write(line.data(), H5::PredType::NATIVE_INT64);
       H5::StrType type(H5::PredType::C_S1, std::string(kFormat).size());
       file.createAttribute("format", type, H5::DataSpace(H5S_SCALAR)).write(type, std::string(kFormat));
+      if (!dataset.made_with().empty()) {
+        H5::StrType record(H5::PredType::C_S1, dataset.made_with().size());
+        file.createAttribute("made_with", record, H5::DataSpace(H5S_SCALAR)).write(record, dataset.made_with());
+      }
     }
   } catch (const H5::Exception& e) {
     TORCH_CHECK(false, path, ": cannot write the prompt store (", e.getDetailMsg(), ")");
@@ -129,6 +133,12 @@ PromptDataset read_prompt_store(const std::string& path) {
     std::string format;
     attr.read(attr.getStrType(), format);
     TORCH_CHECK(format == kFormat, path, ": format '", format, "' is not ", kFormat, " (write it with opd-prepare)");
+    std::string made_with;
+    if (file.attrExists("made_with")) {
+      current = "attribute 'made_with'";
+      auto record = file.openAttribute("made_with");
+      record.read(record.getStrType(), made_with);
+    }
     current = "line";
     const auto line = read_int64(file, "line");
     const size_t n = line.size();
@@ -158,7 +168,9 @@ PromptDataset read_prompt_store(const std::string& path) {
       prompts[i].line = line[i];
     }
     TORCH_CHECK(!prompts.empty(), "prompt file '", path, "' holds no prompts");
-    return PromptDataset::from_prompts(std::move(prompts), path);
+    auto dataset = PromptDataset::from_prompts(std::move(prompts), path);
+    dataset.set_made_with(std::move(made_with));
+    return dataset;
   } catch (const H5::Exception& e) {
     TORCH_CHECK(false, path, ": not a readable prompt store (", current, ": ", e.getDetailMsg(), ")");
   }

@@ -47,6 +47,7 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
                       const GenerationConfig& config) {
   TORCH_CHECK(!prompts.empty(), "generate: no prompts");
   TORCH_CHECK(config.max_new_tokens > 0, "generate: max_new_tokens must be > 0, got ", config.max_new_tokens);
+  TORCH_CHECK(config.vocab_limit >= 0, "generate: vocab_limit must be >= 0, got ", config.vocab_limit);
   ops::check_sampling_params(config.sampling);
   const int64_t B = static_cast<int64_t>(prompts.size());
   TORCH_CHECK(config.row_max_new_tokens.empty() || static_cast<int64_t>(config.row_max_new_tokens.size()) == B,
@@ -121,7 +122,8 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
     // Draw for every row in the cache (finished ones are ignored): uniforms
     // keyed by each row's identity, not its place in the batch.
     auto uniforms = ops::counter_uniform(identity.index_select(0, rows_tensor(in_cache)).to(device), config.seed, i);
-    auto sampled = ops::sample_tokens(logits, config.sampling, uniforms);
+    const bool cut = config.vocab_limit > 0 && config.vocab_limit < logits.size(-1);
+    auto sampled = ops::sample_tokens(cut ? logits.narrow(-1, 0, config.vocab_limit) : logits, config.sampling, uniforms);
     const auto tokens_cpu = sampled.tokens.cpu(), logprobs_cpu = sampled.logprobs.cpu();
     const auto tokens = tokens_cpu.accessor<int64_t, 1>();
     const auto logprobs = logprobs_cpu.accessor<float, 1>();

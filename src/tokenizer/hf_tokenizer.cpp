@@ -140,6 +140,7 @@ std::string HfTokenizer::decode(const std::vector<int64_t>& ids, bool skip_speci
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int64_t id : ids) {
+    if (id >= vocab_size()) continue;
     std::string token = id_to_token(id);
     const auto* added = impl.added.find(id);
     if (!(skip_special && added != nullptr && added->special)) tokens.push_back(std::move(token));

@@ -100,7 +100,8 @@ std::vector<int64_t> SentencePieceTokenizer::encode(std::string_view text, bool 
 std::string SentencePieceTokenizer::decode(const std::vector<int64_t>& ids, bool skip_special) const {
   std::vector<int32_t> pieces;
   for (int64_t id : ids) {
-    check(id >= 0 && id < vocab_size(), "token id ", id, " is outside the vocabulary [0, ", vocab_size(), ")");
+    check(id >= 0, "token id ", id, " is outside the vocabulary [0, ", vocab_size(), ")");
+    if (id >= vocab_size()) continue;  // as Hugging Face's tokenizers does
     if (!(skip_special && is_special(id))) pieces.push_back(static_cast<int32_t>(id));
   }
   std::string text(64 + 16 * pieces.size(), '\0');

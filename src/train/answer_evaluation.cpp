@@ -23,6 +23,7 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
   const int64_t k = options.k;
   auto& generation = options.generation;
   generation.stop_token_ids = rollout::stop_token_ids(model->config(), format);
+  generation.vocab_limit = rollout::drawable_vocabulary(model->config(), format);
   const int64_t per_chunk = std::max<int64_t>(1, options.batch / k);
   AnswerEvalResult result;
   const auto t0 = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <vector>
 
 namespace opd::train {
@@ -94,6 +95,23 @@ void commit_checkpoint(const std::string& run_dir, int64_t step, int64_t keep) {
   fs::rename(temp, final_dir);
   auto all = complete_checkpoints(run_dir);
   for (size_t i = 0; keep > 0 && i + static_cast<size_t>(keep) < all.size(); ++i) fs::remove_all(all[i].second);
+}
+
+bool resume_has_work(const std::string& run_dir, int64_t steps) {
+  const fs::path run(run_dir);
+  if (!fs::exists(run / "final") || !fs::exists(run / "metrics.jsonl")) return true;
+  std::istringstream lines(read_text_file((run / "metrics.jsonl").string()));
+  int64_t finished = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("step") && j["step"].is_number_integer()) finished = j["step"].get<int64_t>() + 1;
+  }
+  TORCH_CHECK(finished <= steps, run_dir, " holds a run that finished at step ", finished,
+              " (final/, metrics.jsonl); resuming it to steps ", steps,
+              " would replace final/ with older weights and cut metrics.jsonl: raise steps above ", finished,
+              " to continue it, or give another run_dir");
+  return finished < steps;
 }
 
 std::string latest_checkpoint(const std::string& run_dir) {

@@ -4,6 +4,8 @@
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -35,6 +37,73 @@ data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& 
   f.system_prompt = data.system_prompt;
   f.enable_thinking = data.enable_thinking;
   return f;
+}
+
+std::vector<std::string> eos_problems(const std::vector<int64_t>& eos_ids, const data::PromptFormat& format) {
+  std::vector<std::string> out;
+  const auto& tok = format.tokenizer;
+  if (!tok) return out;
+  for (int64_t id : eos_ids) {
+    if (id < 0 || id >= tok->vocab_size()) {
+      out.push_back(fmt::format("eos_token_id {} is not in the tokenizer's vocabulary of {}", id, tok->vocab_size()));
+    } else if (!tok->is_special(id)) {
+      out.push_back(fmt::format("eos_token_id {} is '{}', not a special token: replies end wherever it is written",
+                                id, tok->id_to_token(id)));
+    }
+  }
+  return out;
+}
+
+void warn_about_eos(const std::vector<int64_t>& eos_ids, const data::PromptFormat& format, const std::string& who,
+                    const std::string& path) {
+  for (const auto& problem : eos_problems(eos_ids, format)) {
+    spdlog::warn("{} ({}/config.json): {}; set eos_token_id to the tokenizer's end of text or of turn", who, path,
+                 problem);
+  }
+}
+
+namespace {
+
+nlohmann::json format_entry(const data::PromptFormat& f) {
+  nlohmann::json j;
+  j["chat_template"] = f.chat_template ? f.chat_template->name : "";
+  j["system_prompt"] = f.system_prompt;
+  j["enable_thinking"] = f.enable_thinking;
+  std::vector<int64_t> probe;
+  try {  // a tokenizer without this text's characters (a char tokenizer) records no probe
+    if (f.tokenizer) probe = f.prompt_ids({{"user", "what is 1+1?"}});
+  } catch (const std::exception&) {
+  }
+  j["probe"] = probe;
+  return j;
+}
+
+std::string describe_entry(const nlohmann::json& e) {
+  return fmt::format("chat_template '{}', system_prompt '{}', enable_thinking {}", e.value("chat_template", ""),
+                     e.value("system_prompt", ""), e.value("enable_thinking", true));
+}
+
+}  // namespace
+
+std::string format_record(const data::PromptFormat& student, const std::map<std::string, data::PromptFormat>& teachers) {
+  nlohmann::json j;
+  j["student"] = format_entry(student);
+  for (const auto& [key, format] : teachers) j[key] = format_entry(format);
+  return j.dump();
+}
+
+void check_format_record(const std::string& recorded, const std::string& current, const std::string& path) {
+  const auto was = nlohmann::json::parse(recorded, nullptr, /*allow_exceptions=*/false);
+  TORCH_CHECK(was.is_object(), path, ": its record of the formats it was made with is not JSON: ", recorded);
+  const auto now = nlohmann::json::parse(current);
+  for (const auto& [key, entry] : now.items()) {
+    if (!was.contains(key) || was[key] == entry) continue;
+    const std::string then = describe_entry(was[key]), here = describe_entry(entry);
+    TORCH_CHECK(false, path, ": prepared for a ", key, " that reads prompts ",
+                then == here ? "with another tokenizer" : "with " + then, ", but this recipe's ", key, " reads them ",
+                then == here ? "with its own" : "with " + here,
+                ": run opd-prepare again with this recipe, or train on the JSONL");
+  }
 }
 
 std::string teacher_key(const TrainConfig& config, const std::string& domain) {

@@ -62,6 +62,7 @@ class Loader {
   void load() {
     out_.student = load_model(c_.student, "student", local_rank_);
     out_.student_format = load_prompt_format(c_.student, c_.data, "student");
+    warn_about_eos(out_.student->config().eos_token_ids, out_.student_format, "student", c_.student.path);
     load_refinement();
     load_teachers();
     check_vocabularies();
@@ -105,6 +106,7 @@ class Loader {
     auto add = [&](const std::string& key, const ModelSpec& spec) {
       rollout::Teacher t{key, spec.path, load_model(spec, key, local_rank_), std::move(formats.at(key))};
       freeze(t.model);
+      warn_about_eos(t.model->config().eos_token_ids, t.format, key, spec.path);
       const int64_t sv = student.vocab_size, tv = t.model->config().vocab_size;
       if (sv < tv) {
         spdlog::info("{} vocab_size {} > student vocab_size {}: its logits are cut to the student's vocabulary "
@@ -139,6 +141,38 @@ class Loader {
     check_k_fits(c_.objective, "objective", student_vocab);
   }
 
+  // Every prompt must leave room for max_new_tokens in each model's
+  // positions: found here, naming file:line, not when it is drawn hours in.
+  void check_prompt_lengths() {
+    int64_t positions = out_.student->config().max_position_embeddings;
+    for (int64_t t = 0; t < out_.teachers.size(); ++t) {
+      positions = std::min(positions, out_.teachers[t].model->config().max_position_embeddings);
+    }
+    const int64_t max_new = c_.rollout.max_new_tokens, room = positions - max_new;
+    const auto& path = c_.data.train_path;
+    std::vector<data::Prompt> kept;
+    int64_t first_dropped = 0;
+    for (int64_t i = 0; i < out_.dataset.size(); ++i) {
+      const auto& p = out_.dataset[i];
+      const int64_t length = static_cast<int64_t>(std::max(p.ids.size(), p.teacher_prompt().size()));
+      if (length <= room) {
+        kept.push_back(p);
+        continue;
+      }
+      TORCH_CHECK(c_.data.overlong_prompts == OverlongPrompts::kDrop, path, ":", p.line, ": the prompt has ", length,
+                  " tokens, and rollout.max_new_tokens ", max_new, " leaves room for ", std::max<int64_t>(room, 0),
+                  " in the models' ", positions, " positions (data.overlong_prompts: drop leaves such prompts out)");
+      if (first_dropped == 0) first_dropped = p.line;
+    }
+    const int64_t dropped = out_.dataset.size() - static_cast<int64_t>(kept.size());
+    if (dropped == 0) return;
+    TORCH_CHECK(!kept.empty(), path, ": every prompt is longer than the ", room, " tokens rollout.max_new_tokens ",
+                max_new, " leaves in the models' ", positions, " positions");
+    spdlog::warn("{}: left out {} of {} prompts longer than {} tokens (the first at line {}; data.overlong_prompts: drop)",
+                 path, dropped, out_.dataset.size(), room, first_dropped);
+    out_.dataset = data::PromptDataset::from_prompts(std::move(kept), path);
+  }
+
   // The prompts, each routed to its domain's teacher, checked against the
   // models' vocabularies and what the trajectory needs of every line.
   void load_dataset() {
@@ -149,9 +183,15 @@ class Loader {
     };
     const auto& path = c_.data.train_path;
     out_.dataset = data::PromptDataset::from_file(path, &out_.student_format, teacher_formats);
+    if (!out_.dataset.made_with().empty()) {  // an .h5 rendered by opd-prepare: in this recipe's formats?
+      std::map<std::string, data::PromptFormat> formats;
+      for (int64_t t = 0; t < teachers.size(); ++t) formats[teachers[t].key] = teachers[t].format;
+      check_format_record(out_.dataset.made_with(), format_record(out_.student_format, formats), path);
+    }
     int64_t vocab = out_.student->config().vocab_size;
     for (int64_t t = 0; t < teachers.size(); ++t) vocab = std::min(vocab, teachers[t].model->config().vocab_size);
     out_.dataset.check_vocab(vocab, teachers.size() > 1 ? "student/teachers" : "student/teacher");
+    check_prompt_lengths();
     check_dataset_targets();
     for (int64_t i = 0; i < out_.dataset.size(); ++i) {
       const auto& p = out_.dataset[i];

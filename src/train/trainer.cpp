@@ -52,11 +52,15 @@ void record_step(Metrics& m, const UpdateOutcome& u, const LossPlan& plan, const
   m.set("peak_rss_mb", double(usage.ru_maxrss) / 1024.0);  // this rank's; Linux reports KiB
 }
 
-// The progress line's reverse-KL estimate: "kl_k1", else a weighted sum's
+// The progress line's headline, a divergence that means the same under
+// every objective (the surrogate loss does not: its sign and scale are the
+// objective's): the reverse-KL estimate "kl_k1", else a weighted sum's
 // "<term>.kl_k1" (every term measures it over the same student tokens, so
-// any one will do); objectives that report none print none.
-std::optional<std::pair<std::string, double>> headline_kl(const Metrics& m) {
-  if (m.has("kl_k1")) return std::make_pair(std::string("kl_k1"), m.value("kl_k1"));
+// any one will do), else the full-vocabulary KL, else sft's nll.
+std::optional<std::pair<std::string, double>> headline_divergence(const Metrics& m) {
+  for (const char* name : {"kl_k1", "kl_reverse", "kl_forward", "nll"}) {
+    if (m.has(name)) return std::make_pair(std::string(name), m.value(name));
+  }
   const std::string suffix = ".kl_k1";
   for (const auto& entry : m.entries()) {
     const std::string& name = entry.first;
@@ -207,6 +211,7 @@ TrainSummary Trainer::Impl::run() {
     // A resumed run keeps the metrics of the steps before its checkpoint.
     log.emplace((fs::path(config.run_dir) / "metrics.jsonl").string(), next_step);
     tensorboard.emplace((fs::path(config.run_dir) / "tensorboard").string());
+    if (next_step > 0) tensorboard->mark_restart(next_step);  // the replayed steps replace the earlier file's
   }
   int64_t student_params = 0;
   for (const auto& p : resources.student->parameters()) student_params += p.numel();
@@ -242,10 +247,11 @@ TrainSummary Trainer::Impl::run() {
                 config.max_skipped_steps, "); stopping. The checkpoints hold finite weights only.");
     if ((s + 1) % config.log_every == 0 || s + 1 == config.steps) {
       const double eta = running.seconds() / double(s + 1 - first) * double(config.steps - s - 1);
-      const auto kl = headline_kl(m);
-      const std::string kl_field = kl ? fmt::format(" | {} {:.4f}", kl->first, kl->second) : "";
-      spdlog::info("step {}/{} | loss {:+.4f}{} | grad_norm {:.3f} | lr {:.2e} | {:.0f} tok/s | ETA {}", s + 1,
-                   config.steps, m.value("loss"), kl_field, m.value("grad_norm"), m.value("lr"),
+      const auto headline = headline_divergence(m);
+      const std::string headline_field =
+          headline ? fmt::format(" | {} {:.4f}", headline->first, headline->second) : "";
+      spdlog::info("step {}/{}{} | surrogate {:+.4f} | grad_norm {:.3f} | lr {:.2e} | {:.0f} tok/s | ETA {}", s + 1,
+                   config.steps, headline_field, m.value("loss"), m.value("grad_norm"), m.value("lr"),
                    m.value("tokens_per_s"), format_eta(eta));
     }
     // A signal on any rank stops every rank after the same step.

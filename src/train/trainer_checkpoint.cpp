@@ -67,6 +67,7 @@ void Trainer::Impl::resume(const std::string& checkpoint_dir) {
               ", this recipe has seed ", config.seed, " (the draws would not continue)");
   TORCH_CHECK(state.step <= config.steps, checkpoint_dir, ": at step ", state.step, ", past the recipe's steps (",
               config.steps, ")");
+  resume_has_work(config.run_dir, config.steps);  // throws when a finished run would be cut back
   // With LoRA the base weights are the student's as loaded; the adapters resume.
   const bool lora = config.lora.rank > 0;
   model::CausalLM saved{nullptr};

@@ -114,5 +114,43 @@ TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
                 .find("not in the vocabulary"), std::string::npos);
 }
 
+// The rows TRL users have: GKD's {"messages": [system, user, assistant]}
+// (the assistant's turn is the reference reply, not part of the prompt) and
+// prompt/completion, plain and conversational. Each is the same problem as
+// the prompt + solution row.
+TEST(PromptDataset, TrlRowsAreAPromptAndItsSolution) {
+  ScratchDir dir;
+  auto student = char_format(dir, "qwen3");
+  const std::string sys = "{\"role\": \"system\", \"content\": \"be brief.\"}";
+  const std::string user = "{\"role\": \"user\", \"content\": \"what is 2+3?\"}";
+  const std::string reply = "{\"role\": \"assistant\", \"content\": \"2+3=5\"}";
+  auto ds = PromptDataset::from_jsonl(
+      write(dir, "{\"messages\": [" + sys + ", " + user + "], \"solution\": \"2+3=5\"}\n"
+                 "{\"messages\": [" + sys + ", " + user + ", " + reply + "]}\n"
+                 "{\"prompt\": [" + sys + ", " + user + "], \"completion\": [" + reply + "]}\n"
+                 "{\"prompt\": [" + sys + ", " + user + "], \"completion\": \"2+3=5\"}\n"
+                 "{\"prompt\": \"what is 2+3?\", \"completion\": \"2+3=5\"}\n"),
+      &student);
+  ASSERT_EQ(ds.size(), 5);
+  const auto prompt = student.tokenizer->decode(ds[0].ids);
+  EXPECT_EQ(prompt.find("2+3=5"), std::string::npos) << "the answer is not in the prompt: " << prompt;
+  for (int64_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(ds[i].ids, ds[0].ids) << "row " << i + 1;
+    EXPECT_EQ(ds[i].solution, "2+3=5") << "row " << i + 1;
+    EXPECT_EQ(ds[i].response_ids, ds[0].response_ids) << "row " << i + 1;
+  }
+  EXPECT_EQ(ds[4].solution, "2+3=5");
+  EXPECT_EQ(student.tokenizer->decode(ds[4].response_ids), "2+3=5<|im_end|>");
+
+  auto err = [&](const std::string& line) {
+    return error_message([&] { PromptDataset::from_jsonl(write(dir, line + "\n"), &student); });
+  };
+  EXPECT_NE(err("{\"messages\": [" + user + ", " + reply + "], \"solution\": \"7\"}").find(":1: the conversation ends in the assistant's reply, and 'solution'"), std::string::npos);
+  EXPECT_NE(err("{\"messages\": [" + reply + "]}").find(":1: the conversation holds only the assistant's reply"), std::string::npos);
+  EXPECT_NE(err("{\"prompt\": \"x\", \"completion\": [" + user + "]}").find(":1: 'completion' must be a text or one assistant message"), std::string::npos);
+  EXPECT_NE(err("{\"prompt\": \"x\", \"completion\": \"a\", \"solution\": \"b\"}").find(":1: holds both 'solution' and 'completion'"), std::string::npos);
+  EXPECT_NE(err("{\"prompt\": [{\"role\": \"user\"}]}").find(":1: prompt[0] must be {\"role\": string"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace opd::data

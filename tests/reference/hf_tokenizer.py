@@ -7,7 +7,8 @@
         the first with and without skipping special tokens. Also, for
         byte-level tokenizers, id sequences whose bytes are not valid UTF-8
         (a lone continuation byte, truncated sequences, an overlong form, a
-        surrogate, bytes no UTF-8 has) and what decode makes of them.
+        surrogate, bytes no UTF-8 has) and what decode makes of them; and the
+        first text's ids with ids at and past the vocabulary mixed in, decoded.
 
     python hf_tokenizer.py make llama3_style|mistral_style TEXTS_JSON OUT_DIR
         Trains a tokenizer.json of that family's layout with `tokenizers` on
@@ -114,6 +115,12 @@ def encode(tokenizer_json, texts_json, out_json):
         "vocab_size": tok.get_vocab_size(with_added_tokens=True),
         "invalid_utf8": {"ids": [], "decoded": []},
     }
+    # Ids at or past the vocabulary (a model's embedding padded past its
+    # tokenizer, as Qwen3's 151936 rows for 151669 ids): decode drops them.
+    size = out["vocab_size"]
+    first = ids[0] if ids else []
+    past = first[:1] + [size, size + 125] + first[1:] + [size + 266]
+    out["past_vocab"] = {"ids": past, "decoded": tok.decode(past, skip_special_tokens=False)}
     for data in INVALID_UTF8:
         case = byte_ids(tok, data)
         if case is not None:

@@ -9,6 +9,10 @@ the libraries that define their formats.
     python read_back.py tensorboard EVENTS_FILE OUT_JSON
         Reads the event file with TensorBoard's own loader and writes
         {"scalars": [[step, tag, value], ...], "version": "brain.Event:2"}.
+    python read_back.py tensorboard_dir LOG_DIR OUT_JSON
+        Reads every event file of LOG_DIR as TensorBoard's EventAccumulator
+        does (restarts purge what earlier files logged at and after their
+        step) and writes {tag: [[step, value], ...]} of the scalars it keeps.
 """
 import json
 import os
@@ -45,13 +49,26 @@ def tensorboard(events, out_json):
         json.dump({"scalars": scalars, "version": version}, f)
 
 
+def tensorboard_dir(log_dir, out_json):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(log_dir)
+    acc.Reload()
+    out = {tag: [[e.step, e.value] for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    with open(out_json, "w") as f:
+        json.dump(out, f)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "safetensors":
         safetensors(argv[1], argv[2:])
     elif len(argv) == 3 and argv[0] == "tensorboard":
         tensorboard(argv[1], argv[2])
+    elif len(argv) == 3 and argv[0] == "tensorboard_dir":
+        tensorboard_dir(argv[1], argv[2])
     else:
-        sys.exit("usage: read_back.py safetensors OUT_DIR FILE... | tensorboard EVENTS OUT_JSON")
+        sys.exit("usage: read_back.py safetensors OUT_DIR FILE... | tensorboard EVENTS OUT_JSON | "
+                 "tensorboard_dir LOG_DIR OUT_JSON")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 #include "opd/rollout/scoring.h"
 #include "opd/rollout/sequence_packing.h"
 #include "support/test_support.h"
+#include "support/tiny_lm.h"
 
 #include <ATen/core/grad_mode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -218,6 +220,35 @@ TEST(Generator, RowsDrawTheSameAloneOrInABatch) {
 
 // The sampler's log-prob of each token is that of the filtered distribution
 // of the model's logits at that position.
+// A vocabulary padded past its tokenizer: with vocab_limit, no id at or past
+// it is drawn, however likely the model makes them (without, nearly all are).
+TEST(Generator, VocabLimitKeepsDrawsBelowIt) {
+  model::TinyModelSpec s;
+  s.vocab_size = 50;
+  s.tie_word_embeddings = false;
+  s.init_std = 0.5;
+  s.seed = 4;
+  auto model = model::make_tiny_model(s);
+  opd::testing::favour_ids_from(model, 40);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 16;
+  cfg.seed = 3;
+  auto padded_draws = [&] {  // of the 3 x 16 drawn ids, those at or past 40
+    int64_t n = 0;
+    for (const auto& response : response_ids(generate(model, kPrompts, cfg))) {
+      n += std::count_if(response.begin(), response.end(), [](int64_t id) { return id >= 40; });
+    }
+    return n;
+  };
+  EXPECT_GT(padded_draws(), 40) << "the control: the padded ids are the likely ones";
+  cfg.vocab_limit = 40;
+  EXPECT_EQ(padded_draws(), 0);
+  cfg.sampling.temperature = 0;
+  EXPECT_EQ(padded_draws(), 0) << "greedy too";
+  cfg.vocab_limit = -1;
+  opd::testing::expect_error([&] { generate(model, kPrompts, cfg); }, {"vocab_limit must be >= 0"});
+}
+
 TEST(Generator, SamplerLogprobsAreThoseOfTheDistributionDrawnFrom) {
   auto model = tiny(9, 0.3);
   GenerationConfig cfg;

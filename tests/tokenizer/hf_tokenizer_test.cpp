@@ -76,6 +76,10 @@ TEST_P(HfTokenizerParity, IdsAndDecodedTextMatchTokenizers) {
   }
   EXPECT_EQ(tok->encode_batch(texts), ids) << "batch encoding (in parallel) gives the same ids";
 
+  // Ids past the vocabulary are dropped, as the library drops them.
+  const auto past = ref["past_vocab"]["ids"].get<std::vector<int64_t>>();
+  EXPECT_EQ(tok->decode(past), ref["past_vocab"]["decoded"].get<std::string>());
+
   // Bytes that are not UTF-8 decode to U+FFFD exactly where the library puts it.
   const auto invalid = id_lists(ref["invalid_utf8"]["ids"]);
   EXPECT_FALSE(invalid.empty());

@@ -83,7 +83,12 @@ TEST(SentencePiece, SpecialPiecesAndBos) {
   ASSERT_FALSE(with_bos.empty());
   EXPECT_EQ(with_bos.front(), 1);
   EXPECT_EQ(tok->decode(with_bos, /*skip_special=*/true), "the student");
-  expect_error([&] { tok->decode({400}); }, {"400", "outside the vocabulary"});
+  // Ids past the vocabulary are skipped (as tokenizers does); a negative one is an error.
+  auto padded = with_bos;
+  padded.insert(padded.begin() + 1, tok->vocab_size() + 100);
+  padded.push_back(tok->vocab_size());
+  EXPECT_EQ(tok->decode(padded, /*skip_special=*/true), "the student");
+  expect_error([&] { tok->decode({-3}); }, {"-3", "outside the vocabulary"});
   // A model directory holding tokenizer.model loads the same tokenizer.
   std::filesystem::create_directory(dir / "model_dir");
   std::filesystem::copy_file(dir / "bpe.model", dir / "model_dir/tokenizer.model");

@@ -6,6 +6,7 @@
 #include "opd/rollout/sequence_packing.h"
 #include "opd/train/prompt_formats.h"
 #include "support/test_support.h"
+#include "support/tiny_lm.h"
 
 #include <nlohmann/json.hpp>
 
@@ -56,11 +57,45 @@ TEST(Cli, MakeTinyWritesALoadableHfDirectory) {
             opd::testing::read_file_bytes(dir / "m2/model.safetensors")) << "same seed, same bytes";
 }
 
+// Every tool says its version and shows its defaults in --help.
+TEST(Cli, EveryToolHasVersionAndShowsDefaults) {
+  for (const char* tool : {"opd-train", "opd-generate", "opd-eval", "opd-prepare", "opd-tokenize", "opd-make-tiny",
+                           "opd-bench"}) {
+    auto r = run(kBin + "/" + tool + " --version");
+    EXPECT_EQ(r.exit_code, 0) << tool << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("opd 0.", 0), 0u) << tool << ": " << r.output;
+    EXPECT_NE(r.output.find("LibTorch 2."), std::string::npos) << tool << ": " << r.output;
+  }
+  auto r = run(kBin + "/opd-make-tiny --help");
+  EXPECT_NE(r.output.find("--vocab-size INT:POSITIVE=256"), std::string::npos) << "the default vocabulary: " << r.output;
+  EXPECT_NE(r.output.find("151645"), std::string::npos) << "--eos-id says what to give for Qwen3: " << r.output;
+  r = run(kBin + "/opd-generate --help");
+  EXPECT_NE(r.output.find("=256"), std::string::npos) << "the default --max-new-tokens: " << r.output;
+  EXPECT_NE(r.output.find("=32"), std::string::npos) << "the default --batch: " << r.output;
+}
+
+// A config.json EOS that is an ordinary character of the model's tokenizer is warned about.
+TEST(Cli, AnEosThatIsNotASpecialTokenIsWarnedAbout) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-make-tiny --char-tokenizer --eos-id 5 --out " + (dir / "m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --prompt hi --max-new-tokens 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("config.json): eos_token_id 5 is '"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not a special token"), std::string::npos) << r.output;
+  r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "ok"));
+  r = run(kBin + "/opd-generate --model " + (dir / "ok") + " --prompt hi --max-new-tokens 2");
+  EXPECT_EQ(r.output.find("eos_token_id"), std::string::npos) << "the char tokenizer's own EOS is special: " << r.output;
+}
+
 TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   ScratchDir dir;
   auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("step 3/3"), std::string::npos) << r.output;
+  // The headline is a divergence every objective shares; the surrogate is labelled as one.
+  EXPECT_NE(r.output.find("step 3/3 | kl_k1 "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" | surrogate "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("| loss "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("before -> after 3 steps"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "run/final/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "run/metrics.jsonl"));
@@ -71,6 +106,7 @@ TEST(Cli, TrainWithSftEndsCleanly) {
   ScratchDir dir;
   auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=2 --set 'objective={name: sft}'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 2/2 | nll "), std::string::npos) << "sft's headline is its nll: " << r.output;
   EXPECT_NE(r.output.find("before -> after 2 steps"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "run/final/model.safetensors"));
 }
@@ -269,6 +305,19 @@ TEST(Cli, PrepareWritesAStoreTheTrainerReads) {
   r = run(kBin + "/opd-train --config " + kRecipe + recipe + " --set data.train=" + (dir / "train.h5") +
           " --set steps=2 --set data.prompts_per_step=2");
   EXPECT_EQ(r.exit_code, 0) << r.output;
+  // A recipe that renders prompts otherwise than the store was made with is refused, saying how.
+  r = run(kBin + "/opd-train --config " + kRecipe + recipe + " --set data.train=" + (dir / "train.h5") +
+          " --set steps=1 --set data.enable_thinking=false");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("train.h5: prepared for a student that reads prompts with chat_template 'qwen3', "
+                          "system_prompt '', enable_thinking true, but this recipe's student reads them with "
+                          "chat_template 'qwen3', system_prompt '', enable_thinking false"),
+            std::string::npos)
+      << r.output;
+  r = run(kBin + "/opd-train --config " + kRecipe + recipe + " --set data.train=" + (dir / "train.h5") +
+          " --set steps=1 --set 'data.system_prompt=Be brief.'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("system_prompt 'Be brief.'"), std::string::npos) << r.output;
 }
 
 // Reads JSONL output into one json per line.
@@ -354,6 +403,44 @@ TEST(Cli, GenerateWritesSamplesAsJsonl) {
   r = run(kBin + "/opd-generate --model " + model_dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--prompts FILE or --prompt TEXT"), std::string::npos) << r.output;
+}
+
+// A model of Qwen3's vocabulary (151936 rows) with Qwen3's real tokenizer
+// (151669 ids), made to favour the padding ids 151669-151935 as an untrained
+// model may.
+std::string make_padded_qwen3_model(const ScratchDir& dir) {
+  const std::string out = dir / "padded";
+  const auto r = run(kBin + "/opd-make-tiny --out " + out + " --vocab-size 151936 --hidden-size 16 --intermediate-size 32 " +
+                     "--layers 1 --heads 2 --kv-heads 1 --head-dim 8 --untied --init-std 0.5 --eos-id 151645 --seed 3");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto m = model::load_pretrained(out);
+  opd::testing::favour_ids_from(m, 151669);
+  model::save_pretrained(m, out);
+  const fs::path tokenizer = fs::path(OPD_SOURCE_DIR) / "tests/fixtures/tokenizers/qwen3";
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(tokenizer / f, fs::path(out) / f);
+  return out;
+}
+
+// opd-generate and opd-eval draw only ids the tokenizer has (they died
+// decoding a padding id, with nothing written).
+TEST(Cli, GenerateAndEvalNeverDrawIdsPastTheTokenizer) {
+  ScratchDir dir;
+  const auto model_dir = make_padded_qwen3_model(dir);
+  auto r = run(kBin + "/opd-generate --model " + model_dir + " --chat-template qwen3 --prompt 'hi' --n 4 --seed 1 " +
+               "--max-new-tokens 8 --out " + (dir / "g.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = read_jsonl(opd::testing::read_file_bytes(dir / "g.jsonl"));
+  ASSERT_EQ(rows.size(), 4u);
+  for (const auto& row : rows) {
+    const auto ids = row.at("response_ids").get<std::vector<int64_t>>();
+    EXPECT_FALSE(ids.empty());
+    for (int64_t id : ids) EXPECT_LT(id, 151669) << row.dump();
+  }
+  std::ofstream(dir / "test.jsonl") << "{\"prompt\": \"1+1?\", \"answer\": \"2\"}\n";
+  r = run(kBin + "/opd-eval --model " + model_dir + " --chat-template qwen3 --data " + (dir / "test.jsonl") +
+          " --k 4 --max-new-tokens 8 --verifier exact_match --out " + (dir / "r.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "r.json"));
 }
 
 }  // namespace

@@ -29,16 +29,21 @@ using opd::testing::ScratchDir;
 
 // A finished 3-step LoRA run of the smoke recipe with a checkpoint at step 2,
 // its student saved in shards of 64 KiB. Returns the run directory.
+// The opd-train command of that run, without its steps.
+std::string train_command(const ScratchDir& dir) {
+  return std::string(OPD_BIN_DIR "/opd-train --config " OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml") +
+         " --set student.path=" + (dir / "student") + " --set teacher.path=" + (dir / "teacher") +
+         " --set data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl --set run_dir=" + (dir / "run") +
+         " --set save_every=2 --set lora.rank=4";
+}
+
 std::string train_run(const ScratchDir& dir) {
   for (const auto& [name, seed] : std::map<std::string, int>{{"teacher", 1}, {"student", 2}}) {
     const auto r = run_command(std::string(OPD_BIN_DIR "/opd-make-tiny --out ") + (dir / name) + " --vocab-size 64 --seed " +
                                std::to_string(seed) + " --char-tokenizer");
     EXPECT_EQ(r.exit_code, 0) << r.output;
   }
-  const auto r = run_command(std::string(OPD_BIN_DIR "/opd-train --config " OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml") +
-                             " --set student.path=" + (dir / "student") + " --set teacher.path=" + (dir / "teacher") +
-                             " --set data.train=" OPD_SOURCE_DIR "/configs/smoke/prompts.jsonl --set run_dir=" +
-                             (dir / "run") + " --set steps=3 --set save_every=2 --set lora.rank=4");
+  const auto r = run_command(train_command(dir) + " --set steps=3");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   return dir / "run";
 }
@@ -131,6 +136,42 @@ TEST(HfInterop, TensorBoardReadsTheEventFile) {
     }
   }
   EXPECT_GT(checked, 30);
+}
+
+// A resume replays steps from its checkpoint: TensorBoard's loader shows each
+// step once, with metrics.jsonl's values. A resume to fewer steps than the run
+// finished at is refused, and one to the same steps does nothing; neither
+// touches final/ or metrics.jsonl.
+TEST(HfInterop, AResumedRunShowsEachStepOnceAndAFinishedRunIsNotCutBack) {
+  ScratchDir dir("opd-hf-interop");
+  const std::string run_dir = train_run(dir);  // 3 steps, checkpoint-2, final/
+  const auto weights = read_file_bytes(run_dir + "/final/model.safetensors");
+  const auto metrics = read_file_bytes(run_dir + "/metrics.jsonl");
+  auto r = run_command(train_command(dir) + " --set steps=2 --resume");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("finished at step 3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("raise steps above 3"), std::string::npos) << r.output;
+  r = run_command(train_command(dir) + " --set steps=3 --resume");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to do"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file_bytes(run_dir + "/final/model.safetensors"), weights);
+  EXPECT_EQ(read_file_bytes(run_dir + "/metrics.jsonl"), metrics);
+
+  r = run_command(train_command(dir) + " --set steps=5 --resume");  // from checkpoint-2: steps 2..4
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_reference("read_back.py", "tensorboard_dir '" + run_dir + "/tensorboard' " + (dir / "tb.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto tb = nlohmann::json::parse(read_file_bytes(dir / "tb.json"));
+  std::vector<double> logged;
+  std::istringstream lines(read_file_bytes(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);) logged.push_back(nlohmann::json::parse(line).at("loss"));
+  ASSERT_EQ(logged.size(), 5u);
+  const auto& loss = tb.at("train/loss");
+  ASSERT_EQ(loss.size(), 5u) << "each step once: " << loss.dump();
+  for (size_t s = 0; s < 5; ++s) {
+    EXPECT_EQ(loss[s][0].get<int64_t>(), static_cast<int64_t>(s));
+    EXPECT_NEAR(loss[s][1].get<double>(), logged[s], 1e-5 * std::max(1.0, std::abs(logged[s])));
+  }
 }
 
 }  // namespace

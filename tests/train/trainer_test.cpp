@@ -3,7 +3,9 @@
 #include "opd/train/adamw.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/lr_schedule.h"
+#include "opd/train/run_resources.h"
 #include "opd/train/trainer.h"
+#include "opd/objectives/registry.h"
 #include "support/test_support.h"
 #include "train/smoke_setup.h"
 
@@ -122,6 +124,24 @@ TEST(Trainer, ChunkedLogitsDoNotChangeTheUpdate) {
     ca.optim.eps = cb.optim.eps = 1e-3;  // as in MicroBatchingDoesNotChangeTheUpdate
     expect_same_first_update(ca, cb, 1e-5);
   }
+}
+
+// A prompt with no room for max_new_tokens in the models' 4096 positions is
+// found when the dataset loads, naming its line; `drop` leaves it out.
+TEST(Trainer, OverlongPromptsAreFoundAtLoadNamingTheirLine) {
+  ScratchDir dir("opd-overlong");
+  std::string long_ids = "[1";
+  for (int i = 1; i < 4040; ++i) long_ids += ", " + std::to_string(i % 60 + 2);
+  opd::testing::write_file_bytes(dir / "prompts.jsonl", "{\"prompt_ids\": [1, 2, 3]}\n{\"prompt_ids\": " + long_ids +
+                                                            "]}\n{\"prompt_ids\": [4, 5]}\n");
+  auto c = smoke_config(dir, 1, {"data.train=" + (dir / "prompts.jsonl"), "rollout.max_new_tokens=64"});
+  const auto needs = make_objective(c.objective)->needs();
+  opd::testing::expect_error([&] { load_run_resources(c, needs, "opd"); },
+                             {"prompts.jsonl:2: the prompt has 4040 tokens", "leaves room for 4032", "overlong_prompts"});
+  c.data.overlong_prompts = OverlongPrompts::kDrop;
+  const auto kept = load_run_resources(c, needs, "opd");
+  ASSERT_EQ(kept.dataset.size(), 2);
+  EXPECT_EQ(kept.dataset[1].line, 3);
 }
 
 TEST(Trainer, ActivationCheckpointingDoesNotChangeTheUpdate) {

@@ -27,6 +27,10 @@ class TensorBoardWriter {
   // throws std::runtime_error naming the file when the write fails.
   void add_scalars(int64_t step, const std::vector<std::pair<std::string, double>>& values,
                    double wall_time_s = now_seconds());
+  // Marks a restart at `step` (a SessionLog START event): TensorBoard then
+  // drops what earlier files logged at and after `step`, so a resumed run's
+  // replayed steps are not shown twice.
+  void mark_restart(int64_t step, double wall_time_s = now_seconds());
   // Pushes buffered records to the file; throws std::runtime_error naming the file on failure.
   void flush();
   // The event file being written.

@@ -2,9 +2,13 @@
 // or as token ids:
 //   {"prompt": "Solve ..."}                       a user message
 //   {"messages": [{"role": "system", ...}, ...]}  a conversation
+//   {"prompt": [{"role": "user", ...}, ...]}      a conversation (TRL's conversational form)
 //   {"prompt_ids": [151644, 872, ...]}            ids, used as they are
 // with optional "answer" (the reference final answer, for verifiers),
-// "solution" (a reference worked solution: SFT targets, OPSD / TRD context),
+// "solution" (a reference worked solution: SFT targets, OPSD / TRD context;
+// also read from TRL's "completion", a text or one assistant message, and
+// from a conversation's last turn when it is the assistant's, which then is
+// not part of the prompt),
 // "response_ids" (the solution as ids) and "domain" (e.g. "math": routes
 // multi-teacher runs, groups evaluation). Text is rendered and tokenized
 // once, at load time, in the student's format and, when it differs, the
@@ -62,9 +66,14 @@ class PromptDataset {
   void check_vocab(int64_t vocab_size, const std::string& what) const;
   // The distinct domains, in order of first appearance ("" included when some have none).
   std::vector<std::string> domains() const;
+  // How the prompts were rendered, as opd-prepare records it in an .h5 store
+  // (train/prompt_formats.h format_record); "" when unknown (JSONL, older stores).
+  const std::string& made_with() const { return made_with_; }
+  void set_made_with(std::string record) { made_with_ = std::move(record); }
 
  private:
   std::string path_;
+  std::string made_with_;
   std::vector<Prompt> prompts_;
 };
 

@@ -21,7 +21,11 @@ struct RolloutSampling {
 // template's end-of-turn tokens.
 std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data::PromptFormat& format);
 
-// `sampling` for `model` in `format`: its stop tokens, draws from `seed`
+// The ids a model may draw in `format` (GenerationConfig::vocab_limit): the
+// tokenizer's size when the model's vocabulary is larger, else 0 (all).
+int64_t drawable_vocabulary(const model::ModelConfig& model, const data::PromptFormat& format);
+
+// `sampling` for `model` in `format`: its stop tokens and drawable ids, draws from `seed`
 // keyed by global row first_row + b.
 GenerationConfig generation_settings(const RolloutSampling& sampling, const model::ModelConfig& model,
                                      const data::PromptFormat& format, uint64_t seed, int64_t first_row);

@@ -20,6 +20,10 @@ struct GenerationConfig {
   std::vector<int64_t> stop_token_ids;        // e.g. the model's EOS ids; the stop token is kept
   std::vector<std::vector<int64_t>> stop_sequences;  // multi-token stops, kept like stop tokens
   int64_t pad_token_id = 0;                   // fills tokens after a row's end
+  // > 0: only ids below it are drawn: the tokenizer's size when the model's
+  // vocabulary is padded past it (Qwen3: 151669 of 151936 rows), as HF's
+  // generate never yields an id its tokenizer cannot decode; 0 = every id.
+  int64_t vocab_limit = 0;
   bool use_cache = true;                      // false recomputes the full sequence each step (reference)
   TokenSource source = TokenSource::kStudent; // label of the generated tokens, e.g.
                                               // kTeacherPrefix when the teacher writes (SeqKD)

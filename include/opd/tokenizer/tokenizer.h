@@ -23,7 +23,9 @@ class Tokenizer {
   virtual std::vector<int64_t> encode(std::string_view text,
                                       bool add_special_tokens = false) const = 0;
   // The text of `ids`; special tokens are written out unless skip_special.
-  // Throws on an id outside the vocabulary.
+  // Ids at or past vocab_size() are skipped, as Hugging Face's tokenizers
+  // does: a model's embedding may be padded past its tokenizer (Qwen3 has
+  // 151936 rows for 151669 ids). Throws on a negative id.
   virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special = false) const = 0;
 
   // Number of ids (the largest id + 1, added tokens included).

@@ -43,6 +43,12 @@ std::map<std::string, at::Tensor> read_optimizer_state(const std::string& dir, i
 // (replacing one of that name), then keeps only the newest `keep` (0 = all).
 void commit_checkpoint(const std::string& run_dir, int64_t step, int64_t keep);
 
+// Whether resuming the run in run_dir to `steps` has work to do. A finished
+// run (it wrote final/) ended at the steps its metrics.jsonl holds: false
+// when that is exactly `steps`; throws naming the run when it is more (the
+// resume would replace final/ with older weights and cut metrics.jsonl).
+bool resume_has_work(const std::string& run_dir, int64_t steps);
+
 // The complete checkpoint of run_dir with the highest step, or "" when there
 // is none. Temporaries and directories without trainer_state.json are skipped.
 std::string latest_checkpoint(const std::string& run_dir);

@@ -19,6 +19,16 @@ namespace opd::train {
 // no tokenizer, or the name is unknown.
 data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& data, const std::string& key);
 
+// What is wrong with a model's config.json EOS ids for its tokenizer: ids
+// that are not special tokens of it (opd-make-tiny's old default 1 is '"'
+// in Qwen3's vocabulary: replies would end at every quote), or that it does
+// not have. Empty when all are special, or the format has no tokenizer.
+std::vector<std::string> eos_problems(const std::vector<int64_t>& eos_ids, const data::PromptFormat& format);
+
+// Warns naming `who` and `path`, once for each of eos_problems.
+void warn_about_eos(const std::vector<int64_t>& eos_ids, const data::PromptFormat& format, const std::string& who,
+                    const std::string& path);
+
 // Which of the recipe's teachers reads prompts of `domain`: "teachers.<domain>"
 // when `teachers` lists it, else "teacher" (the default) when the recipe has
 // one; "" when neither does.
@@ -26,6 +36,17 @@ std::string teacher_key(const TrainConfig& config, const std::string& domain);
 
 // The format of each of the recipe's teachers, by teacher_key.
 std::map<std::string, data::PromptFormat> load_teacher_formats(const TrainConfig& config);
+
+// How prompts are rendered for the student and each teacher (by
+// teacher_key): chat template, system prompt, thinking switch, and the ids of
+// a probe conversation, which another tokenizer or template also changes.
+// opd-prepare stores it in an .h5 (PromptDataset::made_with); a run compares
+// it with its own (check_format_record). JSON text.
+std::string format_record(const data::PromptFormat& student, const std::map<std::string, data::PromptFormat>& teachers);
+
+// Throws naming `path`, the model and what differs when a model of both
+// records has another entry in `current` than in `recorded`.
+void check_format_record(const std::string& recorded, const std::string& current, const std::string& path);
 
 // Ways the teacher would read the student's ids differently: vocabulary
 // size, special tokens and end-of-turn ids behind different text, or (when

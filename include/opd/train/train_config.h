@@ -34,6 +34,15 @@ enum class Refiner {
 };
 inline config::Choices<Refiner> choices(Refiner) { return {{Refiner::kTeacher, "teacher"}, {Refiner::kStudent, "student"}}; }
 
+// What loading does with a prompt that leaves no room for max_new_tokens.
+enum class OverlongPrompts {
+  kError,  // refuse the dataset, naming file:line
+  kDrop,   // leave the prompt out, counted in a warning
+};
+inline config::Choices<OverlongPrompts> choices(OverlongPrompts) {
+  return {{OverlongPrompts::kError, "error"}, {OverlongPrompts::kDrop, "drop"}};
+}
+
 enum class LrSchedule { kConstant, kCosine };
 inline config::Choices<LrSchedule> choices(LrSchedule) {
   return {{LrSchedule::kConstant, "constant"}, {LrSchedule::kCosine, "cosine"}};
@@ -64,7 +73,9 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(bool, shuffle, "shuffle", true, any(), "reshuffle each epoch (seeded)")                           \
   X(std::string, system_prompt, "system_prompt", "", any(),                                           \
     "put first in text conversations without one; \"\" = none")                                       \
-  X(bool, enable_thinking, "enable_thinking", true, any(), "Qwen3's thinking switch for text prompts")
+  X(bool, enable_thinking, "enable_thinking", true, any(), "Qwen3's thinking switch for text prompts") \
+  X(OverlongPrompts, overlong_prompts, "overlong_prompts", OverlongPrompts::kError, any(),             \
+    "a prompt with no room for rollout.max_new_tokens in the models' positions, found at load: error or drop")
 
 // Sampling, TrOPD's teacher-prefix guidance (the teacher writes the first l
 // tokens, the student continues; the cap on l anneals from
