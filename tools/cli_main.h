@@ -7,9 +7,12 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
+
+#include <unistd.h>
 
 namespace opd::tools {
 
@@ -25,6 +28,40 @@ inline void standard_flags(CLI::App& app) {
   app.set_version_flag("--version", std::string("opd ") + OPD_VERSION + " (LibTorch " + OPD_TORCH_VERSION + ", " +
                                         cuda + ")");
   app.option_defaults()->always_capture_default();
+}
+
+// "done/total what" on stderr: rewritten in place on a terminal; in a log
+// (not a terminal) one line each time another tenth is done, so logs stay
+// readable.
+class Progress {
+ public:
+  Progress(const char* what, int64_t total) : what_(what), total_(total), terminal_(::isatty(STDERR_FILENO) == 1) {}
+  void update(int64_t done) {
+    if (terminal_) {
+      std::fprintf(stderr, "\r%lld/%lld %s", static_cast<long long>(done), static_cast<long long>(total_), what_);
+      return;
+    }
+    const int64_t tenth = total_ > 0 ? done * 10 / total_ : 10;
+    if (tenth <= last_tenth_) return;
+    last_tenth_ = tenth;
+    std::fprintf(stderr, "%lld/%lld %s\n", static_cast<long long>(done), static_cast<long long>(total_), what_);
+  }
+  // Ends the in-place line on a terminal.
+  void finish() {
+    if (terminal_) std::fputc('\n', stderr);
+  }
+
+ private:
+  const char* what_;
+  int64_t total_;
+  bool terminal_;
+  int64_t last_tenth_ = 0;
+};
+
+// An exception's message without LibTorch's backtrace.
+inline std::string error_text(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return c10->what_without_backtrace();
+  return e.what();
 }
 
 template <typename Body>

@@ -53,10 +53,11 @@ int main(int argc, char** argv) {
                 "' has no tokenizer.json or tokenizer.model");
     const auto dataset = data::PromptDataset::from_file(data_path, &format);
     train::AnswerEvalOptions options{k, batch, limit, generation};
-    const auto result = train::evaluate_answers(model, format, dataset, *verifier, options, [](int64_t done, int64_t total) {
-      std::fprintf(stderr, "\r%lld/%lld problems", static_cast<long long>(done), static_cast<long long>(total));
-    });
-    std::fprintf(stderr, "\n");
+    const int64_t problems = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
+    tools::Progress progress("problems", problems);
+    const auto result = train::evaluate_answers(model, format, dataset, *verifier, options,
+                                                [&](int64_t done, int64_t) { progress.update(done); });
+    progress.finish();
     const auto& outcomes = result.outcomes;
     const auto report = eval::summarize(outcomes, k, pass_ks);
     std::printf("%s", eval::report_table(report).c_str());

@@ -98,49 +98,63 @@ int main(int argc, char** argv) {
     }
 
     // Streamed into a temporary beside --out, renamed over it at the end: no
-    // half-written --out, even when generation fails midway.
+    // half-written --out. When generation fails midway, the samples finished
+    // before it are kept as --out.partial and the error says so.
     std::optional<AtomicFileWriter> file;
     if (!out_path.empty()) file.emplace(out_path);
     const int64_t total = dataset.size() * n;
     int64_t generated = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t first = 0; first < total; first += batch) {
-      const int64_t last = std::min(total, first + batch);
-      std::vector<std::vector<int64_t>> ids;
-      for (int64_t s = first; s < last; ++s) ids.push_back(dataset[s / n].ids);
-      generation.first_row = first;  // sample s draws as row s: the output does not depend on --batch
-      const auto rollout = rollout::generate(model, ids, generation);
-      const auto responses = rollout::response_ids(rollout);
-      const auto response_logprobs = rollout::response_logprobs(rollout);
-      for (int64_t s = first; s < last; ++s) {
-        const auto& prompt = dataset[s / n];
-        const auto& response = responses[static_cast<size_t>(s - first)];
-        nlohmann::json j;
-        j["index"] = s / n;  // the prompt's place in the input (file lines first, then --prompt)
-        if (prompt.line > 0) j["line"] = prompt.line;
-        j["sample"] = s % n;
-        if (!prompt.domain.empty()) j["domain"] = prompt.domain;
-        if (tok) {
-          j["prompt"] = tok->decode(prompt.ids);
-          j["response"] = tok->decode(response, true);
+    tools::Progress progress("samples", total);
+    int64_t finished = 0;  // samples written
+    try {
+      for (int64_t first = 0; first < total; first += batch) {
+        const int64_t last = std::min(total, first + batch);
+        std::vector<std::vector<int64_t>> ids;
+        for (int64_t s = first; s < last; ++s) ids.push_back(dataset[s / n].ids);
+        generation.first_row = first;  // sample s draws as row s: the output does not depend on --batch
+        const auto rollout = rollout::generate(model, ids, generation);
+        const auto responses = rollout::response_ids(rollout);
+        const auto response_logprobs = rollout::response_logprobs(rollout);
+        for (int64_t s = first; s < last; ++s) {
+          const auto& prompt = dataset[s / n];
+          const auto& response = responses[static_cast<size_t>(s - first)];
+          nlohmann::json j;
+          j["index"] = s / n;  // the prompt's place in the input (file lines first, then --prompt)
+          if (prompt.line > 0) j["line"] = prompt.line;
+          j["sample"] = s % n;
+          if (!prompt.domain.empty()) j["domain"] = prompt.domain;
+          if (tok) {
+            j["prompt"] = tok->decode(prompt.ids);
+            j["response"] = tok->decode(response, true);
+          }
+          j["prompt_ids"] = prompt.ids;
+          j["response_ids"] = response;
+          j["finish_reason"] =
+              rollout::ended_on_its_own(response, generation.max_new_tokens, generation) ? "stop" : "length";
+          if (logprobs) j["logprobs"] = response_logprobs[static_cast<size_t>(s - first)];
+          const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+          if (file) {
+            file->write(line);
+          } else {
+            std::cout << line;
+          }
+          generated += static_cast<int64_t>(response.size());
+          ++finished;
         }
-        j["prompt_ids"] = prompt.ids;
-        j["response_ids"] = response;
-        j["finish_reason"] =
-            rollout::ended_on_its_own(response, generation.max_new_tokens, generation) ? "stop" : "length";
-        if (logprobs) j["logprobs"] = response_logprobs[static_cast<size_t>(s - first)];
-        const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-        if (file) {
-          file->write(line);
-        } else {
-          std::cout << line;
-        }
-        generated += static_cast<int64_t>(response.size());
+        progress.update(last);
       }
-      std::fprintf(stderr, "\r%lld/%lld samples", static_cast<long long>(last), static_cast<long long>(total));
+    } catch (const std::exception& e) {
+      progress.finish();
+      if (!file || finished == 0) throw;
+      const std::string partial = out_path + ".partial";
+      file->commit_to(partial);
+      throw std::runtime_error(tools::error_text(e) + " (the " + std::to_string(finished) +
+                               " samples finished before it are in " + partial + ")");
     }
+    progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::fprintf(stderr, "\n%lld samples, %lld tokens in %.1f s (%.0f tokens/s)\n", static_cast<long long>(total),
+    std::fprintf(stderr, "%lld samples, %lld tokens in %.1f s (%.0f tokens/s)\n", static_cast<long long>(total),
                  static_cast<long long>(generated), seconds, double(generated) / std::max(seconds, 1e-9));
     if (file) file->commit();
     return 0;

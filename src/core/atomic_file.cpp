@@ -61,6 +61,12 @@ void AtomicFileWriter::write(const void* data, size_t size) {
   }
 }
 
+void AtomicFileWriter::commit_to(const std::string& other) {
+  TORCH_CHECK(directory_of(other) == directory_of(path_), other, ": not in the directory of ", path_);
+  path_ = other;
+  commit();
+}
+
 void AtomicFileWriter::commit() {
   TORCH_CHECK(fd_ >= 0, path_, ": cannot write (the file is already committed)");
   if (::fsync(fd_) != 0) fail(path_, "fsync of " + temp_, errno);

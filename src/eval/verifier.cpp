@@ -126,10 +126,16 @@ std::string normalize_math_answer(std::string_view answer) {
   }
   replace_all(s, "\\dfrac", "\\frac");
   replace_all(s, "\\tfrac", "\\frac");
+  replace_all(s, "\\$", "");  // an escaped dollar sign: \$5 is 5
   replace_all(s, "$", "");
-  // Trailing units and decorations: \text{...} / \mbox{...} groups, degrees, percent.
+  // \sqrt2 -> \sqrt{2}: one-token arguments written without braces.
+  static const std::regex bare_sqrt(R"(\\sqrt([0-9a-zA-Z]))");
+  s = std::regex_replace(s, bare_sqrt, "\\sqrt{$1}");
+  // Trailing units and decorations: \text{...} / \mbox{...} groups, degrees,
+  // percent; unless the group is the whole answer (\text{(B)} is the answer B).
   static const std::regex unit(R"((\\(text|mbox|mathrm)\{[^{}]*\})+\s*$)");
-  s = std::regex_replace(s, unit, "");
+  const std::string without_units = std::regex_replace(s, unit, "");
+  if (!trim(without_units).empty()) s = without_units;
   for (const char* deco : {"^\\circ", "^{\\circ}", "\\circ", "°", "\\%", "%"}) replace_all(s, deco, "");
   // What remains of \text{...} elsewhere is its content.
   static const std::regex text(R"(\\(text|mbox|mathrm)\{([^{}]*)\})");
@@ -149,6 +155,9 @@ std::string normalize_math_answer(std::string_view answer) {
   // Parentheses around a plain number: "(5)" -> "5"; a leading "+".
   static const std::regex paren(R"(^\((-?\d+(\.\d+)?)\)$)");
   s = std::regex_replace(s, paren, "$1");
+  // A multiple-choice letter in parentheses: "(B)" -> "B".
+  static const std::regex choice(R"(^\(([A-Za-z])\)$)");
+  s = std::regex_replace(s, choice, "$1");
   if (!s.empty() && s.front() == '+') s.erase(0, 1);
   // 0.50 -> 0.5, 3.0 -> 3.
   static const std::regex decimal(R"(^(-?\d+)\.(\d*?)0+$)");

@@ -152,4 +152,14 @@ void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions&
   if (had_old) fs::remove_all(old);
 }
 
+int64_t weights_bytes(const std::string& dir) {
+  namespace fs = std::filesystem;
+  int64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".safetensors") bytes += static_cast<int64_t>(entry.file_size(ec));
+  }
+  return bytes;
+}
+
 }  // namespace opd::model

@@ -253,6 +253,8 @@ model::CausalLM load_model(const ModelSpec& spec, const std::string& key, int64_
   TORCH_CHECK(fs::is_directory(spec.path), key, ".path: no model directory at '", spec.path,
               "' (create one with opd-make-tiny, or point to an HF model directory)");
   const auto device = model::resolve_device(spec.device, local_rank, key + ".device");
+  const double gb = double(model::weights_bytes(spec.path)) / 1e9;
+  if (gb >= 0.25) spdlog::info("loading {} {} ({:.1f} GB, {}, {})", key, spec.path, gb, device.str(), config::choice_name(spec.dtype));
   return model::load_pretrained(spec.path, model::LoadOptions{model::scalar_type(spec.dtype), device});
 }
 

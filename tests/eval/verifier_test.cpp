@@ -43,6 +43,15 @@ TEST(MathBoxed, TrickyAnswers) {
            {"no box at all: 5", "5", false},
            {"\\boxed{7", "7", false},
            {"\\boxed{}", "0", false},
+           // Issue 18 (15): an escaped dollar, a root without braces, a lettered choice.
+           {"\\boxed{\\$5}", "5", true},
+           {"\\boxed{\\$5}", "6", false},
+           {"\\boxed{\\sqrt2}", "\\sqrt{2}", true},
+           {"\\boxed{\\frac{\\sqrt3}{2}}", "\\frac{\\sqrt{3}}{2}", true},
+           {"\\boxed{\\sqrt2}", "\\sqrt{3}", false},
+           {"\\boxed{\\text{(B)}}", "B", true},
+           {"\\boxed{(B)}", "B", true},
+           {"\\boxed{\\text{(B)}}", "C", false},
        }) {
     EXPECT_EQ(v->correct(c.response, c.reference), c.correct) << c.response << " vs " << c.reference;
   }

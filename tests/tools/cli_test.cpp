@@ -277,6 +277,9 @@ TEST(Cli, EvalReportsAvgAndPassAtK) {
   EXPECT_EQ(report.at("rows")[1].at("pass@1").get<double>(), 1.0);
   EXPECT_EQ(report.at("problems")[1].at("correct"), 0);
   EXPECT_NE(r.output.find("pass@2"), std::string::npos) << r.output;
+  // Progress in a log (not a terminal) is whole lines: no carriage returns.
+  EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2/2 problems\n"), std::string::npos) << r.output;
   // A problem without an answer is named.
   std::ofstream(dir / "bad.jsonl") << "{\"prompt\": \"1+1?\", \"answer\": \"2\"}\n{\"prompt\": \"x\"}\n";
   r = run(kBin + "/opd-eval --model " + model_dir + " --data " + (dir / "bad.jsonl"));
@@ -403,6 +406,20 @@ TEST(Cli, GenerateWritesSamplesAsJsonl) {
   r = run(kBin + "/opd-generate --model " + model_dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("--prompts FILE or --prompt TEXT"), std::string::npos) << r.output;
+
+  // A failure midway (the third prompt leaves no room for --max-new-tokens in
+  // the model's 4096 positions) keeps the finished samples as --out.partial.
+  std::string long_ids = "[3";
+  for (int i = 1; i < 4090; ++i) long_ids += ", 4";
+  std::ofstream(dir / "late.jsonl") << "{\"prompt\": \"hello\"}\n{\"prompt_ids\": [3, 4, 5]}\n{\"prompt_ids\": "
+                                    << long_ids << "]}\n";
+  r = run(base + "--prompts " + (dir / "late.jsonl") + " --batch 1 --max-new-tokens 10 --out " + (dir / "late_out.jsonl"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("the 2 samples finished before it are in " + (dir / "late_out.jsonl.partial")),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(fs::exists(dir / "late_out.jsonl"));
+  EXPECT_EQ(read_jsonl(opd::testing::read_file_bytes(dir / "late_out.jsonl.partial")).size(), 2u);
 }
 
 // A model of Qwen3's vocabulary (151936 rows) with Qwen3's real tokenizer

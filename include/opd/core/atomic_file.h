@@ -34,6 +34,10 @@ class AtomicFileWriter {
 
   // fsync, close, rename over the target, fsync the directory.
   void commit();
+  // The same, renamed to `other` (in the target's directory) instead: what
+  // an interrupted writer finished, kept beside the target (e.g. as
+  // <target>.partial) while the target stays as it was.
+  void commit_to(const std::string& other);
 
  private:
   std::string path_;

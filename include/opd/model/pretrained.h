@@ -27,6 +27,10 @@ struct SaveOptions {
   std::string copy_files_from;                 // a model dir whose tokenizer files are copied
 };
 
+// The bytes of a model directory's .safetensors files (0 when it has none):
+// what loading it reads, e.g. to say so before a load that takes a while.
+int64_t weights_bytes(const std::string& dir);
+
 // Writes an HF model directory atomically: everything goes to a temporary
 // sibling that is renamed over `dir` only when complete. LoRA adapters are
 // merged into the weights they adapt. Throws (leaving any
