@@ -3,7 +3,8 @@
 # with a Qwen3-0.6B-shaped student and teacher (random weights written by
 # opd-make-tiny, tied embeddings, vocabulary 151936), 8 prompts x 4 samples
 # x NEW_TOKENS new tokens per step, on DEVICE (cpu here; cuda on a GPU
-# machine). It prints the progress lines a real run prints.
+# machine). It prints the progress lines a real run prints. The prompts are
+# ids (random models have no tokenizer), so the recipe's chat template is off.
 #   benchmarks/qwen3_shape_run.sh [DEVICE=cpu] [NEW_TOKENS=256] [STEPS=1] [DTYPE=float32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,7 @@ start=$SECONDS
   --set "run_dir=$work/run" --set "steps=$steps" --set save_every=0 --set micro_batch_size=4 \
   --set "student.path=$work/student" --set "teacher.path=$work/teacher" \
   --set "student.dtype=$dtype" --set "teacher.dtype=$dtype" \
+  --set 'student.chat_template=""' --set 'teacher.chat_template=""' \
   --set "student.device=$device" --set "teacher.device=$device" \
   --set "data.train=$work/prompts.jsonl" --set data.prompts_per_step=8 --set data.samples_per_prompt=4 \
   --set "rollout.max_new_tokens=$new_tokens"

@@ -1,5 +1,6 @@
 #include "opd/train/prompt_formats.h"
 
+#include "opd/core/text_file.h"
 #include "opd/tokenizer/chat_template.h"
 
 #include <c10/util/Exception.h>
@@ -15,6 +16,21 @@ namespace {
 
 bool contains(const std::vector<int64_t>& ids, int64_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+namespace {
+
+// Whether a model directory ships a chat template of its own (HF keeps it in
+// tokenizer_config.json, newer models in chat_template.jinja).
+bool model_has_chat_template(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(dir) / "chat_template.jinja")) return true;
+  const auto config = fs::path(dir) / "tokenizer_config.json";
+  if (!fs::exists(config)) return false;
+  const auto j = nlohmann::json::parse(read_text_file(config.string()), nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("chat_template");
 }
 
 }  // namespace
@@ -36,6 +52,11 @@ data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& 
   }
   f.system_prompt = data.system_prompt;
   f.enable_thinking = data.enable_thinking;
+  if (f.tokenizer && !f.chat_template && model_has_chat_template(model.path)) {
+    spdlog::warn("{}: {}/tokenizer_config.json has a chat template, and the recipe names none ({}.chat_template): "
+                 "text prompts are read as plain text; name the model's format (qwen3, llama3, chatml)",
+                 key, model.path, key);
+  }
   return f;
 }
 

@@ -88,6 +88,23 @@ TEST(Cli, AnEosThatIsNotASpecialTokenIsWarnedAbout) {
   EXPECT_EQ(r.output.find("eos_token_id"), std::string::npos) << "the char tokenizer's own EOS is special: " << r.output;
 }
 
+// A model that ships a chat template, used without naming one, is warned
+// about: its text prompts would be read untemplated.
+TEST(Cli, AnUnusedChatTemplateOfTheModelIsWarnedAbout) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ofstream(dir / "m/tokenizer_config.json") << "{\"chat_template\": \"{{ messages }}\"}\n";
+  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --prompt hi --max-new-tokens 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tokenizer_config.json has a chat template, and the recipe names none (--chat-template"),
+            std::string::npos)
+      << r.output;
+  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --chat-template qwen3 --prompt hi --max-new-tokens 2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("chat template"), std::string::npos) << r.output;
+}
+
 TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   ScratchDir dir;
   auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3");

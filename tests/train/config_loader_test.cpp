@@ -903,6 +903,9 @@ TEST(ConfigLoader, MethodRecipesParse) {
     EXPECT_EQ(c.micro_batch_size, 4);
     EXPECT_EQ(c.student.path, "models/Qwen3-1.7B");
     EXPECT_EQ(c.student.dtype, model::ComputeDtype::kBfloat16);
+    // Qwen3 reads text in its chat format: a recipe whose paths are swapped
+    // for the real models must not train on untemplated text.
+    EXPECT_EQ(c.student.chat_template, "qwen3");
     // The rollouts the method trains on: teacher-prefix guidance for TrOPD,
     // refinement for TRD (by the teacher, or in OPSD by the frozen student).
     const bool tropd = c.objective.kind == ObjectiveKind::kTropd, opsd = method == "trd_opsd";
@@ -914,6 +917,7 @@ TEST(ConfigLoader, MethodRecipesParse) {
     EXPECT_EQ(c.rollout.refiner, opsd ? Refiner::kStudent : Refiner::kTeacher);
     EXPECT_EQ(c.teacher.path, opsd ? "models/Qwen3-1.7B" : "models/Qwen3-8B");
     EXPECT_EQ(c.teacher.dtype, model::ComputeDtype::kBfloat16);
+    if (!opsd) EXPECT_EQ(c.teacher.chat_template, "qwen3");
     EXPECT_EQ(c.data.train_path, opsd ? "data/math_prompts_with_solutions.jsonl" : "data/math_prompts.jsonl");
     EXPECT_EQ(c.data.prompts_per_step, 128);
     EXPECT_EQ(c.data.samples_per_prompt, 4);
