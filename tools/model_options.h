@@ -30,8 +30,8 @@ inline std::map<std::string, model::ComputeDtype> dtype_by_name() {
   return by_name;
 }
 
-inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string& model_help) {
-  app.add_option("--model", o.spec.path, model_help)->required();
+inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string& model_help, bool required = true) {
+  app.add_option("--model", o.spec.path, model_help)->required(required);
   app.add_option("--dtype", o.spec.dtype, "compute dtype")->transform(CLI::CheckedTransformer(dtype_by_name()));
   app.add_option("--device", o.spec.device, "auto (cuda:$LOCAL_RANK when a GPU is visible, else cpu) | cpu | cuda | cuda:N")
       ->capture_default_str();

@@ -1,7 +1,10 @@
 #include "opd/core/config_files.h"
 
+#include "opd/core/install_paths.h"
+
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace opd {
 
@@ -10,8 +13,12 @@ std::string find_config_file(const std::string& kind, const std::string& name_or
   if (fs::is_regular_file(name_or_path)) return name_or_path;
   const std::string file = name_or_path + ".yaml";
   std::string tried;
-  for (const fs::path& root : {fs::path("configs"), fs::path(OPD_SOURCE_CONFIG_DIR), fs::path(OPD_INSTALL_CONFIG_DIR)}) {
-    const auto candidate = root / kind / file;
+  std::vector<std::string> roots = {"configs"};
+  for (auto& root : shipped_paths(OPD_SOURCE_CONFIG_DIR, OPD_INSTALL_CONFIG_REL, OPD_INSTALL_CONFIG_DIR)) {
+    roots.push_back(std::move(root));
+  }
+  for (const auto& root : roots) {
+    const auto candidate = fs::path(root) / kind / file;
     if (fs::is_regular_file(candidate)) return candidate.string();
     tried += " " + candidate.string();
   }

@@ -46,6 +46,14 @@ std::vector<tokenizer::ChatMessage> read_messages(const nlohmann::json& list, co
   return messages;
 }
 
+// The reference answer, a string or a number; "" when the row has none.
+std::string read_answer(const nlohmann::json& j, const std::string& where) {
+  if (!j.contains("answer")) return "";
+  const auto& a = j.at("answer");
+  TORCH_CHECK(a.is_string() || a.is_number(), where, ": 'answer' must be a string or a number, got ", a.dump());
+  return a.is_string() ? a.get<std::string>() : a.dump();
+}
+
 // TRL's completion: a text, or one assistant message.
 std::string read_completion(const nlohmann::json& j, const std::string& where) {
   const auto& c = j.at("completion");
@@ -89,11 +97,7 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
                                               "conversation) or 'prompt_ids' (token ids)"
                                             : ": holds more than one of 'prompt', 'messages', 'prompt_ids'");
   Prompt p;
-  if (j.contains("answer")) {
-    const auto& a = j.at("answer");
-    TORCH_CHECK(a.is_string() || a.is_number(), where, ": 'answer' must be a string or a number, got ", a.dump());
-    p.answer = a.is_string() ? a.get<std::string>() : a.dump();
-  }
+  p.answer = read_answer(j, where);
   TORCH_CHECK(!(j.contains("solution") && j.contains("completion")), where,
               ": holds both 'solution' and 'completion' (TRL's name for it): give one");
   if (j.contains("solution")) p.solution = read_string(j, "solution", where);
@@ -128,6 +132,24 @@ PromptDataset PromptDataset::from_file(const std::string& path, const PromptForm
 
 PromptDataset PromptDataset::from_jsonl(const std::string& path, const PromptFormat* student,
                                         const TeacherFormatOf& teacher) {
+  return read_rows(path, [&](const nlohmann::json& j, const std::string& where) {
+    return read_line(j, where, student, teacher);
+  });
+}
+
+PromptDataset PromptDataset::answers_from_file(const std::string& path) {
+  if (std::filesystem::path(path).extension() == ".h5") return read_prompt_store(path);
+  return read_rows(path, [](const nlohmann::json& j, const std::string& where) {
+    TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
+    Prompt p;
+    p.answer = read_answer(j, where);
+    if (j.contains("domain")) p.domain = read_string(j, "domain", where);
+    return p;
+  });
+}
+
+PromptDataset PromptDataset::read_rows(const std::string& path,
+                                       const std::function<Prompt(const nlohmann::json&, const std::string&)>& row) {
   std::ifstream in(path);
   TORCH_CHECK(in.is_open(), "prompt file '", path, "' cannot be opened");
   PromptDataset ds;
@@ -144,7 +166,7 @@ PromptDataset PromptDataset::from_jsonl(const std::string& path, const PromptFor
     } catch (const nlohmann::json::parse_error& e) {
       TORCH_CHECK(false, where, ": not valid JSON (", e.what(), ")");
     }
-    auto p = read_line(j, where, student, teacher);
+    auto p = row(j, where);
     p.line = line;
     ds.prompts_.push_back(std::move(p));
   }

@@ -40,7 +40,8 @@ EvalReport summarize(const std::vector<ProblemOutcome>& outcomes, int64_t k, con
   return report;
 }
 
-std::string report_json(const EvalReport& report, const std::vector<ProblemOutcome>& outcomes) {
+std::string report_json(const EvalReport& report, const std::vector<ProblemOutcome>& outcomes,
+                        const std::string& about, const std::vector<std::vector<SampleVerdict>>& samples) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : report.rows) {
     nlohmann::json row = {{"domain", r.domain}, {"problems", r.problems},
@@ -49,10 +50,21 @@ std::string report_json(const EvalReport& report, const std::vector<ProblemOutco
     rows.push_back(row);
   }
   nlohmann::json problems = nlohmann::json::array();
-  for (const auto& o : outcomes) {
-    problems.push_back({{"line", o.line}, {"domain", o.domain}, {"samples", o.samples}, {"correct", o.correct}});
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    nlohmann::json p = {{"line", o.line}, {"domain", o.domain}, {"samples", o.samples}, {"correct", o.correct}};
+    if (i < samples.size()) {
+      p["responses"] = nlohmann::json::array();
+      for (const auto& s : samples[i]) p["responses"].push_back({{"response", s.response}, {"correct", s.correct}});
+    }
+    problems.push_back(p);
   }
-  return nlohmann::json({{"k", report.k}, {"rows", rows}, {"problems", problems}}).dump(2);
+  auto out = nlohmann::json::parse(about);
+  out["k"] = report.k;
+  out["rows"] = rows;
+  out["problems"] = problems;
+  // Model output may hold invalid UTF-8 (a cut multi-byte character): replaced, not thrown.
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string report_table(const EvalReport& report) {

@@ -1,6 +1,7 @@
 #include "opd/tokenizer/sentencepiece_tokenizer.h"
 
 #include "check.h"
+#include "opd/core/install_paths.h"
 
 #include <dlfcn.h>
 
@@ -30,15 +31,17 @@ void resolve(void* lib, const char* name, Fn*& fn, const std::string& path) {
   check(fn != nullptr, path, " lacks ", name);
 }
 
-// Loaded once: $OPD_SENTENCEPIECE_MODULE, else next to where the build or
-// the install put it. RTLD_DEEPBIND keeps libsentencepiece's bundled
+// Loaded once: $OPD_SENTENCEPIECE_MODULE, else where shipped files are
+// (core/install_paths.h: the build tree's, or the binary's prefix's lib/opd). RTLD_DEEPBIND keeps libsentencepiece's bundled
 // protobuf away from LibTorch's.
 const SentencePieceModule& module() {
   static const SentencePieceModule m = [] {
     std::vector<std::string> candidates;
     if (const char* env = std::getenv("OPD_SENTENCEPIECE_MODULE")) candidates.push_back(env);
-    candidates.push_back(OPD_SENTENCEPIECE_MODULE_BUILD);
-    candidates.push_back(OPD_SENTENCEPIECE_MODULE_INSTALL);
+    for (auto& path : shipped_paths(OPD_SENTENCEPIECE_MODULE_BUILD, OPD_SENTENCEPIECE_MODULE_REL,
+                                    OPD_SENTENCEPIECE_MODULE_INSTALL)) {
+      candidates.push_back(std::move(path));
+    }
     std::string tried;
     for (const auto& path : candidates) {
       if (!std::filesystem::exists(path)) {

@@ -6,8 +6,11 @@
 
 #include <c10/util/Exception.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 
 namespace opd::train {
 
@@ -39,15 +42,61 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
     result.generated_tokens += rollout.response_lengths.sum().item<int64_t>();
     for (int64_t i = first; i < last; ++i) {
       eval::ProblemOutcome o{dataset[i].line, dataset[i].domain, k, 0};
+      std::vector<eval::SampleVerdict> samples;
       for (int64_t s = 0; s < k; ++s) {
-        const auto text = format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true);
-        o.correct += verifier.correct(text, dataset[i].answer);
+        auto text = format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true);
+        const bool right = verifier.correct(text, dataset[i].answer);
+        o.correct += right;
+        samples.push_back({std::move(text), right});
       }
       result.outcomes.push_back(o);
+      result.samples.push_back(std::move(samples));
     }
     if (progress) progress(last, problems);
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+AnswerEvalResult score_answers(const data::PromptDataset& dataset, const eval::Verifier& verifier,
+                               const std::string& answers_path, int64_t limit) {
+  const int64_t problems = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
+  std::ifstream in(answers_path);
+  TORCH_CHECK(in.is_open(), "--answers: '", answers_path, "' cannot be opened");
+  std::vector<std::vector<std::string>> answers(static_cast<size_t>(problems));
+  int64_t line = 0;
+  for (std::string text; std::getline(in, text);) {
+    ++line;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    TORCH_CHECK(j.is_object() && j.contains("index") && j["index"].is_number_integer() && j.contains("response") &&
+                    j["response"].is_string(),
+                answers_path, ":", line, ": expected {\"index\": <problem>, \"response\": <text>}");
+    const int64_t index = j["index"].get<int64_t>();
+    TORCH_CHECK(index >= 0 && index < dataset.size(), answers_path, ":", line, ": index ", index,
+                " is not a problem of ", dataset.path(), " (", dataset.size(), " problems)");
+    if (index < problems) answers[static_cast<size_t>(index)].push_back(j["response"].get<std::string>());
+  }
+  TORCH_CHECK(problems > 0 && !answers[0].empty(), answers_path, ": no answer for problem 0 (",
+              dataset.path(), ":", problems > 0 ? dataset[0].line : 0, ")");
+  const int64_t k = static_cast<int64_t>(answers[0].size());
+  AnswerEvalResult result;
+  for (int64_t i = 0; i < problems; ++i) {
+    const auto& p = dataset[i];
+    TORCH_CHECK(!p.answer.empty(), dataset.path(), ":", p.line, ": no 'answer' to verify against");
+    auto& mine = answers[static_cast<size_t>(i)];
+    TORCH_CHECK(static_cast<int64_t>(mine.size()) == k, answers_path, ": problem ", i, " (", dataset.path(), ":",
+                p.line, ") has ", mine.size(), " answers, problem 0 has ", k, " (pass@k needs the same k for all)");
+    eval::ProblemOutcome o{p.line, p.domain, k, 0};
+    std::vector<eval::SampleVerdict> samples;
+    for (auto& text : mine) {
+      const bool right = verifier.correct(text, p.answer);
+      o.correct += right;
+      samples.push_back({std::move(text), right});
+    }
+    result.outcomes.push_back(std::move(o));
+    result.samples.push_back(std::move(samples));
+  }
   return result;
 }
 

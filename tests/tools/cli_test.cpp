@@ -293,10 +293,43 @@ TEST(Cli, EvalReportsAvgAndPassAtK) {
   EXPECT_EQ(report.at("rows")[1].at("domain"), "a");
   EXPECT_EQ(report.at("rows")[1].at("pass@1").get<double>(), 1.0);
   EXPECT_EQ(report.at("problems")[1].at("correct"), 0);
+  // The report says what made it: the model, the sampling settings, each response and its verdict.
+  EXPECT_EQ(report.at("model").at("path"), model_dir);
+  EXPECT_EQ(report.at("model").at("chat_template"), "qwen3");
+  EXPECT_EQ(report.at("sampling").at("temperature").get<double>(), 0.0);
+  EXPECT_EQ(report.at("sampling").at("max_new_tokens"), 12);
+  EXPECT_EQ(report.at("verifier"), "exact_match");
+  ASSERT_EQ(report.at("problems")[0].at("responses").size(), 2u);
+  EXPECT_EQ(report.at("problems")[0].at("responses")[0].at("response"), written);
+  EXPECT_EQ(report.at("problems")[0].at("responses")[0].at("correct"), true);
   EXPECT_NE(r.output.find("pass@2"), std::string::npos) << r.output;
   // Progress in a log (not a terminal) is whole lines: no carriage returns.
   EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("2/2 problems\n"), std::string::npos) << r.output;
+  // Answers generated elsewhere are scored without a model.
+  std::ofstream(dir / "answers.jsonl") << nlohmann::json({{"index", 1}, {"response", "no such thing"}}).dump() << "\n"
+                                       << nlohmann::json({{"index", 0}, {"response", "wrong"}}).dump() << "\n"
+                                       << nlohmann::json({{"index", 0}, {"response", written}}).dump() << "\n"
+                                       << nlohmann::json({{"index", 1}, {"response", "also wrong"}}).dump() << "\n";
+  r = run(kBin + "/opd-eval --answers " + (dir / "answers.jsonl") + " --data " + (dir / "test.jsonl") +
+          " --pass-at 1,2 --verifier exact_match --out " + (dir / "a.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  report = nlohmann::json::parse(opd::testing::read_file_bytes(dir / "a.json"));
+  EXPECT_EQ(report.at("k"), 2);
+  EXPECT_EQ(report.at("rows")[0].at("avg@2").get<double>(), 0.5) << report.dump();
+  EXPECT_EQ(report.at("problems")[0].at("responses")[1].at("correct"), true);
+  EXPECT_EQ(report.at("answers"), dir / "answers.jsonl");
+  std::ofstream(dir / "uneven.jsonl") << nlohmann::json({{"index", 0}, {"response", "a"}}).dump() << "\n"
+                                      << nlohmann::json({{"index", 1}, {"response", "b"}}).dump() << "\n"
+                                      << nlohmann::json({{"index", 1}, {"response", "c"}}).dump() << "\n";
+  r = run(kBin + "/opd-eval --answers " + (dir / "uneven.jsonl") + " --data " + (dir / "test.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("problem 1 (" + (dir / "test.jsonl") + ":2) has 2 answers, problem 0 has 1"),
+            std::string::npos)
+      << r.output;
+  std::ofstream(dir / "stray.jsonl") << "{\"index\": 7, \"response\": \"a\"}\n";
+  r = run(kBin + "/opd-eval --answers " + (dir / "stray.jsonl") + " --data " + (dir / "test.jsonl"));
+  EXPECT_NE(r.output.find("stray.jsonl:1: index 7 is not a problem of"), std::string::npos) << r.output;
   // A problem without an answer is named.
   std::ofstream(dir / "bad.jsonl") << "{\"prompt\": \"1+1?\", \"answer\": \"2\"}\n{\"prompt\": \"x\"}\n";
   r = run(kBin + "/opd-eval --model " + model_dir + " --data " + (dir / "bad.jsonl"));

@@ -917,7 +917,9 @@ TEST(ConfigLoader, MethodRecipesParse) {
     EXPECT_EQ(c.rollout.refiner, opsd ? Refiner::kStudent : Refiner::kTeacher);
     EXPECT_EQ(c.teacher.path, opsd ? "models/Qwen3-1.7B" : "models/Qwen3-8B");
     EXPECT_EQ(c.teacher.dtype, model::ComputeDtype::kBfloat16);
-    if (!opsd) EXPECT_EQ(c.teacher.chat_template, "qwen3");
+    if (!opsd) {
+      EXPECT_EQ(c.teacher.chat_template, "qwen3");
+    }
     EXPECT_EQ(c.data.train_path, opsd ? "data/math_prompts_with_solutions.jsonl" : "data/math_prompts.jsonl");
     EXPECT_EQ(c.data.prompts_per_step, 128);
     EXPECT_EQ(c.data.samples_per_prompt, 4);

@@ -1,6 +1,7 @@
 // Named configuration files shipped in configs/ (chat templates, refinement
-// prompts): a name is looked up in ./configs/<kind>, in the configs of the
-// source tree opd was built from, and in the install prefix's share/opd/<kind>.
+// prompts): a name is looked up in ./configs/<kind>, then where shipped files
+// are (core/install_paths.h): the source tree's configs/ for programs run from
+// the build tree, else the binary's prefix's share/opd/<kind>.
 #pragma once
 
 #include <string>

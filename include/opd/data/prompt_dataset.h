@@ -19,6 +19,8 @@
 #include "opd/data/prompt_format.h"
 #include "opd/tokenizer/chat_template.h"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -56,6 +58,9 @@ class PromptDataset {
   static PromptDataset from_jsonl(const std::string& path, const PromptFormat* student = nullptr,
                                   const TeacherFormatOf& teacher = {});
   static PromptDataset from_prompts(std::vector<Prompt> prompts, std::string path = "");
+  // Only each problem's answer, domain and line (no prompt is rendered or
+  // tokenized): for scoring answers generated elsewhere.
+  static PromptDataset answers_from_file(const std::string& path);
 
   int64_t size() const { return static_cast<int64_t>(prompts_.size()); }
   const Prompt& operator[](int64_t i) const { return prompts_.at(static_cast<size_t>(i)); }
@@ -72,6 +77,10 @@ class PromptDataset {
   void set_made_with(std::string record) { made_with_ = std::move(record); }
 
  private:
+  // The rows of a JSONL file, each read by `row` (given the row and its "file:line").
+  static PromptDataset read_rows(const std::string& path,
+                                 const std::function<Prompt(const nlohmann::json&, const std::string&)>& row);
+
   std::string path_;
   std::string made_with_;
   std::vector<Prompt> prompts_;

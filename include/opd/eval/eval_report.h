@@ -17,6 +17,12 @@ struct ProblemOutcome {
   int64_t correct = 0;   // of them
 };
 
+// One sample of a problem: its text and its verdict.
+struct SampleVerdict {
+  std::string response;
+  bool correct = false;
+};
+
 struct ScoreRow {
   std::string domain;  // "all" for the overall row
   int64_t problems = 0;
@@ -33,9 +39,13 @@ struct EvalReport {
 // pass@j asks for j outside [1, k].
 EvalReport summarize(const std::vector<ProblemOutcome>& outcomes, int64_t k, const std::vector<int64_t>& pass_ks);
 
-// The report as a JSON object {"k", "rows": [...], "problems": [...]}, and as
-// an aligned text table.
-std::string report_json(const EvalReport& report, const std::vector<ProblemOutcome>& outcomes);
+// The report as a JSON object {"k", "rows": [...], "problems": [...], and
+// what `about` holds (a JSON object's text: the model, sampling settings,
+// verifier, data)}, each problem with its samples when `samples` (one list
+// per outcome) is given; and as an aligned text table.
+std::string report_json(const EvalReport& report, const std::vector<ProblemOutcome>& outcomes,
+                        const std::string& about = "{}",
+                        const std::vector<std::vector<SampleVerdict>>& samples = {});
 std::string report_table(const EvalReport& report);
 
 }  // namespace opd::eval

@@ -27,6 +27,7 @@ struct AnswerEvalOptions {
 
 struct AnswerEvalResult {
   std::vector<eval::ProblemOutcome> outcomes;  // one per problem, in dataset order
+  std::vector<std::vector<eval::SampleVerdict>> samples;  // each problem's samples, beside outcomes
   int64_t generated_tokens = 0;
   double seconds = 0;
 };
@@ -37,5 +38,14 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
                                   const data::PromptDataset& dataset, const eval::Verifier& verifier,
                                   AnswerEvalOptions options,
                                   const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
+// The outcomes of answers generated elsewhere: `answers_path` is JSONL, a
+// row per answer with its problem's "index" (0-based place in `dataset`, as
+// opd-generate writes it) and its "response" text; every problem (the first
+// `limit`; 0 = all) needs the same number k of them. Throws naming the file
+// and line of a malformed row or an index outside the problems, and naming
+// a problem with another number of answers.
+AnswerEvalResult score_answers(const data::PromptDataset& dataset, const eval::Verifier& verifier,
+                               const std::string& answers_path, int64_t limit = 0);
 
 }  // namespace opd::train
