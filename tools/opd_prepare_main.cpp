@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 int main(int argc, char** argv) {
   CLI::App app{"Pre-tokenize a recipe's JSONL prompts into an HDF5 prompt store."};
@@ -27,11 +28,17 @@ int main(int argc, char** argv) {
     const auto config = train::load_train_config(config_path, overrides);
     const auto student = train::load_prompt_format(config.student, config.data, "student");
     const auto teachers = train::load_teacher_formats(config);
+    std::error_code ec;
+    const auto bytes = static_cast<int64_t>(std::filesystem::file_size(config.data.train_path, ec));
+    tools::Progress progress("bytes read", ec ? 0 : bytes);
     auto dataset = data::PromptDataset::from_jsonl(
-        config.data.train_path, &student, [&](const std::string& domain) -> const data::PromptFormat* {
+        config.data.train_path, &student,
+        [&](const std::string& domain) -> const data::PromptFormat* {
           const auto it = teachers.find(train::teacher_key(config, domain));
           return it == teachers.end() ? nullptr : &it->second;
-        });
+        },
+        [&](int64_t read, int64_t) { progress.update(read); });
+    progress.finish();
     dataset.set_made_with(train::format_record(student, teachers));
     data::write_prompt_store(dataset, out);
     int64_t tokens = 0, differ = 0;

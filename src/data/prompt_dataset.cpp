@@ -131,10 +131,11 @@ PromptDataset PromptDataset::from_file(const std::string& path, const PromptForm
 }
 
 PromptDataset PromptDataset::from_jsonl(const std::string& path, const PromptFormat* student,
-                                        const TeacherFormatOf& teacher) {
-  return read_rows(path, [&](const nlohmann::json& j, const std::string& where) {
-    return read_line(j, where, student, teacher);
-  });
+                                        const TeacherFormatOf& teacher,
+                                        const std::function<void(int64_t, int64_t)>& progress) {
+  return read_rows(
+      path, [&](const nlohmann::json& j, const std::string& where) { return read_line(j, where, student, teacher); },
+      progress);
 }
 
 PromptDataset PromptDataset::answers_from_file(const std::string& path) {
@@ -149,9 +150,12 @@ PromptDataset PromptDataset::answers_from_file(const std::string& path) {
 }
 
 PromptDataset PromptDataset::read_rows(const std::string& path,
-                                       const std::function<Prompt(const nlohmann::json&, const std::string&)>& row) {
+                                       const std::function<Prompt(const nlohmann::json&, const std::string&)>& row,
+                                       const std::function<void(int64_t, int64_t)>& progress) {
   std::ifstream in(path);
   TORCH_CHECK(in.is_open(), "prompt file '", path, "' cannot be opened");
+  std::error_code ec;
+  const auto size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
   PromptDataset ds;
   ds.path_ = path;
   std::string text;
@@ -169,6 +173,7 @@ PromptDataset PromptDataset::read_rows(const std::string& path,
     auto p = row(j, where);
     p.line = line;
     ds.prompts_.push_back(std::move(p));
+    if (progress) progress(static_cast<int64_t>(in.tellg()), size);
   }
   TORCH_CHECK(!ds.prompts_.empty(), "prompt file '", path, "' holds no prompts");
   return ds;

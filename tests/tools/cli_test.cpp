@@ -350,6 +350,7 @@ TEST(Cli, PrepareWritesAStoreTheTrainerReads) {
                " --out " + (dir / "train.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("2 prompts"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" bytes read\n"), std::string::npos) << "progress while it reads: " << r.output;
   EXPECT_NE(r.output.find("2 read differently by the teacher"), std::string::npos) << r.output;
   auto stored = data::PromptDataset::from_file(dir / "train.h5");
   ASSERT_EQ(stored.size(), 2);

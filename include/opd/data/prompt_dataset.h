@@ -55,8 +55,10 @@ class PromptDataset {
   // text without a tokenizer.
   static PromptDataset from_file(const std::string& path, const PromptFormat* student = nullptr,
                                  const TeacherFormatOf& teacher = {});
+  // `progress(bytes read, file size)`, when given, is called after each row.
   static PromptDataset from_jsonl(const std::string& path, const PromptFormat* student = nullptr,
-                                  const TeacherFormatOf& teacher = {});
+                                  const TeacherFormatOf& teacher = {},
+                                  const std::function<void(int64_t, int64_t)>& progress = {});
   static PromptDataset from_prompts(std::vector<Prompt> prompts, std::string path = "");
   // Only each problem's answer, domain and line (no prompt is rendered or
   // tokenized): for scoring answers generated elsewhere.
@@ -79,7 +81,8 @@ class PromptDataset {
  private:
   // The rows of a JSONL file, each read by `row` (given the row and its "file:line").
   static PromptDataset read_rows(const std::string& path,
-                                 const std::function<Prompt(const nlohmann::json&, const std::string&)>& row);
+                                 const std::function<Prompt(const nlohmann::json&, const std::string&)>& row,
+                                 const std::function<void(int64_t, int64_t)>& progress = {});
 
   std::string path_;
   std::string made_with_;
