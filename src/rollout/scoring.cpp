@@ -22,10 +22,7 @@ at::Tensor aligned_model_logits(model::CausalLM& model, const RolloutBatch& batc
   const int64_t V = model->config().vocab_size;
   TORCH_CHECK(vocab_size <= V, "aligned_model_logits: cannot cut logits of vocabulary ", V,
               " to ", vocab_size, " entries");
-  const auto device = model->device();
-  auto logits = aligned_logits(model->forward(batch.tokens.to(device),
-                                              batch.position_ids.to(device),
-                                              batch.attention_mask.to(device)));
+  auto logits = model->project(aligned_model_hidden(model, batch));
   return vocab_size > 0 && vocab_size < V ? logits.slice(2, 0, vocab_size) : logits;
 }
 

@@ -13,6 +13,23 @@
 #include <fstream>
 
 namespace opd::train {
+namespace {
+
+// Verifies a problem's sample texts against its answer: its outcome and samples, added to `result`.
+void add_verified(AnswerEvalResult& result, const data::Prompt& problem, std::vector<std::string> texts,
+                  const eval::Verifier& verifier) {
+  eval::ProblemOutcome o{problem.line, problem.domain, static_cast<int64_t>(texts.size()), 0};
+  std::vector<eval::SampleVerdict> samples;
+  for (auto& text : texts) {
+    const bool right = verifier.correct(text, problem.answer);
+    o.correct += right;
+    samples.push_back({std::move(text), right});
+  }
+  result.outcomes.push_back(o);
+  result.samples.push_back(std::move(samples));
+}
+
+}  // namespace
 
 AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptFormat& format,
                                   const data::PromptDataset& dataset, const eval::Verifier& verifier,
@@ -41,16 +58,11 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
     const auto responses = rollout::response_ids(rollout);
     result.generated_tokens += rollout.response_lengths.sum().item<int64_t>();
     for (int64_t i = first; i < last; ++i) {
-      eval::ProblemOutcome o{dataset[i].line, dataset[i].domain, k, 0};
-      std::vector<eval::SampleVerdict> samples;
+      std::vector<std::string> texts;
       for (int64_t s = 0; s < k; ++s) {
-        auto text = format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true);
-        const bool right = verifier.correct(text, dataset[i].answer);
-        o.correct += right;
-        samples.push_back({std::move(text), right});
+        texts.push_back(format.tokenizer->decode(responses[static_cast<size_t>((i - first) * k + s)], true));
       }
-      result.outcomes.push_back(o);
-      result.samples.push_back(std::move(samples));
+      add_verified(result, dataset[i], std::move(texts), verifier);
     }
     if (progress) progress(last, problems);
   }
@@ -77,8 +89,8 @@ AnswerEvalResult score_answers(const data::PromptDataset& dataset, const eval::V
                 " is not a problem of ", dataset.path(), " (", dataset.size(), " problems)");
     if (index < problems) answers[static_cast<size_t>(index)].push_back(j["response"].get<std::string>());
   }
-  TORCH_CHECK(problems > 0 && !answers[0].empty(), answers_path, ": no answer for problem 0 (",
-              dataset.path(), ":", problems > 0 ? dataset[0].line : 0, ")");
+  TORCH_CHECK(!answers[0].empty(), answers_path, ": no answer for problem 0 (", dataset.path(), ":", dataset[0].line,
+              ")");
   const int64_t k = static_cast<int64_t>(answers[0].size());
   AnswerEvalResult result;
   for (int64_t i = 0; i < problems; ++i) {
@@ -87,15 +99,7 @@ AnswerEvalResult score_answers(const data::PromptDataset& dataset, const eval::V
     auto& mine = answers[static_cast<size_t>(i)];
     TORCH_CHECK(static_cast<int64_t>(mine.size()) == k, answers_path, ": problem ", i, " (", dataset.path(), ":",
                 p.line, ") has ", mine.size(), " answers, problem 0 has ", k, " (pass@k needs the same k for all)");
-    eval::ProblemOutcome o{p.line, p.domain, k, 0};
-    std::vector<eval::SampleVerdict> samples;
-    for (auto& text : mine) {
-      const bool right = verifier.correct(text, p.answer);
-      o.correct += right;
-      samples.push_back({std::move(text), right});
-    }
-    result.outcomes.push_back(std::move(o));
-    result.samples.push_back(std::move(samples));
+    add_verified(result, p, std::move(mine), verifier);
   }
   return result;
 }

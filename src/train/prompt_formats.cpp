@@ -18,10 +18,6 @@ bool contains(const std::vector<int64_t>& ids, int64_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-}  // namespace
-
-namespace {
-
 // Whether a model directory ships a chat template of its own (HF keeps it in
 // tokenizer_config.json, newer models in chat_template.jinja).
 bool model_has_chat_template(const std::string& dir) {
