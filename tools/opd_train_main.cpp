@@ -27,18 +27,30 @@ double value_or_nan(const opd::Metrics& m, const char* name) {
   return m.has(name) ? m.value(name) : std::numeric_limits<double>::quiet_NaN();
 }
 
-void print_summary(const opd::train::TrainSummary& s) {
-  auto row = [&](const char* name, const opd::Metrics& before, const opd::Metrics& after) {
-    std::printf("  %-28s %10.4f -> %10.4f\n", name, value_or_nan(before, name), value_or_nan(after, name));
+void print_summary(const opd::train::TrainSummary& s, const opd::train::TrainConfig& c) {
+  auto row = [&](const std::string& name, const opd::Metrics& before, const opd::Metrics& after) {
+    std::printf("  %-28s %10.4f -> %10.4f\n", name.c_str(), value_or_nan(before, name.c_str()),
+                value_or_nan(after, name.c_str()));
   };
-  std::printf("\nheld-out rollouts (fixed prompts and seed), before -> after %lld steps:\n",
-              static_cast<long long>(s.steps));
-  row("kl_k1", s.before, s.after);
-  row("teacher_logprob", s.before, s.after);
-  row("student_logprob", s.before, s.after);
-  row("response_length", s.before, s.after);
-  std::printf("training rollouts, first step -> last step:\n");
-  row("kl_k1", s.first_step, s.last_step);
+  const auto steps = static_cast<long long>(s.steps);
+  if (!s.eval_after.entries().empty()) {
+    std::printf("\nevaluation of %s (%lld samples per problem, the same draws each time), before -> after %lld "
+                "steps:\n",
+                c.data.eval_path.c_str(), static_cast<long long>(c.eval.k), steps);
+    for (const auto& entry : s.eval_after.entries()) {
+      if (entry.first != "seconds") row(entry.first, s.eval_before, s.eval_after);
+    }
+  }
+  // Not held out: these are the first training prompts (data.eval is the held-out set).
+  std::printf("\nrollouts of the first %lld training prompts (fixed seed; not held out), before -> after %lld steps:\n",
+              static_cast<long long>(c.data.prompts_per_step), steps);
+  for (const char* name : {"kl_k1", "teacher_logprob", "student_logprob", "response_length"}) {
+    if (s.after.has(name)) row(name, s.before, s.after);
+  }
+  std::printf("training steps, first -> last:\n");
+  for (const char* name : {"kl_k1", "nll"}) {
+    if (s.last_step.has(name)) row(name, s.first_step, s.last_step);
+  }
 }
 
 }  // namespace
@@ -98,8 +110,9 @@ int main(int argc, char** argv) {
       std::printf("stopped after step %lld; continue with --resume\n", static_cast<long long>(summary.steps));
       return 0;
     }
-    print_summary(summary);
-    std::printf("run directory: %s (config.yaml, metrics.jsonl, final/)\n", config.run_dir.c_str());
+    print_summary(summary, config);
+    std::printf("run directory: %s (config.yaml, metrics.jsonl%s, final/)\n", config.run_dir.c_str(),
+                config.data.eval_path.empty() ? "" : ", eval.jsonl");
     return 0;
   });
 }

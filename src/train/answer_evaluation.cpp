@@ -45,6 +45,7 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
   generation.stop_token_ids = rollout::stop_token_ids(model->config(), format);
   generation.vocab_limit = rollout::drawable_vocabulary(model->config(), format);
   const int64_t per_chunk = std::max<int64_t>(1, options.batch / k);
+  const int64_t first_key = generation.first_row;  // the key of problem 0's first sample
   AnswerEvalResult result;
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t first = 0; first < problems; first += per_chunk) {
@@ -53,7 +54,7 @@ AnswerEvalResult evaluate_answers(model::CausalLM& model, const data::PromptForm
     for (int64_t i = first; i < last; ++i) {
       for (int64_t s = 0; s < k; ++s) prompts.push_back(dataset[i].ids);
     }
-    generation.first_row = first * k;
+    generation.first_row = first_key + first * k;
     const auto rollout = rollout::generate(model, prompts, generation);
     const auto responses = rollout::response_ids(rollout);
     result.generated_tokens += rollout.response_lengths.sum().item<int64_t>();

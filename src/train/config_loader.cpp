@@ -3,6 +3,7 @@
 #include "opd/core/config_yaml.h"
 #include "opd/core/join.h"
 #include "opd/core/text_file.h"
+#include "opd/objectives/registry.h"
 #include "opd/train/train_config_schema.h"
 
 #include <c10/util/Exception.h>
@@ -47,6 +48,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& sections() 
       {"teacher", config::keys_of(model_spec_schema())},
       {"data", config::keys_of(data_schema())},
       {"rollout", config::keys_of(rollout_schema())},
+      {"eval", config::keys_of(eval_schema())},
       {"lora", config::keys_of(lora_schema())},
       {"objective", objective_keys()},
       {"optim", config::keys_of(optim_schema())},
@@ -189,12 +191,14 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
   c.teachers = read_teachers(ctx, top, d.teacher);
   TORCH_CHECK(!opsd || c.teachers.empty(), top.key_where(kTeachers),
               ": rollout.refiner: student (OPSD) has one teacher, the frozen student; remove teachers");
-  if (top.find("teacher") || (!opsd && c.teachers.empty())) {
+  const bool teacher_named = top.find("teacher").has_value();
+  if (teacher_named) {
     c.teacher = read_model(section(top, "teacher"), d.teacher);
   } else if (opsd) {
     c.teacher = c.student;
   }
 
+  section(top, "eval").read_fields(eval_schema(), c.eval);
   section(top, "lora").read_fields(lora_schema(), c.lora);
   section(top, "data").read_fields(data_schema(), c.data);
   const MapReader rollout = section(top, "rollout");
@@ -204,6 +208,12 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
                 " exceeds rollout.max_new_tokens = ", c.rollout.max_new_tokens);
   }
   c.objective = read_objective(ctx, section(top, "objective"), "objective", /*term=*/false);
+  // Without `teacher` or `teachers`, only an objective that reads no
+  // teacher (sft on the dataset's solutions) runs; for the others the
+  // missing teacher is reported as the missing key it is.
+  if (!teacher_named && !opsd && c.teachers.empty() && make_objective(c.objective)->needs().uses_teacher()) {
+    c.teacher = read_model(section(top, "teacher"), d.teacher);
+  }
   section(top, "optim").read_fields(optim_schema(), c.optim);
   return c;
 }
@@ -293,6 +303,7 @@ std::string train_config_yaml(const TrainConfig& c) {
   }
   emit_section(out, "data", data_schema(), c.data);
   emit_section(out, "rollout", rollout_schema(), c.rollout);
+  emit_section(out, "eval", eval_schema(), c.eval);
   emit_section(out, "lora", lora_schema(), c.lora);
   out << YAML::Key << "objective" << YAML::Value;
   emit_objective(out, c.objective, /*term_weight=*/nullptr);

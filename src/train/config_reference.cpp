@@ -86,7 +86,8 @@ std::string config_reference_markdown() {
           "A model the run loads: an HF model directory. `teacher` scores (and, where the objective asks, "
           "writes) every row; with `teachers` it is the default for domains not listed there, and may be left "
           "out when every prompt's domain has its own. With `rollout.refiner: student` (OPSD) there is no "
-          "teacher: the frozen initial student is one.",
+          "teacher: the frozen initial student is one. `sft` with `targets: dataset` reads no teacher, and "
+          "needs none.",
           model_spec_schema(), d.student, {"student", "teacher"});
   section(out, "`teachers` (map of ModelSpec)",
           "A teacher per prompt domain (the `domain` of each prompt line), e.g. `teachers: {math: {path: "
@@ -98,6 +99,13 @@ std::string config_reference_markdown() {
           "guidance (the cap on the prefix length anneals as L (1 + cos(pi step / S)) / 2) and TRD's "
           "refinement. `teacher_prefix_length` may not exceed `max_new_tokens`.",
           rollout_schema(), d.rollout, {"rollout"});
+  section(out, "`eval` (EvalConfig)",
+          "Evaluation of `data.eval` during training, before the first step (`before_training`), every `every` "
+          "steps and after the last: `k` samples per problem from the student, checked by `verifier`; avg@k, "
+          "pass@1 and pass@k overall and per domain go to `<run_dir>/eval.jsonl` (with `log_samples` responses "
+          "and their verdicts) and to TensorBoard under `eval/`. The draws are the same at every evaluation, so "
+          "two evaluations differ only by the weights.",
+          eval_schema(), d.eval, {"eval"});
   section(out, "`lora` (LoraConfig)", "LoRA on the student: only the adapters train; saved models have them merged.",
           lora_schema(), d.lora, {"lora"});
   section(out, "`optim` (OptimConfig)", "", optim_schema(), d.optim, {"optim"});

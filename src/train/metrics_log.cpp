@@ -16,6 +16,11 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_before_step) : path
       if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
           j["step"].get<int64_t>() < keep_before_step) {
         kept += line + "\n";
+        last_kept_step_ = j["step"].get<int64_t>();
+        last_kept_values_.clear();
+        for (const auto& [name, v] : j.items()) {
+          if (name != "step" && v.is_number()) last_kept_values_.emplace_back(name, v.get<double>());
+        }
       }
     }
   }
@@ -24,15 +29,36 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_before_step) : path
   out_ << kept;
 }
 
-void MetricsLog::write(int64_t step, const Metrics& metrics) {
+namespace {
+
+nlohmann::json metrics_line(int64_t step, const Metrics& metrics) {
   nlohmann::json line = {{"step", step}};
   for (const auto& [name, entry] : metrics.entries()) {
     const double v = metrics.value(name);
     line[name] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
   }
+  return line;
+}
+
+}  // namespace
+
+void MetricsLog::write(int64_t step, const Metrics& metrics) { write_line(metrics_line(step, metrics)); }
+
+void MetricsLog::write(int64_t step, const Metrics& metrics, const std::string& key, const nlohmann::json& value) {
+  auto line = metrics_line(step, metrics);
+  line[key] = value;
+  write_line(line);
+}
+
+void MetricsLog::write_line(const nlohmann::json& line) {
   out_ << line.dump() << '\n';
   out_.flush();
   TORCH_CHECK(out_.good(), "writing metrics to '", path_, "' failed");
+}
+
+const std::vector<std::pair<std::string, double>>& MetricsLog::kept_values(int64_t step) const {
+  static const std::vector<std::pair<std::string, double>> none;
+  return step == last_kept_step_ ? last_kept_values_ : none;
 }
 
 }  // namespace opd::train

@@ -67,6 +67,7 @@ class Loader {
     load_teachers();
     check_vocabularies();
     load_dataset();
+    if (!c_.data.eval_path.empty()) load_eval_set();
     if (needs_.reference_logprobs) load_reference();
   }
 
@@ -148,29 +149,54 @@ class Loader {
     for (int64_t t = 0; t < out_.teachers.size(); ++t) {
       positions = std::min(positions, out_.teachers[t].model->config().max_position_embeddings);
     }
-    const int64_t max_new = c_.rollout.max_new_tokens, room = positions - max_new;
-    const auto& path = c_.data.train_path;
+    fit_prompt_lengths(out_.dataset, positions, c_.rollout.max_new_tokens, "rollout.max_new_tokens");
+  }
+
+  // Refuses (or, with data.overlong_prompts: drop, leaves out) each prompt of
+  // `set` longer than `positions` - `max_new` tokens; `max_new_key` names max_new.
+  void fit_prompt_lengths(data::PromptDataset& set, int64_t positions, int64_t max_new,
+                          const std::string& max_new_key) const {
+    const int64_t room = positions - max_new;
+    const auto& path = set.path();
     std::vector<data::Prompt> kept;
     int64_t first_dropped = 0;
-    for (int64_t i = 0; i < out_.dataset.size(); ++i) {
-      const auto& p = out_.dataset[i];
+    for (int64_t i = 0; i < set.size(); ++i) {
+      const auto& p = set[i];
       const int64_t length = static_cast<int64_t>(std::max(p.ids.size(), p.teacher_prompt().size()));
       if (length <= room) {
         kept.push_back(p);
         continue;
       }
       TORCH_CHECK(c_.data.overlong_prompts == OverlongPrompts::kDrop, path, ":", p.line, ": the prompt has ", length,
-                  " tokens, and rollout.max_new_tokens ", max_new, " leaves room for ", std::max<int64_t>(room, 0),
+                  " tokens, and ", max_new_key, " ", max_new, " leaves room for ", std::max<int64_t>(room, 0),
                   " in the models' ", positions, " positions (data.overlong_prompts: drop leaves such prompts out)");
       if (first_dropped == 0) first_dropped = p.line;
     }
-    const int64_t dropped = out_.dataset.size() - static_cast<int64_t>(kept.size());
+    const int64_t dropped = set.size() - static_cast<int64_t>(kept.size());
     if (dropped == 0) return;
-    TORCH_CHECK(!kept.empty(), path, ": every prompt is longer than the ", room, " tokens rollout.max_new_tokens ",
+    TORCH_CHECK(!kept.empty(), path, ": every prompt is longer than the ", room, " tokens ", max_new_key, " ",
                 max_new, " leaves in the models' ", positions, " positions");
     spdlog::warn("{}: left out {} of {} prompts longer than {} tokens (the first at line {}; data.overlong_prompts: drop)",
-                 path, dropped, out_.dataset.size(), room, first_dropped);
-    out_.dataset = data::PromptDataset::from_prompts(std::move(kept), path);
+                 path, dropped, set.size(), room, first_dropped);
+    set = data::PromptDataset::from_prompts(std::move(kept), path);
+  }
+
+  // data.eval: problems with answers, in the student's format, that fit its
+  // positions with eval.max_new_tokens.
+  void load_eval_set() {
+    const auto& path = c_.data.eval_path;
+    TORCH_CHECK(out_.student_format.tokenizer, "data.eval: answers are verified as text, and the student at '",
+                c_.student.path, "' has no tokenizer.json or tokenizer.model");
+    auto set = data::PromptDataset::from_file(path, &out_.student_format);
+    TORCH_CHECK(set.size() > 0, "data.eval: '", path, "' holds no problems");
+    set.check_vocab(out_.student->config().vocab_size, "student");
+    for (const auto& p : set.prompts()) {
+      TORCH_CHECK(!p.answer.empty(), path, ":", p.line, ": no 'answer' to verify against (data.eval)");
+    }
+    const int64_t max_new = c_.eval.max_new_tokens > 0 ? c_.eval.max_new_tokens : c_.rollout.max_new_tokens;
+    fit_prompt_lengths(set, out_.student->config().max_position_embeddings, max_new,
+                       c_.eval.max_new_tokens > 0 ? "eval.max_new_tokens" : "rollout.max_new_tokens");
+    out_.eval_set = std::move(set);
   }
 
   // The prompts, each routed to its domain's teacher, checked against the
@@ -196,9 +222,9 @@ class Loader {
     for (int64_t i = 0; i < out_.dataset.size(); ++i) {
       const auto& p = out_.dataset[i];
       const int64_t t = teachers.index_of(teacher_key(c_, p.domain));
-      TORCH_CHECK(t >= 0, path, ":", p.line, ": domain '", p.domain, "' has no teacher: add teachers.",
+      TORCH_CHECK(t >= 0 || !needs_.uses_teacher(), path, ":", p.line, ": domain '", p.domain, "' has no teacher: add teachers.",
                   p.domain.empty() ? "<domain>" : p.domain, " or a default teacher (have: ", teachers.describe(), ")");
-      out_.teacher_of.push_back(t);
+      out_.teacher_of.push_back(t);  // -1: no teacher, and the objective reads none
       if (!out_.refinement) continue;
       TORCH_CHECK(!p.messages.empty(), "rollout.refinement_template: needs text prompts, and ",
                   path, ":", p.line, " holds ids");

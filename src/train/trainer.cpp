@@ -14,9 +14,11 @@
 #include "opd/train/loss_plan.h"
 #include "opd/train/metrics_log.h"
 #include "opd/train/stop_signal.h"
+#include "opd/train/training_evaluation.h"
 #include "trainer_impl.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -186,24 +188,51 @@ Metrics Trainer::Impl::evaluate() {
   const auto batch = rollout::generate(
       student, prompts, writer->student_generation(draw_seed(config.seed, SeedStream::kEvaluation, 0), 0));
   const auto s = rollout::score_token_logprobs(student, batch, config.micro_batch_size);
-  rollout::ScoreRequest request;
-  request.vocab_size = student->config().vocab_size;
-  const auto tau = resources.teachers.score(batch, t.row_teacher, t.teacher_contexts(), request, config.micro_batch_size)
-                       .logprobs.to(s.device());
   const auto mask = aligned_targets(batch.loss_mask).to(s.device());
   const double count = mask.sum().item<double>();
   Metrics m;
-  m.add("kl_k1", ((s - tau) * mask).sum().item<double>(), count);
-  m.add("teacher_logprob", (tau * mask).sum().item<double>(), count);
   m.add("student_logprob", (s * mask).sum().item<double>(), count);
+  // sft on the dataset's solutions may run without a teacher: then there is nothing to compare with.
+  const bool scored = std::all_of(t.row_teacher.begin(), t.row_teacher.end(), [](int64_t r) { return r >= 0; });
+  if (scored) {
+    rollout::ScoreRequest request;
+    request.vocab_size = student->config().vocab_size;
+    const auto tau =
+        resources.teachers.score(batch, t.row_teacher, t.teacher_contexts(), request, config.micro_batch_size)
+            .logprobs.to(s.device());
+    m.add("kl_k1", ((s - tau) * mask).sum().item<double>(), count);
+    m.add("teacher_logprob", (tau * mask).sum().item<double>(), count);
+  }
   m.set("response_length", batch.response_lengths.to(at::kDouble).mean().item<double>());
+  return m;
+}
+
+Metrics Trainer::Impl::evaluate_answers(int64_t steps_done, MetricsLog* log, TensorBoardWriter* tensorboard) {
+  const auto r = evaluate_training(resources.student, resources.student_format, *resources.eval_set, config, comm.get());
+  const auto& m = r.metrics;
+  const std::string avg = fmt::format("avg@{}", config.eval.k);
+  spdlog::info("eval after {} steps | {} {:.4f} | pass@1 {:.4f} | response_length {:.1f} | {:.1f} s", steps_done, avg,
+               m.value(avg), m.value("pass@1"), m.value("response_length"), m.value("seconds"));
+  if (log) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const auto& s : r.samples) {
+      samples.push_back({{"line", s.line}, {"domain", s.domain}, {"response", s.response}, {"correct", s.correct}});
+    }
+    log->write(steps_done, m, "samples", samples);
+  }
+  if (tensorboard) {
+    std::vector<std::pair<std::string, double>> scalars;
+    for (const auto& entry : m.entries()) scalars.emplace_back("eval/" + entry.first, m.value(entry.first));
+    tensorboard->add_scalars(steps_done, scalars);
+    tensorboard->flush();
+  }
   return m;
 }
 
 TrainSummary Trainer::Impl::run() {
   // Rank 0 writes the run directory; the other ranks only compute.
   const bool writes = rank == 0;
-  std::optional<MetricsLog> log;
+  std::optional<MetricsLog> log, eval_log;
   std::optional<TensorBoardWriter> tensorboard;
   if (writes) {
     fs::create_directories(config.run_dir);
@@ -212,15 +241,29 @@ TrainSummary Trainer::Impl::run() {
     log.emplace((fs::path(config.run_dir) / "metrics.jsonl").string(), next_step);
     tensorboard.emplace((fs::path(config.run_dir) / "tensorboard").string());
     if (next_step > 0) tensorboard->mark_restart(next_step);  // the replayed steps replace the earlier file's
+    if (resources.eval_set) {
+      // Evaluations up to the checkpoint's step stay; the one at that step is
+      // logged again, as the restart drops it from the earlier file.
+      eval_log.emplace((fs::path(config.run_dir) / "eval.jsonl").string(), next_step + 1);
+      std::vector<std::pair<std::string, double>> again;
+      for (const auto& [name, v] : eval_log->kept_values(next_step)) again.emplace_back("eval/" + name, v);
+      if (!again.empty()) tensorboard->add_scalars(next_step, again);
+    }
   }
+  MetricsLog* const eval_out = eval_log ? &*eval_log : nullptr;
+  TensorBoardWriter* const tensorboard_out = tensorboard ? &*tensorboard : nullptr;
   int64_t student_params = 0;
   for (const auto& p : resources.student->parameters()) student_params += p.numel();
   spdlog::info("opd-train: objective {} | student {} ({} params) | {} | {} prompts{}", objective->name(),
-               config.student.path, student_params, resources.teachers.describe(), resources.dataset.size(),
+               config.student.path, student_params,
+               resources.teachers.size() > 0 ? resources.teachers.describe() : "no teacher", resources.dataset.size(),
                world > 1 ? fmt::format(" | {} ranks", world) : "");
 
   TrainSummary summary;
   summary.before = evaluate();
+  if (resources.eval_set && next_step == 0 && config.eval.before_training) {
+    summary.eval_before = evaluate_answers(0, eval_out, tensorboard_out);
+  }
   summary.steps = next_step;
   const int64_t first = next_step;
   const Stopwatch running;
@@ -253,6 +296,10 @@ TrainSummary Trainer::Impl::run() {
       spdlog::info("step {}/{}{} | surrogate {:+.4f} | grad_norm {:.3f} | lr {:.2e} | {:.0f} tok/s | ETA {}", s + 1,
                    config.steps, headline_field, m.value("loss"), m.value("grad_norm"), m.value("lr"),
                    m.value("tokens_per_s"), format_eta(eta));
+    }
+    if (resources.eval_set && evaluation_due(config.eval, s + 1, config.steps)) {
+      auto evaluated = evaluate_answers(s + 1, eval_out, tensorboard_out);
+      if (s + 1 == config.steps) summary.eval_after = std::move(evaluated);
     }
     // A signal on any rank stops every rank after the same step.
     const bool stop = comm ? comm->max(stop_requested() ? 1.0 : 0.0, "stop request") > 0 : stop_requested();

@@ -7,6 +7,8 @@
 #include "opd/objectives/objective.h"
 #include "opd/rollout/step_scorer.h"
 #include "opd/rollout/trajectory_writer.h"
+#include "opd/core/tensorboard_writer.h"
+#include "opd/train/metrics_log.h"
 #include "opd/train/run_resources.h"
 #include "opd/train/trainer.h"
 #include "opd/train/updater.h"
@@ -23,6 +25,9 @@ struct Trainer::Impl {
 
   Metrics step(int64_t step);
   Metrics evaluate();
+  // data.eval after `steps_done` optimizer steps, on every rank; rank 0
+  // writes it to `log` (eval.jsonl) and TensorBoard's eval/ (both null elsewhere).
+  Metrics evaluate_answers(int64_t steps_done, MetricsLog* log, TensorBoardWriter* tensorboard);
   TrainSummary run();
   // <run_dir>/checkpoint-<next_step>: the student in its compute dtype (so a
   // resume is exact) and the trainer state; keeps the newest keep_checkpoints.

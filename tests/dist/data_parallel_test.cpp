@@ -185,6 +185,47 @@ TEST(DataParallel, TwoAndFourRanksMatchOneProcess) {
   }
 }
 
+// data.eval splits its problems over the ranks and sums their verdicts:
+// two ranks report what one process reports (5 problems: uneven shares;
+// sampled at temperature 1, so each sample's draws must be keyed by problem).
+// Both runs train on the eval set too: any text prompts will do.
+TEST(DataParallel, EvaluationOnTwoRanksMatchesOneProcess) {
+  ScratchDir dir("opd-ddp-eval");
+  for (const char* name : {"teacher", "student"}) {
+    ASSERT_EQ(run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / name) + " --seed " +
+                  (name[0] == 't' ? "1" : "2") + " --init-std 0.1 --embed-std 0.3").exit_code, 0);
+  }
+  // Prompts unlike each other, so that drawing one problem's samples with another's keys shows.
+  const std::vector<std::string> prompts = {"hello there", "what is 7 times 8?", "zzz", "12345 + 678", "abc abc abc"};
+  std::ofstream eval(dir / "eval.jsonl");
+  for (int i = 0; i < 5; ++i) {
+    eval << nlohmann::json({{"prompt", prompts[i]}, {"answer", "a"}, {"domain", i % 2 ? "x" : "y"}}).dump() << "\n";
+  }
+  eval.close();
+  const std::string base = kBin + "/opd-train --config " OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml --set student.path=" +
+                           (dir / "student") + " --set teacher.path=" + (dir / "teacher") +
+                           " --set student.chat_template=qwen3 --set data.train=" + (dir / "eval.jsonl") +
+                           " --set data.eval=" + (dir / "eval.jsonl") +
+                           " --set data.prompts_per_step=2 --set rollout.max_new_tokens=8 --set steps=1"
+                           " --set eval.k=3 --set eval.temperature=1 --set eval.top_p=1 --set eval.max_new_tokens=12"
+                           " --set eval.verifier=exact_match --set eval.log_samples=6";
+  const auto single = run(base + " --set run_dir=" + (dir / "one"));
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto codes = launch(base + " --set run_dir=" + (dir / "two"), 2, dir / "two.log");
+  ASSERT_EQ(codes, std::vector<int>(2, 0)) << opd::testing::read_file_bytes(dir / "two.log.0");
+  std::ifstream one(dir / "one/eval.jsonl"), two(dir / "two/eval.jsonl");
+  std::string a, b;
+  ASSERT_TRUE(std::getline(one, a) && std::getline(two, b));  // before training: the same weights on both
+  auto x = nlohmann::json::parse(a), y = nlohmann::json::parse(b);
+  EXPECT_EQ(x.at("step"), 0);
+  for (const char* key : {"avg@3", "pass@1", "pass@3", "x/avg@3", "y/pass@3", "response_length"}) {
+    EXPECT_EQ(x.at(key), y.at(key)) << key << ": " << a << " vs " << b;
+  }
+  // Rank 0 logs its share's first samples (problems 0-1 of its 0-1): the same texts as one process's.
+  ASSERT_EQ(y.at("samples").size(), 6u);
+  EXPECT_EQ(x.at("samples"), y.at("samples"));
+}
+
 // ZeRO-1: each rank keeps and updates a share of the AdamW state; the update is
 // the same, and a checkpoint holds one optimizer shard per rank.
 TEST(DataParallel, ZeroOneShardsTheOptimizerAndResumes) {

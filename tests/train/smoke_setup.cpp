@@ -2,7 +2,10 @@
 
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
+#include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
+
+#include <fstream>
 
 namespace opd::train {
 
@@ -25,6 +28,23 @@ TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps, con
                                   "run_dir=" + (dir / "run"), "steps=" + std::to_string(steps)};
   all.insert(all.end(), overrides.begin(), overrides.end());
   return load_train_config(OPD_SOURCE_DIR "/configs/smoke/opd_tiny.yaml", all);
+}
+
+TrainConfig text_smoke_config(const opd::testing::ScratchDir& dir, int64_t steps) {
+  auto c = smoke_config(dir, steps);
+  for (const char* model : {"student", "teacher"}) {
+    opd::testing::write_file_bytes(dir / (std::string(model) + "/tokenizer.json"), tokenizer::char_tokenizer_json());
+  }
+  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"answer\": \"5\"}\n"
+                                       "{\"prompt\": \"add 7 and 8.\", \"domain\": \"math\"}\n"
+                                       "{\"messages\": [{\"role\": \"user\", \"content\": \"hi!\"}]}\n";
+  c.data.train_path = dir / "text.jsonl";
+  c.data.prompts_per_step = 3;
+  c.data.samples_per_prompt = 2;
+  c.data.enable_thinking = false;
+  c.student.chat_template = "qwen3";
+  c.rollout.max_new_tokens = 10;
+  return c;
 }
 
 }  // namespace opd::train

@@ -18,4 +18,10 @@ namespace opd::train {
 TrainConfig smoke_config(const opd::testing::ScratchDir& dir, int64_t steps,
                          const std::vector<std::string>& overrides = {});
 
+// The smoke setting with text: both models get the character tokenizer, the
+// prompts are dir/text.jsonl (three lines, text and messages), the student
+// reads them in Qwen3's chat format (thinking off) and the teacher as plain
+// text; 3 prompts x 2 samples, 10 new tokens.
+TrainConfig text_smoke_config(const opd::testing::ScratchDir& dir, int64_t steps);
+
 }  // namespace opd::train

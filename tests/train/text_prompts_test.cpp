@@ -24,27 +24,9 @@ using opd::testing::expect_error;
 using opd::testing::ScratchDir;
 using opd::testing::write_file_bytes;
 
-// The smoke setting with tokenizers and text prompts.
-TrainConfig text_config(const ScratchDir& dir, int64_t steps) {
-  auto c = smoke_config(dir, steps);
-  for (const char* model : {"student", "teacher"}) {
-    write_file_bytes(dir / (std::string(model) + "/tokenizer.json"), tokenizer::char_tokenizer_json());
-  }
-  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"answer\": \"5\"}\n"
-                                       "{\"prompt\": \"add 7 and 8.\", \"domain\": \"math\"}\n"
-                                       "{\"messages\": [{\"role\": \"user\", \"content\": \"hi!\"}]}\n";
-  c.data.train_path = dir / "text.jsonl";
-  c.data.prompts_per_step = 3;
-  c.data.samples_per_prompt = 2;
-  c.data.enable_thinking = false;
-  c.student.chat_template = "qwen3";
-  c.rollout.max_new_tokens = 10;
-  return c;
-}
-
 TEST(TextPrompts, StudentAndTeacherReadTheirOwnFormat) {
   ScratchDir dir("opd-text");
-  auto config = text_config(dir, 2);
+  auto config = text_smoke_config(dir, 2);
   Metrics m;
   const auto r = StepTrajectories(config).write(0, &m);
   auto tok = tokenizer::load_tokenizer(dir / "student");
@@ -73,7 +55,7 @@ TEST(TextPrompts, StudentAndTeacherReadTheirOwnFormat) {
 
 TEST(TextPrompts, TokenizerDisagreementsAreWarnedAbout) {
   ScratchDir dir("opd-text-warn");
-  auto config = text_config(dir, 1);
+  auto config = text_smoke_config(dir, 1);
   // The teacher's alphabet is rotated: same size, other characters behind the ids.
   const auto& a = tokenizer::default_char_alphabet();
   write_file_bytes(dir / "teacher/tokenizer.json", tokenizer::char_tokenizer_json(a.substr(1) + a.substr(0, 1)));
@@ -96,7 +78,7 @@ TEST(TextPrompts, TemplatesNeedATokenizerAndAKnownName) {
   auto config = smoke_config(dir, 1);
   config.student.chat_template = "qwen3";
   expect_error([&] { Trainer t(config); }, {"student.chat_template", "needs a tokenizer"});
-  auto text = text_config(dir, 1);
+  auto text = text_smoke_config(dir, 1);
   text.teacher.chat_template = "nonesuch";
   expect_error([&] { Trainer t(text); }, {"teacher.chat_template", "nonesuch", "tried"});
   auto ids_only = smoke_config(dir, 1);
@@ -121,7 +103,7 @@ std::string write_refinement(const ScratchDir& dir) {
 }
 
 TrainConfig trd_config(const ScratchDir& dir, Refiner refiner) {
-  auto c = text_config(dir, 1);
+  auto c = text_smoke_config(dir, 1);
   std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"2+3=5\"}\n"
                                        "{\"prompt\": \"add 7 and 8.\", \"solution\": \"7+8=15\"}\n";
   c.data.prompts_per_step = 2;

@@ -18,6 +18,7 @@ enum class SeedStream : uint64_t {
   kTeacherPrefix = 5,   // the teacher-prefix tokens themselves
   kLoraInit = 7,        // the adapters' initial A matrices
   kLoraDropout = 8,     // adapter dropout in the student's training forward
+  kAnswerEvaluation = 9,  // data.eval's sampled answers (the same draws at every evaluation)
 };
 
 // A distinct, reproducible seed for (seed, stream, step).

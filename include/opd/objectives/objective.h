@@ -26,6 +26,13 @@ struct ObjectiveNeeds {
   bool student_logits = false;
   Trajectory trajectory = Trajectory::kStudent;
 
+  // Whether a teacher is read at all: for its scores or for trajectories
+  // it writes (sft on the dataset's solutions reads none).
+  bool uses_teacher() const {
+    return teacher_logprobs || teacher_topk > 0 || teacher_entropy || teacher_logits ||
+           trajectory != Trajectory::kDataset;
+  }
+
   // The union of two objectives' needs (weighted sums); throws when they ask
   // for different trajectories.
   ObjectiveNeeds merged(const ObjectiveNeeds& other) const;

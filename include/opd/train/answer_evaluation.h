@@ -21,7 +21,8 @@ struct AnswerEvalOptions {
   int64_t limit = 0;   // only the first `limit` problems; 0 = all
   // Sampling, length cap and seed; stop ids are the model's EOS plus the
   // format's end of turn, set by evaluate_answers. Draws are keyed by sample
-  // (problem * k + s), so outcomes do not depend on `batch`.
+  // (generation.first_row + problem * k + s), so outcomes do not depend on
+  // `batch`; a share of a larger set sets first_row to its first problem * k.
   rollout::GenerationConfig generation;
 };
 

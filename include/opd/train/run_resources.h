@@ -27,6 +27,7 @@ struct RunResources {
   data::PromptFormat student_format;
   rollout::TeacherPool teachers;
   data::PromptDataset dataset;
+  std::optional<data::PromptDataset> eval_set;  // data.eval's problems, when named
   std::vector<int64_t> teacher_of;  // dataset line -> its teacher in `teachers`
   std::optional<data::RefinementTemplate> refinement;
   bool opsd = false;                // the teacher is the frozen student and reads the reference solution

@@ -43,6 +43,12 @@ inline config::Choices<OverlongPrompts> choices(OverlongPrompts) {
   return {{OverlongPrompts::kError, "error"}, {OverlongPrompts::kDrop, "drop"}};
 }
 
+// How evaluation checks an answer: the names of eval::make_verifier.
+enum class AnswerVerifier { kMathBoxed, kExactMatch };
+inline config::Choices<AnswerVerifier> choices(AnswerVerifier) {
+  return {{AnswerVerifier::kMathBoxed, "math_boxed"}, {AnswerVerifier::kExactMatch, "exact_match"}};
+}
+
 enum class LrSchedule { kConstant, kCosine };
 inline config::Choices<LrSchedule> choices(LrSchedule) {
   return {{LrSchedule::kConstant, "constant"}, {LrSchedule::kCosine, "cosine"}};
@@ -74,6 +80,8 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(std::string, system_prompt, "system_prompt", "", any(),                                           \
     "put first in text conversations without one; \"\" = none")                                       \
   X(bool, enable_thinking, "enable_thinking", true, any(), "Qwen3's thinking switch for text prompts") \
+  X(std::string, eval_path, "eval", "", any(),                                                        \
+    "problems evaluated during training (see `eval`): JSONL with an 'answer' per line, or opd-prepare's .h5; \"\" = none") \
   X(OverlongPrompts, overlong_prompts, "overlong_prompts", OverlongPrompts::kError, any(),             \
     "a prompt with no room for rollout.max_new_tokens in the models' positions, found at load: error or drop")
 
@@ -98,6 +106,20 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
     "or a file; \"\" = the bare prompt + attempt ids")                                                 \
   X(Refiner, refiner, "refiner", Refiner::kTeacher, any(),                                            \
     "TRD: who refines; student = OPSD (the frozen initial student reads the reference solution)")
+
+// Evaluation of data.eval during training: k samples per problem from the
+// student, verified; avg@k and pass@1 / pass@k overall and per domain.
+#define OPD_EVAL_FIELDS(X)                                                                             \
+  X(int64_t, every, "every", 0, at_least(0), "steps between evaluations; 0 = only before training and at the end") \
+  X(bool, before_training, "before_training", true, any(), "evaluate the initial student (step 0) too") \
+  X(int64_t, k, "k", 4, at_least(1), "samples per problem")                                           \
+  X(int64_t, limit, "limit", 0, at_least(0), "only the first N problems; 0 = all")                    \
+  X(AnswerVerifier, verifier, "verifier", AnswerVerifier::kMathBoxed, any(), "how an answer is checked (eval/verifier.h)") \
+  X(double, temperature, "temperature", 0.6, at_least(0), "sampling temperature; 0 = greedy")         \
+  X(double, top_p, "top_p", 0.95, open_closed(0, 1), "nucleus mass kept; 1 = off")                    \
+  X(int64_t, max_new_tokens, "max_new_tokens", 0, at_least(0), "response length cap; 0 = rollout.max_new_tokens") \
+  X(int64_t, batch, "batch", 32, at_least(1), "sequences generated together per rank")                \
+  X(int64_t, log_samples, "log_samples", 4, at_least(0), "responses (with verdicts) written to eval.jsonl per evaluation")
 
 // LoRA on the student: only the adapters train; saved models have them merged.
 #define OPD_LORA_FIELDS(X)                                                                             \
@@ -154,6 +176,10 @@ struct RolloutConfig {
   OPD_ROLLOUT_FIELDS(OPD_CONFIG_MEMBER)
 };
 
+struct EvalConfig {
+  OPD_EVAL_FIELDS(OPD_CONFIG_MEMBER)
+};
+
 struct LoraConfig {
   OPD_LORA_FIELDS(OPD_CONFIG_MEMBER)
 };
@@ -172,6 +198,7 @@ struct TrainConfig {
   std::map<std::string, ModelSpec> teachers;  // prompt domain -> its teacher, e.g. "math", "code"
   DataConfig data;
   RolloutConfig rollout;
+  EvalConfig eval;
   LoraConfig lora;
   OptimConfig optim;
   ObjectiveConfig objective;

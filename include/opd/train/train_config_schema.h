@@ -12,6 +12,7 @@ const config::Schema<TrainConfig>& train_schema();  // the top level's scalars
 const config::Schema<ModelSpec>& model_spec_schema();
 const config::Schema<DataConfig>& data_schema();
 const config::Schema<RolloutConfig>& rollout_schema();
+const config::Schema<EvalConfig>& eval_schema();
 const config::Schema<LoraConfig>& lora_schema();
 const config::Schema<OptimConfig>& optim_schema();
 

@@ -28,6 +28,9 @@ namespace opd::train {
 struct TrainSummary {
   Metrics before, after;          // evaluate() at the start and the end
   Metrics first_step, last_step;  // the first and last optimizer steps this run took
+  // data.eval (training_evaluation.h) before the first step and after the
+  // last; empty without data.eval (and before, with eval.before_training off or on a resume)
+  Metrics eval_before, eval_after;
   int64_t steps = 0;              // steps done, counting those before a resume
   bool stopped = false;           // a stop request (SIGTERM/SIGINT) ended the run early, checkpointed;
                                   // `after` is then empty
@@ -48,7 +51,8 @@ class Trainer {
 
   // All configured steps (from the resumed one, if any): writes
   // <run_dir>/config.yaml (resolved), <run_dir>/metrics.jsonl and the same
-  // metrics as TensorBoard scalars in <run_dir>/tensorboard/, a checkpoint
+  // metrics as TensorBoard scalars in <run_dir>/tensorboard/ (train/), with
+  // data.eval's evaluations in <run_dir>/eval.jsonl and under eval/, a checkpoint
   // every save_every steps and the final student as an HF directory in
   // <run_dir>/final. On a stop request (stop_signal.h) it checkpoints after
   // the current step and returns early. Throws after max_skipped_steps
@@ -64,8 +68,10 @@ class Trainer {
   void inject_non_finite_loss(int64_t step);
   // One optimizer step (0-based `step`); returns its metrics.
   Metrics step(int64_t step);
-  // Rollouts of a fixed prompt set with a fixed seed, scored by both models:
-  // kl_k1 (mean s - tau), teacher_logprob, student_logprob, response_length.
+  // Rollouts of the first prompts_per_step training prompts with a fixed
+  // seed, scored by both models: kl_k1 (mean s - tau), teacher_logprob,
+  // student_logprob, response_length (without a teacher, only the student's).
+  // data.eval is scored by answers instead (training_evaluation.h).
   Metrics evaluate();
 
   model::CausalLM& student();
