@@ -90,4 +90,28 @@ void write_file_atomically(const std::string& path, std::string_view bytes) {
   file.commit();
 }
 
+void write_directory_atomically(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+  namespace fs = std::filesystem;
+  const fs::path target(dir);
+  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  fs::create_directories(parent);
+  const std::string suffix = "." + std::to_string(::getpid());
+  const fs::path tmp = parent / ("." + target.filename().string() + ".tmp" + suffix);
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  try {
+    fill(tmp.string());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw;
+  }
+  // Swap in the finished directory; the old one is removed only afterwards.
+  const fs::path old = parent / ("." + target.filename().string() + ".old" + suffix);
+  const bool had_old = fs::exists(target);
+  if (had_old) fs::rename(target, old);
+  fs::rename(tmp, target);
+  if (had_old) fs::remove_all(old);
+}
+
 }  // namespace opd

@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <sstream>
 #include <set>
-#include <unistd.h>
 
 namespace opd::model {
 namespace fs = std::filesystem;
@@ -117,16 +116,10 @@ void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions&
     tensors[name] = t.to(at::kCPU, config.dtype).contiguous();
   }
 
-  const fs::path target(dir);
-  const fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  fs::create_directories(parent);
-  const std::string suffix = "." + std::to_string(::getpid());
-  const fs::path tmp = parent / ("." + target.filename().string() + ".tmp" + suffix);
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
-    // Every file is fsynced before the directory is renamed into place, so the
-    // rename never publishes a directory whose files a crash could leave empty.
+  // Every file is fsynced before the directory is renamed into place, so the
+  // rename never publishes a directory whose files a crash could leave empty.
+  write_directory_atomically(dir, [&](const std::string& temp) {
+    const fs::path tmp(temp);
     write_file_atomically((tmp / "config.json").string(), model_config_json(config));
     write_hf_weights(tmp.string(), tensors, WeightWriteOptions{options.max_shard_bytes});
     if (!options.copy_files_from.empty()) {
@@ -139,17 +132,7 @@ void save_pretrained(CausalLM& model, const std::string& dir, const SaveOptions&
     if (!fs::exists(tmp / "generation_config.json")) {
       write_file_atomically((tmp / "generation_config.json").string(), generation_config_json(config));
     }
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(tmp, ignored);
-    throw;
-  }
-  // Swap in the finished directory; the old one is removed only afterwards.
-  const fs::path old = parent / ("." + target.filename().string() + ".old" + suffix);
-  const bool had_old = fs::exists(target);
-  if (had_old) fs::rename(target, old);
-  fs::rename(tmp, target);
-  if (had_old) fs::remove_all(old);
+  });
 }
 
 int64_t weights_bytes(const std::string& dir) {

@@ -2,6 +2,7 @@
 // order (checkpoint.h has the file formats and the atomic commit).
 #include "opd/dist/zero_one.h"
 #include "opd/model/lora.h"
+#include "opd/model/peft_adapter.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/safetensors.h"
 #include "opd/train/checkpoint.h"
@@ -25,6 +26,12 @@ void Trainer::Impl::save_student(const std::string& name) {
   model::SaveOptions options;
   options.copy_files_from = config.student.path;  // tokenizer files travel with the weights
   model::save_pretrained(resources.student, (fs::path(config.run_dir) / name).string(), options);
+  if (config.lora.rank > 0) {  // and, beside the merged model, the adapters alone for PEFT users
+    const auto& l = config.lora;
+    model::save_peft_adapter(resources.student, model::LoraSpec{l.rank, l.alpha, l.dropout, l.targets},
+                             (fs::path(config.run_dir) / (name + "_adapter")).string(),
+                             fs::absolute(config.student.path).string());
+  }
 }
 
 void Trainer::Impl::save_checkpoint() {

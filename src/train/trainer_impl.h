@@ -35,7 +35,8 @@ struct Trainer::Impl {
   // optimizer shard.
   void save_checkpoint();
   void resume(const std::string& checkpoint_dir);
-  // Writes the student as an HF directory <run_dir>/<name>, atomically.
+  // Writes the student as an HF directory <run_dir>/<name>, atomically (LoRA
+  // merged), and with LoRA the adapters alone in PEFT's layout in <name>_adapter.
   void save_student(const std::string& name);
 
   // LoRA (config.lora): freezes the student's weights and adds the adapters.

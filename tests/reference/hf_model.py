@@ -18,6 +18,10 @@
         generation_config.json, when present) and writes the logits of the
         batch in IDS_FILE (a safetensors file with input_ids and
         attention_mask) to OUT_FILE as `logits` [B, T, V] float32.
+
+    python hf_model.py peft_logits BASE_DIR ADAPTER_DIR IDS_FILE OUT_FILE
+        The same with PEFT's LoRA adapters in ADAPTER_DIR applied to the
+        model in BASE_DIR (PeftModel.from_pretrained), unmerged.
 """
 import json
 import os
@@ -171,13 +175,27 @@ def logits(model_dir, ids_file, out_file):
     save_file({"logits": out.float().contiguous()}, out_file)
 
 
+def peft_logits(base_dir, adapter_dir, ids_file, out_file):
+    from peft import PeftModel
+
+    inputs = load_file(ids_file)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, adapter_dir).eval()
+    with torch.no_grad():
+        out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    save_file({"logits": out.float().contiguous()}, out_file)
+
+
 def main(argv):
     if len(argv) == 3 and argv[0] == "make" and argv[1] in CASES:
         make(argv[1], argv[2])
     elif len(argv) == 4 and argv[0] == "logits":
         logits(*argv[1:])
+    elif len(argv) == 5 and argv[0] == "peft_logits":
+        peft_logits(*argv[1:])
     else:
-        sys.exit(f"usage: hf_model.py make {{{','.join(CASES)}}} OUT_DIR | logits MODEL_DIR IDS OUT")
+        sys.exit(f"usage: hf_model.py make {{{','.join(CASES)}}} OUT_DIR | logits MODEL_DIR IDS OUT | "
+                 "peft_logits BASE_DIR ADAPTER_DIR IDS OUT")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,33 @@ TEST(HfInterop, TrainedStudentLoadsInTransformersWithTheSameLogits) {
   EXPECT_LE((ours - theirs).abs().masked_select(real).max().item<double>(), 1e-4);
 }
 
+// A LoRA run's adapters alone (final_adapter/, PEFT's layout) applied by
+// PEFT to the untrained student give the logits of the merged final/.
+TEST(HfInterop, TrainedAdaptersLoadInPeftWithTheMergedLogits) {
+  ScratchDir dir("opd-hf-peft");
+  const std::string run_dir = train_run(dir);
+  const auto config = nlohmann::json::parse(read_file_bytes(run_dir + "/final_adapter/adapter_config.json"));
+  EXPECT_EQ(config.at("r"), 4);
+  EXPECT_EQ(config.at("base_model_name_or_path"), fs::absolute(dir / "student").string());
+  const auto ids = at::randint(0, 64, {2, 9}, at::kLong);
+  const auto mask = at::ones_like(ids);
+  model::write_safetensors(dir / "ids.safetensors", {{"input_ids", ids}, {"attention_mask", mask}});
+  auto r = run_reference("hf_model.py", "peft_logits " + (dir / "student") + " " + run_dir + "/final_adapter " +
+                                            (dir / "ids.safetensors") + " " + (dir / "peft.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_reference("hf_model.py", "logits " + (dir / "student") + " " + (dir / "ids.safetensors") + " " +
+                                       (dir / "base.safetensors"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto merged = model::load_pretrained(run_dir + "/final");
+  merged->eval();
+  at::NoGradGuard no_grad;
+  const auto ours = merged->forward(ids, model::position_ids_from_mask(mask), mask);
+  const auto peft = model::read_safetensors(dir / "peft.safetensors").tensors.at("logits");
+  const auto base = model::read_safetensors(dir / "base.safetensors").tensors.at("logits");
+  EXPECT_LE((ours - peft).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((ours - base).abs().max().item<double>(), 1e-2) << "the adapters barely moved: the check would be vacuous";
+}
+
 TEST(HfInterop, EverySafetensorsFileReadsBackInTheLibrary) {
   ScratchDir dir("opd-hf-interop");
   const std::string run_dir = train_run(dir);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,12 @@ class AtomicFileWriter {
 // Replaces `path` with `bytes` through an AtomicFileWriter; the directory must
 // exist. Throws naming the path; on failure the target is untouched.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// Replaces the directory `dir` with what `fill` writes into the temporary
+// directory it is given (beside `dir`; each file written atomically, so
+// fsynced): the temporary is renamed into place and the old directory removed
+// only afterwards. When `fill` throws, the temporary is removed and `dir`
+// stays as it was.
+void write_directory_atomically(const std::string& dir, const std::function<void(const std::string&)>& fill);
 
 }  // namespace opd

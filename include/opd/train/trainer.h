@@ -52,11 +52,12 @@ class Trainer {
   // All configured steps (from the resumed one, if any): writes
   // <run_dir>/config.yaml (resolved), <run_dir>/metrics.jsonl and the same
   // metrics as TensorBoard scalars in <run_dir>/tensorboard/ (train/), with
-  // data.eval's evaluations in <run_dir>/eval.jsonl and under eval/, a checkpoint
-  // every save_every steps and the final student as an HF directory in
-  // <run_dir>/final. On a stop request (stop_signal.h) it checkpoints after
-  // the current step and returns early. Throws after max_skipped_steps
-  // non-finite steps in a row.
+  // data.eval's evaluations in <run_dir>/eval.jsonl and under eval/, a
+  // checkpoint every save_every steps and the final student as an HF
+  // directory in <run_dir>/final (with LoRA, also its adapters for PEFT in
+  // <run_dir>/final_adapter). On a stop request (stop_signal.h) it
+  // checkpoints after the current step and returns early. Throws after
+  // max_skipped_steps non-finite steps in a row.
   TrainSummary run();
   // Continues from a checkpoint directory (checkpoint.h): the student's
   // weights, the optimizer, the data position and the step. Throws naming
