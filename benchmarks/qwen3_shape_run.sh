@@ -35,7 +35,7 @@ start=$SECONDS
   --set "run_dir=$work/run" --set "steps=$steps" --set save_every=0 --set micro_batch_size=4 \
   --set "student.path=$work/student" --set "teacher.path=$work/teacher" \
   --set "student.dtype=$dtype" --set "teacher.dtype=$dtype" \
-  --set 'student.chat_template=""' --set 'teacher.chat_template=""' \
+  --set student.chat_template=none --set teacher.chat_template=none \
   --set "student.device=$device" --set "teacher.device=$device" \
   --set "data.train=$work/prompts.jsonl" --set data.prompts_per_step=8 --set data.samples_per_prompt=4 \
   --set "rollout.max_new_tokens=$new_tokens"

@@ -35,7 +35,7 @@ inline void add_model_options(CLI::App& app, ModelOptions& o, const std::string&
   app.add_option("--dtype", o.spec.dtype, "compute dtype")->transform(CLI::CheckedTransformer(dtype_by_name()));
   app.add_option("--device", o.spec.device, "auto (cuda:$LOCAL_RANK when a GPU is visible, else cpu) | cpu | cuda | cuda:N")
       ->capture_default_str();
-  app.add_option("--chat-template", o.spec.chat_template, "qwen3 | llama3 | chatml | a file; default: plain text");
+  app.add_option("--chat-template", o.spec.chat_template, "qwen3 | llama3 | chatml | a file | none (plain text); default: the model's own Jinja template, else plain text");
   app.add_option("--system-prompt", o.data.system_prompt, "system message for prompts without one");
   app.add_flag("--no-thinking", o.no_thinking, "Qwen3: turn thinking off");
 }

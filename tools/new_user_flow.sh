@@ -9,7 +9,8 @@
 #   3. OPD of the student from that teacher, evaluated every few steps;
 #   4. opd-generate on the test problems, and opd-eval scoring those answers
 #      and sampling its own.
-# Every stage is checked (files written, figures present, the SFT teacher
+# Each model reads prompts in its own chat template (tokenizer_config.json's
+# Jinja, rendered by opd as transformers renders it). Every stage is checked (files written, figures present, the SFT teacher
 # learned the task); the script fails naming the stage that did not hold.
 #   tools/new_user_flow.sh [WORK_DIR]     (default: a fresh temporary folder)
 # It needs a build (tools/build.sh); ctest runs it as tools.new_user_flow.
@@ -47,7 +48,7 @@ for a in $(seq 0 10); do
   done
 done
 
-common=(--set student.chat_template=qwen3 --set data.enable_thinking=false --set data.eval="$work/test.jsonl"
+common=(--set data.enable_thinking=false --set data.eval="$work/test.jsonl"
         --set eval.k=2 --set eval.temperature=0.6 --set eval.max_new_tokens=24 --set rollout.max_new_tokens=24
         --set log_every=10)
 
@@ -70,14 +71,14 @@ grep -q "^evaluation of $work/test.jsonl" "$work/sft.log" || fail "stage 2: no e
 last=$(tail -n 1 "$work/runs/teacher/eval.jsonl")
 [[ $last =~ \"avg@2\":([0-9.e+-]+) ]] || fail "stage 2: no avg@2 in $last"
 awk -v v="${BASH_REMATCH[1]}" 'BEGIN { exit !(v >= 0.5) }' || fail "stage 2: the SFT teacher's avg@2 is ${BASH_REMATCH[1]} (< 0.5)"
-cp "$tokenizer/tokenizer_config.json" "$work/runs/teacher/final/"
+[[ -f $work/runs/teacher/final/tokenizer_config.json ]] || fail "stage 2: the final teacher has no tokenizer_config.json"
 
 stage "3. OPD of the student from the SFT teacher, evaluated every 5 steps"
 cat > "$work/opd.yaml" <<EOF
 run_dir: $work/runs/student
 steps: 10
 student: {path: $work/student}
-teacher: {path: $work/runs/teacher/final, chat_template: qwen3}
+teacher: {path: $work/runs/teacher/final}
 data: {train: $work/train.jsonl, prompts_per_step: 4, samples_per_prompt: 2}
 objective: {name: opd}
 optim: {lr: 1.0e-2}
@@ -89,13 +90,16 @@ evals=$(wc -l < "$work/runs/student/eval.jsonl")
 grep -q '"samples":\[{' "$work/runs/student/eval.jsonl" || fail "stage 3: eval.jsonl logs no sample responses"
 
 stage "4. opd-generate on the test problems, opd-eval on those answers and on its own samples"
-"$bin/opd-generate" --model "$work/runs/teacher/final" --chat-template qwen3 --no-thinking \
+"$bin/opd-generate" --model "$work/runs/teacher/final" --no-thinking \
   --prompts "$work/test.jsonl" --n 2 --max-new-tokens 24 --temperature 0.6 --out "$work/generated.jsonl"
 rows=$(wc -l < "$work/generated.jsonl")
 problems=$(wc -l < "$work/test.jsonl")
 [[ $rows -eq $((2 * problems)) ]] || fail "stage 4: $rows generated rows for $problems problems x 2"
+# Rendered in the model's own template, thinking off.
+grep -q '"prompt":"<|im_start|>user\\nWhat is 3 + 7?<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n"' \
+  "$work/generated.jsonl" || fail "stage 4: the prompts are not in Qwen3's chat format: $(head -c 300 "$work/generated.jsonl")"
 "$bin/opd-eval" --answers "$work/generated.jsonl" --data "$work/test.jsonl" --pass-at 1,2 --out "$work/answers.json"
-"$bin/opd-eval" --model "$work/runs/teacher/final" --chat-template qwen3 --no-thinking --data "$work/test.jsonl" \
+"$bin/opd-eval" --model "$work/runs/teacher/final" --no-thinking --data "$work/test.jsonl" \
   --k 2 --pass-at 1,2 --max-new-tokens 24 --out "$work/eval.json"
 for f in answers.json eval.json; do
   grep -q '"avg@2"' "$work/$f" || fail "stage 4: $f has no avg@2"

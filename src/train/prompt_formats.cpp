@@ -18,17 +18,6 @@ bool contains(const std::vector<int64_t>& ids, int64_t id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-// Whether a model directory ships a chat template of its own (HF keeps it in
-// tokenizer_config.json, newer models in chat_template.jinja).
-bool model_has_chat_template(const std::string& dir) {
-  namespace fs = std::filesystem;
-  if (fs::exists(fs::path(dir) / "chat_template.jinja")) return true;
-  const auto config = fs::path(dir) / "tokenizer_config.json";
-  if (!fs::exists(config)) return false;
-  const auto j = nlohmann::json::parse(read_text_file(config.string()), nullptr, /*allow_exceptions=*/false);
-  return j.is_object() && j.contains("chat_template");
-}
-
 }  // namespace
 
 data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& data, const std::string& key) {
@@ -37,21 +26,20 @@ data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& 
   if (fs::exists(fs::path(model.path) / "tokenizer.json") || fs::exists(fs::path(model.path) / "tokenizer.model")) {
     f.tokenizer = tokenizer::load_tokenizer(model.path);
   }
-  if (!model.chat_template.empty()) {
-    TORCH_CHECK(f.tokenizer, key, ".chat_template: a chat template needs a tokenizer, and '", model.path,
-                "' has no tokenizer.json or tokenizer.model");
-    try {
-      f.chat_template = tokenizer::find_chat_template(model.chat_template);
-    } catch (const std::exception& e) {
-      TORCH_CHECK(false, key, ".chat_template: ", e.what());
-    }
-  }
   f.system_prompt = data.system_prompt;
   f.enable_thinking = data.enable_thinking;
-  if (f.tokenizer && !f.chat_template && model_has_chat_template(model.path)) {
-    spdlog::warn("{}: {}/tokenizer_config.json has a chat template, and the recipe names none ({}.chat_template): "
-                 "text prompts are read as plain text; name the model's format (qwen3, llama3, chatml)",
-                 key, model.path, key);
+  const auto& name = model.chat_template;
+  if (name == kPlainText) return f;
+  try {
+    if (name.empty()) {  // the model's own template, when it has one and a tokenizer to read it with
+      if (f.tokenizer) f.chat_template = tokenizer::ChatTemplate::from_model_dir(model.path);
+      return f;
+    }
+    TORCH_CHECK(f.tokenizer, "a chat template needs a tokenizer, and '", model.path,
+                "' has no tokenizer.json or tokenizer.model");
+    f.chat_template = tokenizer::find_chat_template(name);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, key, ".chat_template: ", e.what());
   }
   return f;
 }

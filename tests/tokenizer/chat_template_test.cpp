@@ -71,6 +71,38 @@ TEST(ChatTemplate, Qwen3MatchesTheJinjaTemplate) {
   }
 }
 
+// A model directory's own template (what a recipe without chat_template
+// reads) renders as transformers does; chat_template.jinja comes first, and a
+// list of named templates gives its "default".
+TEST(ChatTemplate, AModelsOwnTemplateIsItsJinja) {
+  const auto cs = cases();
+  const std::string qwen3 = OPD_SOURCE_DIR "/tests/fixtures/tokenizers/qwen3";
+  const auto expected = reference(qwen3, cs);
+  ASSERT_EQ(expected.size(), cs.size());
+  const auto t = ChatTemplate::from_model_dir(qwen3);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->name.rfind("model:", 0), 0u) << t->name;
+  EXPECT_EQ(t->stop, (std::vector<std::string>{"<|im_end|>"}));
+  for (size_t i = 0; i < cs.size(); ++i) {
+    EXPECT_EQ(t->render(cs[i].messages, cs[i].add_generation_prompt, cs[i].enable_thinking), expected[i])
+        << "case " << i;
+  }
+  ScratchDir dir("opd-chat-own");
+  EXPECT_FALSE(ChatTemplate::from_model_dir(dir.path().string()).has_value());
+  opd::testing::write_file_bytes(dir / "tokenizer_config.json",
+                                 R"({"chat_template": [{"name": "tool_use", "template": "T"},
+                                                       {"name": "default", "template": "D{{ eos_token }}"}],
+                                     "eos_token": "</s>"})");
+  EXPECT_EQ(ChatTemplate::from_model_dir(dir.path().string())->render({{"user", "x"}}, true), "D</s>");
+  opd::testing::write_file_bytes(dir / "chat_template.jinja", "J{{ messages | length }}");
+  const auto jinja = ChatTemplate::from_model_dir(dir.path().string());
+  EXPECT_EQ(jinja->render({{"user", "x"}}, true), "J1");
+  EXPECT_NE(jinja->name, ChatTemplate::from_model_dir(qwen3)->name) << "the name says which template";
+  opd::testing::write_file_bytes(dir / "chat_template.jinja", "{{ raise_exception('no system turns') }}");
+  expect_error([&] { ChatTemplate::from_model_dir(dir.path().string())->render({{"user", "x"}}, true); },
+               {"chat_template.jinja:1: ", "no system turns"});
+}
+
 TEST(ChatTemplate, Llama3MatchesTheJinjaTemplate) {
   const char* dir = std::getenv("OPD_LLAMA3_TOKENIZER_DIR");
   if (dir == nullptr) {

@@ -88,23 +88,6 @@ TEST(Cli, AnEosThatIsNotASpecialTokenIsWarnedAbout) {
   EXPECT_EQ(r.output.find("eos_token_id"), std::string::npos) << "the char tokenizer's own EOS is special: " << r.output;
 }
 
-// A model that ships a chat template, used without naming one, is warned
-// about: its text prompts would be read untemplated.
-TEST(Cli, AnUnusedChatTemplateOfTheModelIsWarnedAbout) {
-  ScratchDir dir;
-  auto r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "m"));
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::ofstream(dir / "m/tokenizer_config.json") << "{\"chat_template\": \"{{ messages }}\"}\n";
-  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --prompt hi --max-new-tokens 2");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("tokenizer_config.json has a chat template, and the recipe names none (--chat-template"),
-            std::string::npos)
-      << r.output;
-  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --chat-template qwen3 --prompt hi --max-new-tokens 2");
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(r.output.find("chat template"), std::string::npos) << r.output;
-}
-
 TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   ScratchDir dir;
   auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3");
@@ -509,6 +492,34 @@ TEST(Cli, GenerateAndEvalNeverDrawIdsPastTheTokenizer) {
           " --k 4 --max-new-tokens 8 --verifier exact_match --out " + (dir / "r.json"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir / "r.json"));
+}
+
+// A model that ships a chat template is read in it unless the recipe (or
+// --chat-template) names another or none; a template outside the Jinja
+// subset is refused, naming its file and line.
+TEST(Cli, TheModelsOwnChatTemplateIsTheDefault) {
+  ScratchDir dir;
+  auto r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "m"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ofstream(dir / "m/tokenizer_config.json")
+      << nlohmann::json({{"chat_template", "{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}"
+                                           "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>"
+                                           "assistant\n{% endif %}"},
+                         {"eos_token", "<|im_end|>"}})
+             .dump();
+  const std::string generate = kBin + "/opd-generate --model " + (dir / "m") + " --prompt ' hi ' --max-new-tokens 2 ";
+  r = run(generate + "--out " + (dir / "own.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_jsonl(opd::testing::read_file_bytes(dir / "own.jsonl"))[0].at("prompt"),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  r = run(generate + "--chat-template none --out " + (dir / "plain.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_jsonl(opd::testing::read_file_bytes(dir / "plain.jsonl"))[0].at("prompt"), " hi ");
+  std::ofstream(dir / "m/tokenizer_config.json") << nlohmann::json({{"chat_template", "{{ messages }}\n{% do x %}"}}).dump();
+  r = run(generate);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("tokenizer_config.json chat_template:2: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("do"), std::string::npos) << r.output;
 }
 
 }  // namespace

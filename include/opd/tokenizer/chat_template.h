@@ -1,9 +1,13 @@
-// Conversations -> the text a chat model expects, from a template that is
-// data (configs/chat_templates/<name>.yaml), not code: a message pattern with
-// {role} and {content}, the generation prompt, Qwen3's thinking switch and
-// the strings that end an assistant turn.
+// Conversations -> the text a chat model expects: the model's own Jinja
+// template (tokenizer_config.json's chat_template or chat_template.jinja),
+// rendered as transformers' apply_chat_template renders it
+// (jinja_template.h), or a pattern that is data (configs/chat_templates/
+// <name>.yaml): a message pattern with {role} and {content}, the generation
+// prompt, Qwen3's thinking switch and the strings that end an assistant turn.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,14 +28,26 @@ struct ChatTemplate {
   std::string thinking_open, thinking_close;  // reasoning markers; assistant turns before the
                                               // last user turn are shown without it
   std::vector<std::string> stop;  // what ends an assistant turn, e.g. {"<|im_end|>"}
+  // A model's own template; when set, render() is its Jinja (with the
+  // special tokens of the model's tokenizer_config.json) and the pattern
+  // fields above are unused, but for `name` and `stop` (its eos_token).
+  struct Jinja;
+  std::shared_ptr<const Jinja> jinja;
 
   // Reads a template file; throws naming the file and the key on an unknown
   // key, a missing `message` or a pattern without {content}.
   static ChatTemplate from_yaml(const std::string& path);
+  // The template a model directory ships: chat_template.jinja, else
+  // tokenizer_config.json's chat_template (a text, or a list of named ones:
+  // "default"); nullopt when it has none. Its name is "model:<8 hex digits of
+  // the text's hash>", so two stores made with different templates differ.
+  // Throws naming the file and line of a construct outside the Jinja subset.
+  static std::optional<ChatTemplate> from_model_dir(const std::string& dir);
 
   // The conversation as text; add_generation_prompt opens the assistant's
   // turn (with an empty thought when enable_thinking is false and the
-  // template has a thinking switch).
+  // template has a thinking switch). A Jinja template's raise_exception
+  // throws its message, naming the template.
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                      bool enable_thinking = true) const;
 };

@@ -1,6 +1,7 @@
 // A recipe's prompt formats (data/prompt_format.h): each model directory's
-// tokenizer, the chat template the recipe names for it, the system prompt and
-// thinking switch; and what the student and the teacher disagree on.
+// tokenizer, its chat template (its own, or the one the recipe names), the
+// system prompt and thinking switch; and what the student and the teacher
+// disagree on.
 #pragma once
 
 #include "opd/data/prompt_format.h"
@@ -14,9 +15,16 @@
 
 namespace opd::train {
 
-// The format of `model` (its tokenizer when the directory has one). Throws
-// naming `key`.chat_template when a template is named but the directory has
-// no tokenizer, or the name is unknown.
+// `chat_template: none`: text prompts are joined as plain text even when
+// the model ships a template.
+inline constexpr const char* kPlainText = "none";
+
+// The format of `model` (its tokenizer when the directory has one): with
+// chat_template "" the directory's own Jinja template (plain text when it
+// has none), a name or file from configs/chat_templates, or kPlainText.
+// Throws naming `key`.chat_template when a template is named but the
+// directory has no tokenizer, the name is unknown, or the model's template
+// uses a construct outside the supported Jinja subset (its file and line).
 data::PromptFormat load_prompt_format(const ModelSpec& model, const DataConfig& data, const std::string& key);
 
 // What is wrong with a model's config.json EOS ids for its tokenizer: ids

@@ -68,8 +68,9 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(std::string, device, "device", "auto", any(),                                                     \
     "where it runs: auto (cuda:$LOCAL_RANK when a GPU is visible, else cpu), cpu, cuda, cuda:1")       \
   X(std::string, chat_template, "chat_template", "", any(),                                           \
-    "how text prompts are rendered: a name in configs/chat_templates (qwen3, llama3, chatml) or a "    \
-    "file; \"\" = plain text")
+    "how text prompts are rendered: \"\" = the model's own Jinja template (tokenizer_config.json or "   \
+    "chat_template.jinja; plain text when it has none), a name in configs/chat_templates (qwen3, "     \
+    "llama3, chatml) or a file, or none = plain text")
 
 #define OPD_DATA_FIELDS(X)                                                                             \
   X(std::string, train_path, "train", "", required(),                                                 \
