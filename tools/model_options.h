@@ -50,6 +50,7 @@ inline LoadedModel load_model(ModelOptions& o) {
   o.data.enable_thinking = !o.no_thinking;
   LoadedModel m;
   const auto device = model::resolve_device(o.spec.device, dist::read_launch_env().local_rank, "--device");
+  model::check_dtype_runs_on(model::scalar_type(o.spec.dtype), device, "--dtype");
   const double gb = double(model::weights_bytes(o.spec.path)) / 1e9;
   if (gb >= 0.25) std::fprintf(stderr, "loading %s (%.1f GB, %s)\n", o.spec.path.c_str(), gb, device.str().c_str());
   m.model = model::load_pretrained(o.spec.path, model::LoadOptions{model::scalar_type(o.spec.dtype), device});

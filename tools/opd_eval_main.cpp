@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -55,7 +56,13 @@ int main(int argc, char** argv) {
     using namespace opd;
     std::vector<int64_t> pass_ks;
     std::stringstream list(pass_at);
-    for (std::string item; std::getline(list, item, ',');) pass_ks.push_back(std::stoll(item));
+    for (std::string item; std::getline(list, item, ',');) {
+      int64_t j = 0;
+      const auto [end, err] = std::from_chars(item.data(), item.data() + item.size(), j);
+      TORCH_CHECK(err == std::errc() && end == item.data() + item.size() && j >= 1, "--pass-at ", pass_at, ": '", item,
+                  "' is not a positive integer (e.g. --pass-at 1,8)");
+      pass_ks.push_back(j);
+    }
     const auto verifier = eval::make_verifier(verifier_name);
     TORCH_CHECK(!model_options.spec.path.empty() || !answers_path.empty(),
                 "give --model DIR to sample answers, or --answers FILE to score answers generated elsewhere");

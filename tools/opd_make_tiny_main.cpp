@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 int main(int argc, char** argv) {
@@ -64,6 +65,14 @@ int main(int argc, char** argv) {
       }
       if (app.count("--eos-id") == 0) spec.eos_token_id = static_cast<int64_t>(alphabet.size());
     }
+    namespace fs = std::filesystem;
+    TORCH_CHECK(!out.empty(), "--out: give a directory to write the model to");
+    // Only a model directory is replaced: never a file, nor a folder of something else.
+    TORCH_CHECK(!fs::exists(out) || fs::is_directory(out), "--out ", out, ": is a file; refusing to replace it");
+    TORCH_CHECK(!fs::is_directory(out) || fs::is_empty(out) || fs::exists(fs::path(out) / "config.json"), "--out ",
+                out, ": a non-empty directory that is not a model directory (no config.json); refusing to replace it");
+    TORCH_CHECK(spec.eos_token_id < spec.vocab_size, "--eos-id ", spec.eos_token_id,
+                " is outside the vocabulary [0, ", spec.vocab_size, ")");
     auto model = make_tiny_model(spec);
     save_pretrained(model, out);
     if (char_tokenizer) opd::write_file_atomically(out + "/tokenizer.json", opd::tokenizer::char_tokenizer_json(alphabet));

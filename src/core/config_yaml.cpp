@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 
 namespace opd::config {
 namespace {
@@ -135,12 +136,49 @@ std::string Context::at(const std::string& path, const YAML::Mark& mark) const {
   return file_ + ": ";
 }
 
+namespace {
+
+// The line (1-based) where a second YAML document starts in `text`, or 0:
+// a "---" or "..." marker at column 0 followed by more content. Found by
+// reading lines because yaml-cpp 0.7's LoadAll never returns on some
+// malformed input (a recipe of just ","), growing memory without bound;
+// Load reads only the first document. Content at column 0 cannot be inside
+// a block scalar of the top level, so the markers are unambiguous.
+int64_t second_document_line(const std::string& text) {
+  bool content = false, ended = false;
+  int64_t line_number = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto is_marker = [&](const char* m) {
+      return line.compare(0, 3, m) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t');
+    };
+    if (is_marker("---")) {
+      if (content) return line_number;
+      content = line.find_first_not_of(" \t", 3) != std::string::npos && line[line.find_first_not_of(" \t", 3)] != '#';
+      continue;
+    }
+    if (is_marker("...")) {
+      ended = content;
+      continue;
+    }
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#' || (!content && line[0] == '%')) continue;
+    if (ended) return line_number;
+    content = true;
+  }
+  return 0;
+}
+
+}  // namespace
+
 YAML::Node load_document(const std::string& text, const std::string& file) {
   YAML::Node root;
+  const int64_t second = second_document_line(text);
+  TORCH_CHECK(second == 0, file, ":", second, ": a second YAML document starts here; expected one");
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    TORCH_CHECK(docs.size() <= 1, file, ": expected one YAML document, found ", docs.size());
-    if (!docs.empty()) root.reset(docs[0]);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     const std::string line = e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1) + ":" +
                                                          std::to_string(e.mark.column + 1);
@@ -327,6 +365,7 @@ void apply_override(YAML::Node& root, const std::string& text, Context& ctx,
   check_key(parts, at);
 
   YAML::Node value;
+  TORCH_CHECK(second_document_line(text.substr(eq + 1)) == 0, at, "the value holds a second YAML document (---)");
   try {
     value = YAML::Load(text.substr(eq + 1));
   } catch (const YAML::Exception& e) {

@@ -37,4 +37,9 @@ at::Device resolve_device(const std::string& name, int64_t local_rank, const std
   return visible_gpu(device.has_index() ? device.index() : local_rank, name, key);
 }
 
+void check_dtype_runs_on(at::ScalarType dtype, const c10::Device& device, const std::string& key) {
+  TORCH_CHECK(!(dtype == at::kHalf && device.is_cpu()), key, ": float16 does not run on the CPU (LibTorch has no "
+              "half-precision matmul there); use bfloat16 or float32, or a GPU device");
+}
+
 }  // namespace opd::model

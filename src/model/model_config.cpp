@@ -167,6 +167,35 @@ const char* architecture_name(Architecture a) {
   return "unknown";
 }
 
+namespace {
+
+// Sizes far past any real model (and past what int64 shapes and memory
+// hold) are refused before anything is allocated, naming the key: a typo'd
+// config.json must not become a segfault or a 25 TB allocation.
+void check_sizes(const ModelConfig& c, const std::string& where) {
+  const std::pair<const char*, std::pair<int64_t, int64_t>> bounds[] = {
+      {"vocab_size", {c.vocab_size, int64_t{1} << 24}},
+      {"hidden_size", {c.hidden_size, int64_t{1} << 17}},
+      {"intermediate_size", {c.intermediate_size, int64_t{1} << 20}},
+      {"num_hidden_layers", {c.num_hidden_layers, 4096}},
+      {"num_attention_heads", {c.num_attention_heads, 4096}},
+      {"num_key_value_heads", {c.num_key_value_heads, 4096}},
+      {"head_dim", {c.head_dim, 4096}},
+      {"max_position_embeddings", {c.max_position_embeddings, int64_t{1} << 27}},
+  };
+  for (const auto& [key, value_and_max] : bounds) {
+    TORCH_CHECK(value_and_max.first <= value_and_max.second, where, ": '", key, "' ", value_and_max.first,
+                " exceeds ", value_and_max.second, ", more than any model opd can hold");
+  }
+  // Parameters, roughly (embeddings, attention and MLP projections), in double: 10^13 is past any model.
+  const double h = double(c.hidden_size), attention = double(c.num_attention_heads + 2 * c.num_key_value_heads) *
+                                                          double(c.head_dim) * h + double(c.num_attention_heads) * double(c.head_dim) * h;
+  const double params = 2.0 * double(c.vocab_size) * h + double(c.num_hidden_layers) * (attention + 3.0 * h * double(c.intermediate_size));
+  TORCH_CHECK(params <= 1e13, where, ": the sizes imply ", params, " parameters, more than any model opd can hold");
+}
+
+}  // namespace
+
 ModelConfig parse_model_config(const std::string& json_text, const std::string& where) {
   json j;
   try {
@@ -199,6 +228,14 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.eos_token_ids = token_ids("eos_token_id", d.eos_token_id);
   const auto bos = token_ids("bos_token_id", d.bos_token_id);
   c.bos_token_id = bos.empty() ? -1 : bos.front();
+  for (const auto& [key, ids] : {std::pair<const char*, const std::vector<int64_t>&>{"eos_token_id", c.eos_token_ids},
+                                 {"bos_token_id", bos}}) {
+    for (int64_t id : ids) {
+      TORCH_CHECK(id >= 0 && id < c.vocab_size, where, ": '", key, "' ", id, " is outside the vocabulary [0, ",
+                  c.vocab_size, ")");
+    }
+  }
+  check_sizes(c, where);
   // Newer transformers write `dtype`, older `torch_dtype`.
   c.dtype = dtype_from_name(f.string("dtype", f.string("torch_dtype", "float32")),
                             where + " torch_dtype");

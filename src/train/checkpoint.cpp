@@ -32,6 +32,8 @@ std::vector<std::pair<int64_t, fs::path>> complete_checkpoints(const std::string
     const std::string file = entry.path().filename().string();
     if (!entry.is_directory() || !std::regex_match(file, m, name)) continue;
     if (!fs::exists(entry.path() / kStateFile)) continue;
+    // A stray number no run reaches (checkpoint-99999999999999999999) is not a checkpoint of ours.
+    if (m[1].str().size() > 18) continue;
     out.emplace_back(std::stoll(m[1].str()), entry.path());
   }
   std::sort(out.begin(), out.end());
@@ -77,6 +79,11 @@ TrainerState read_trainer_state(const std::string& dir) {
     s.sampler.cursor = j.at("sampler").at("cursor").get<int64_t>();
     s.consecutive_skips = j.at("consecutive_skips").get<int64_t>();
     s.optimizer_shards = j.value("optimizer_shards", int64_t{0});
+    for (const auto& [key, value] : {std::pair<const char*, int64_t>{"step", s.step}, {"sampler.cursor", s.sampler.cursor},
+                                     {"consecutive_skips", s.consecutive_skips}, {"optimizer_shards", s.optimizer_shards}}) {
+      TORCH_CHECK(value >= 0, path, ": '", key, "' is ", value, "; a checkpoint's counts are never negative");
+    }
+    TORCH_CHECK(s.sampler.epoch >= -1, path, ": 'sampler.epoch' is ", s.sampler.epoch, " (-1 is the least: nothing drawn)");
     return s;
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, path, ": ", e.what());

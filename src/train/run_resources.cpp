@@ -257,6 +257,7 @@ class Loader {
     const auto device = c_.reference_device.empty()
                             ? out_.student->device()
                             : model::resolve_device(c_.reference_device, local_rank_, "reference_device");
+    model::check_dtype_runs_on(dtype, device, "student.dtype (the reference model's)");
     out_.reference = model::load_pretrained(path, model::LoadOptions{dtype, device});
     freeze(out_.reference);
     const int64_t student_vocab = out_.student->config().vocab_size;
@@ -279,6 +280,7 @@ model::CausalLM load_model(const ModelSpec& spec, const std::string& key, int64_
   TORCH_CHECK(fs::is_directory(spec.path), key, ".path: no model directory at '", spec.path,
               "' (create one with opd-make-tiny, or point to an HF model directory)");
   const auto device = model::resolve_device(spec.device, local_rank, key + ".device");
+  model::check_dtype_runs_on(model::scalar_type(spec.dtype), device, key + ".dtype");
   const double gb = double(model::weights_bytes(spec.path)) / 1e9;
   if (gb >= 0.25) spdlog::info("loading {} {} ({:.1f} GB, {}, {})", key, spec.path, gb, device.str(), config::choice_name(spec.dtype));
   return model::load_pretrained(spec.path, model::LoadOptions{model::scalar_type(spec.dtype), device});

@@ -89,6 +89,13 @@ Trainer::Impl::Impl(TrainConfig c, std::shared_ptr<dist::Communicator> communica
     TORCH_CHECK(config.data.prompts_per_step % world == 0, "data.prompts_per_step: ", config.data.prompts_per_step,
                 " prompts do not split evenly over ", world, " ranks");
   }
+  if (rank == 0) {  // before anything is loaded: a second run on run_dir fails at once
+    run_lock.emplace(config.run_dir);
+    if (run_lock->removed_temporaries() > 0) {
+      spdlog::info("{}: removed {} temporaries a stopped run left behind", config.run_dir,
+                   run_lock->removed_temporaries());
+    }
+  }
   objective = make_objective(config.objective);  // validates the objective block
   needs = objective->needs();
   resources = load_run_resources(config, needs, std::string(objective->name()), comm ? comm->env().local_rank : 0);

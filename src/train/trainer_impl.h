@@ -7,6 +7,7 @@
 #include "opd/objectives/objective.h"
 #include "opd/rollout/step_scorer.h"
 #include "opd/rollout/trajectory_writer.h"
+#include "opd/core/run_dir_lock.h"
 #include "opd/core/tensorboard_writer.h"
 #include "opd/train/metrics_log.h"
 #include "opd/train/run_resources.h"
@@ -52,6 +53,7 @@ struct Trainer::Impl {
   TrainConfig config;
   std::shared_ptr<dist::Communicator> comm;
   int64_t rank = 0, world = 1;
+  std::optional<RunDirLock> run_lock;  // rank 0's hold on run_dir, for the trainer's life
   std::unique_ptr<Objective> objective;
   ObjectiveNeeds needs;
   RunResources resources;

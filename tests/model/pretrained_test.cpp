@@ -339,6 +339,17 @@ TEST(ModelConfig, BadFieldsNameTheKey) {
   EXPECT_NE(err(R"("model_type": "llama", "rope_scaling": {"type": "yarn"}, )" + base).find("'yarn' is not supported"), std::string::npos);
   EXPECT_NE(err(R"("model_type": "llama", "torch_dtype": "int8", )" + base).find("torch_dtype"), std::string::npos);
   EXPECT_NE(err("").find("/m/config.json"), std::string::npos);
+  // Token ids outside the vocabulary, and sizes no model has, are refused before anything is allocated.
+  EXPECT_NE(err(R"("model_type": "qwen3", "eos_token_id": 10, )" + base).find("'eos_token_id' 10 is outside the vocabulary [0, 10)"),
+            std::string::npos);
+  EXPECT_NE(err(R"("model_type": "qwen3", "eos_token_id": [1, -1], )" + base).find("'eos_token_id' -1 is outside"), std::string::npos);
+  EXPECT_NE(err(R"("model_type": "qwen3", "bos_token_id": 99, )" + base).find("'bos_token_id' 99"), std::string::npos);
+  const std::string huge = R"("model_type": "qwen3", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_attention_heads": 2, "num_hidden_layers": 100000000)";
+  EXPECT_NE(err(huge).find("'num_hidden_layers' 100000000 exceeds 4096"), std::string::npos) << err(huge);
+  const std::string wide = R"("model_type": "qwen3", "vocab_size": 1000, "hidden_size": 100000, "intermediate_size": 1000000,
+      "num_attention_heads": 2, "head_dim": 64, "num_hidden_layers": 100)";
+  EXPECT_NE(err(wide).find("parameters, more than any model"), std::string::npos) << err(wide);
   EXPECT_NE(error_message([] { parse_model_config("{not json", "/m/config.json"); }).find("not valid JSON"), std::string::npos);
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -86,6 +87,57 @@ TEST(Cli, AnEosThatIsNotASpecialTokenIsWarnedAbout) {
   r = run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "ok"));
   r = run(kBin + "/opd-generate --model " + (dir / "ok") + " --prompt hi --max-new-tokens 2");
   EXPECT_EQ(r.output.find("eos_token_id"), std::string::npos) << "the char tokenizer's own EOS is special: " << r.output;
+}
+
+// Another process holding run_dir's lock refuses the run, naming the holder;
+// once that process dies (SIGKILL: the kernel drops its lock) the next run
+// takes the directory over.
+TEST(Cli, ARunDirectoryHeldByAnotherProcessIsRefused) {
+  ScratchDir dir;
+  const std::string train = kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=1";
+  fs::create_directories(dir / "run");
+  const std::string lock = dir / "run/.opd.lock";
+  const auto holder = run("sh -c 'exec 9>>" + lock + "; flock -x 9; echo \"opd pid 4242 on elsewhere\" >&9; "
+                          "exec sleep 60' > /dev/null 2>&1 & echo $!");
+  const std::string pid = holder.output.substr(0, holder.output.find_first_of("\n"));
+  for (int i = 0; i < 100 && opd::testing::read_file_bytes(lock).empty(); ++i) ::usleep(20000);
+  auto r = run(train);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("is in use by another run (opd pid 4242 on elsewhere"), std::string::npos) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  run("kill -KILL " + pid + "; sleep 0.2");
+  r = run(train);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+// Inputs the adversarial user tried (issue 20): each one clear line, and
+// nothing replaced that is not a model directory.
+TEST(Cli, BadToolInputsAreOneClearLine) {
+  ScratchDir dir;
+  std::ofstream(dir / "notes.txt") << "keep me\n";
+  auto r = run(kBin + "/opd-make-tiny --out " + (dir / "notes.txt"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("notes.txt: is a file; refusing to replace it"), std::string::npos) << r.output;
+  EXPECT_EQ(opd::testing::read_file_bytes(dir / "notes.txt"), "keep me\n");
+  fs::create_directories(dir / "photos");
+  std::ofstream(dir / "photos/a.jpg") << "x";
+  r = run(kBin + "/opd-make-tiny --out " + (dir / "photos"));
+  EXPECT_NE(r.output.find("not a model directory (no config.json); refusing"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "photos/a.jpg"));
+  r = run(kBin + "/opd-make-tiny --out ''");
+  EXPECT_NE(r.output.find("--out: give a directory"), std::string::npos) << r.output;
+  r = run(kBin + "/opd-make-tiny --vocab-size 64 --eos-id 64 --out " + (dir / "m"));
+  EXPECT_NE(r.output.find("--eos-id 64 is outside the vocabulary [0, 64)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "m"));
+  ASSERT_EQ(run(kBin + "/opd-make-tiny --char-tokenizer --out " + (dir / "m")).exit_code, 0);
+  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --dtype float16 --prompt hi --max-new-tokens 2");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--dtype: float16 does not run on the CPU"), std::string::npos) << r.output;
+  std::ofstream(dir / "t.jsonl") << "{\"prompt\": \"hi\", \"answer\": \"2\"}\n";
+  r = run(kBin + "/opd-eval --model " + (dir / "m") + " --data " + (dir / "t.jsonl") + " --pass-at 1,x");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--pass-at 1,x: 'x' is not a positive integer"), std::string::npos) << r.output;
+  for (const auto& out : {r}) EXPECT_EQ(count_lines(out.output), 1) << out.output;
 }
 
 TEST(Cli, TrainRunsAndReportsBeforeAfter) {

@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -138,17 +139,45 @@ TEST(Checkpoint, InterruptedWritesAndOldCheckpointsAreLeftOut) {
   fs::create_directories(dir / "run/checkpoint-7");
   fs::copy_file(dir / "run/checkpoint-4/config.json", dir / "run/checkpoint-7/config.json");
   EXPECT_EQ(latest_checkpoint(c.run_dir), dir / "run/checkpoint-4");
-  Trainer again(c);
-  again.resume(latest_checkpoint(c.run_dir));
-  EXPECT_EQ(again.next_step(), 4);
-
-  // Resuming needs a checkpoint of this run.
-  expect_error([&] { again.resume(dir / "run/checkpoint-7"); }, {"not a checkpoint", "trainer_state.json"});
+  {
+    Trainer again(c);
+    // The run that now holds the directory removed the dead write's temporary.
+    EXPECT_FALSE(fs::exists(checkpoint_temp_dir(c.run_dir, 6)));
+    again.resume(latest_checkpoint(c.run_dir));
+    EXPECT_EQ(again.next_step(), 4);
+    // Resuming needs a checkpoint of this run.
+    expect_error([&] { again.resume(dir / "run/checkpoint-7"); }, {"not a checkpoint", "trainer_state.json"});
+    // One run per directory: a second is refused, naming the holder.
+    expect_error([&] { Trainer second(c); },
+                 {"run_dir '" + c.run_dir + "' is in use by another run (opd pid " + std::to_string(::getpid())});
+  }
   auto other_seed = c;
   other_seed.seed = 99;
-  Trainer other(other_seed);
+  Trainer other(other_seed);  // the lock went with the trainer that held it
   expect_error([&] { other.resume(dir / "run/checkpoint-4"); }, {"checkpoint-4", "seed 0", "seed 99"});
   EXPECT_EQ(latest_checkpoint(dir / "nothing_here"), "");
+}
+
+// A trainer state with a negative count is refused naming the key; a stray
+// directory whose number no run reaches is not taken for a checkpoint.
+TEST(Checkpoint, ImpossibleStatesAreRefused) {
+  ScratchDir dir("opd-ckpt-bad-state");
+  TrainerState state;
+  state.step = 4;
+  fs::create_directories(dir / "run/checkpoint-4");
+  write_trainer_state(dir / "run/checkpoint-4", state);
+  EXPECT_EQ(read_trainer_state(dir / "run/checkpoint-4").step, 4);
+  for (const char* key : {"step", "consecutive_skips"}) {
+    auto j = nlohmann::json::parse(opd::testing::read_file_bytes(dir / "run/checkpoint-4/trainer_state.json"));
+    j[key] = -3;
+    fs::create_directories(dir / "bad");
+    opd::testing::write_file_bytes(dir / "bad/trainer_state.json", j.dump());
+    expect_error([&] { read_trainer_state(dir / "bad"); },
+                 {"trainer_state.json: '" + std::string(key) + "' is -3", "never negative"});
+  }
+  fs::create_directories(dir / "run/checkpoint-99999999999999999999");
+  write_trainer_state(dir / "run/checkpoint-99999999999999999999", state);
+  EXPECT_EQ(latest_checkpoint(dir / "run"), dir / "run/checkpoint-4");
 }
 
 // LoRA: only the adapters train; saved models (checkpoints, final) are plain

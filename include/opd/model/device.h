@@ -4,6 +4,7 @@
 #pragma once
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <string>
@@ -16,5 +17,9 @@ at::Device resolve_device(const std::string& name, int64_t local_rank, const std
 
 // True when this process can place tensors on a CUDA device.
 bool cuda_available();
+
+// Throws naming `key` when `dtype` cannot compute on `device`: float16 on
+// the CPU (LibTorch has no half-precision matmul there; bfloat16 or float32 do).
+void check_dtype_runs_on(at::ScalarType dtype, const c10::Device& device, const std::string& key);
 
 }  // namespace opd::model

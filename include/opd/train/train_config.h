@@ -155,7 +155,7 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
   X(int64_t, keep_checkpoints, "keep_checkpoints", 3, at_least(0), "newest checkpoint-<step>/ dirs kept; 0 = all") \
   X(int64_t, max_skipped_steps, "max_skipped_steps", 10, at_least(0),                                 \
     "stop after this many non-finite steps in a row; 0 = never")                                       \
-  X(int64_t, dist_timeout_s, "dist_timeout_s", 1800, at_least(1),                                     \
+  X(int64_t, dist_timeout_s, "dist_timeout_s", 1800, closed(1, 604800),                                \
     "a collective that waits longer fails the run (multi-process)")                                   \
   X(std::string, reference_device, "reference_device", "", any(),                                     \
     "where objective.reference's model runs (auto, cpu, cuda:1); \"\" = the student's device")          \
