@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -20,12 +21,18 @@ namespace opd::dist {
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   // A heartbeat on its own store connection: a counter per rank, bumped every
-  // kBeat, so a failed collective can tell a rank that exited from one that stalls.
-  c10::intrusive_ptr<c10d::TCPStore> beat_store;
+  // kBeat, so a failed collective can tell a rank that exited from one that
+  // stalls. Its state is shared with the thread: a store call to a stopped
+  // rank 0 never returns (TCPStore's add has no receive timeout), and then
+  // the thread is left behind, detached, rather than waited for.
+  struct Heartbeat {
+    c10::intrusive_ptr<c10d::TCPStore> store;
+    std::mutex mutex;
+    std::condition_variable wake;
+    bool stop = false, done = false;
+  };
+  std::shared_ptr<Heartbeat> heartbeat;
   std::thread beat;
-  std::mutex beat_mutex;
-  std::condition_variable beat_wake;
-  bool beat_stop = false;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
 #ifdef USE_C10D_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
@@ -111,12 +118,18 @@ std::string beat_key(int64_t rank) { return "opd/beat/" + std::to_string(rank); 
 
 Communicator::~Communicator() {
   if (!impl_->beat.joinable()) return;
-  {
-    std::lock_guard<std::mutex> lock(impl_->beat_mutex);
-    impl_->beat_stop = true;
+  auto& h = *impl_->heartbeat;
+  std::unique_lock<std::mutex> lock(h.mutex);
+  h.stop = true;
+  h.wake.notify_all();
+  // A beat blocked on a stopped store does not hold up the exit.
+  const bool finished = h.wake.wait_for(lock, 4 * kBeat, [&] { return h.done; });
+  lock.unlock();
+  if (finished) {
+    impl_->beat.join();
+  } else {
+    impl_->beat.detach();
   }
-  impl_->beat_wake.notify_all();
-  impl_->beat.join();
 }
 
 void Communicator::start_heartbeat() {
@@ -124,17 +137,24 @@ void Communicator::start_heartbeat() {
   options.port = static_cast<uint16_t>(env_.master_port);
   options.waitWorkers = false;
   options.timeout = timeout_;
-  impl_->beat_store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, options);
-  impl_->beat = std::thread([impl = impl_.get(), key = beat_key(env_.rank)] {
-    std::unique_lock<std::mutex> lock(impl->beat_mutex);
-    while (!impl->beat_stop) {
+  impl_->heartbeat = std::make_shared<Impl::Heartbeat>();
+  impl_->heartbeat->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, options);
+  impl_->beat = std::thread([h = impl_->heartbeat, key = beat_key(env_.rank)] {
+    std::unique_lock<std::mutex> lock(h->mutex);
+    while (!h->stop) {
+      lock.unlock();  // never hold the lock across a store call: it may not return
+      bool alive = true;
       try {
-        impl->beat_store->add(key, 1);
+        h->store->add(key, 1);
       } catch (const std::exception&) {
-        return;  // the store (rank 0) is gone; collectives will report it
+        alive = false;  // the store (rank 0) is gone; collectives will report it
       }
-      impl->beat_wake.wait_for(lock, kBeat);
+      lock.lock();
+      if (!alive) break;
+      h->wake.wait_for(lock, kBeat, [&] { return h->stop; });
     }
+    h->done = true;
+    h->wake.notify_all();
   });
 }
 
@@ -147,37 +167,48 @@ void Communicator::mark_progress(int64_t step) {
 
 void Communicator::fail(const std::string& what, const std::string& cause) {
   // Who is to blame: ranks whose heartbeat stopped exited (or were killed);
-  // the others are listed with the last step they reached.
-  std::ostringstream peers;
-  try {
+  // the others are listed with the last step they reached. Asked on its own
+  // thread with a deadline: a stopped rank 0 (the store's host) answers no
+  // store call, and the error must still come.
+  const auto store = impl_->store;
+  const int64_t world = env_.world_size, me = env_.rank;
+  std::packaged_task<std::string()> inquiry([store, world, me] {
     auto beats = [&] {
       std::vector<int64_t> out;
-      for (int64_t r = 0; r < env_.world_size; ++r) out.push_back(impl_->store->add(beat_key(r), 0));
+      for (int64_t r = 0; r < world; ++r) out.push_back(store->add(beat_key(r), 0));
       return out;
     };
     const auto before = beats();
     std::this_thread::sleep_for(4 * kBeat);
     const auto after = beats();
     std::string gone, steps;
-    for (int64_t r = 0; r < env_.world_size; ++r) {
-      if (r != env_.rank && after[r] == before[r]) gone += (gone.empty() ? "rank " : ", rank ") + std::to_string(r);
+    for (int64_t r = 0; r < world; ++r) {
+      if (r != me && after[r] == before[r]) gone += (gone.empty() ? "rank " : ", rank ") + std::to_string(r);
       const std::string key = "opd/progress/" + std::to_string(r);
       std::string step = "no step yet";
-      if (impl_->store->check({key})) {
-        const auto bytes = impl_->store->get(key);
+      if (store->check({key})) {
+        const auto bytes = store->get(key);
         step = "step " + std::string(bytes.begin(), bytes.end());
       }
       steps += (steps.empty() ? "" : ", ") + ("rank " + std::to_string(r) + " at " + step);
     }
-    peers << (gone.empty() ? "every rank is alive, one stalls" : gone + " stopped responding (exited?)") << "; "
-          << steps;
-  } catch (const std::exception&) {
-    peers.str("");
-    peers << "the store on rank 0 (" << env_.master_addr << ":" << env_.master_port
-          << ") is unreachable: rank 0 exited";
+    return (gone.empty() ? "every rank is alive, one stalls" : gone + " stopped responding (exited?)") + "; " +
+           steps;
+  });
+  auto answer = inquiry.get_future();
+  std::thread(std::move(inquiry)).detach();  // it holds its own reference to the store
+  const std::string unreachable = "the store on rank 0 (" + env_.master_addr + ":" + std::to_string(env_.master_port) +
+                                  ") is unreachable: rank 0 exited or stalled";
+  std::string peers = unreachable;
+  if (answer.wait_for(8 * kBeat + std::chrono::seconds(2)) == std::future_status::ready) {
+    try {
+      peers = answer.get();
+    } catch (const std::exception&) {
+      peers = unreachable;
+    }
   }
   TORCH_CHECK(false, "rank ", env_.rank, "/", env_.world_size, ": collective '", what, "' failed within the ",
-              timeout_.count(), " s timeout; another rank died or stalled (", peers.str(), "): ", cause);
+              timeout_.count(), " s timeout; another rank died or stalled (", peers, "): ", cause);
 }
 
 class Communicator::Pending {

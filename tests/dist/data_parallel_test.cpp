@@ -259,22 +259,26 @@ struct RankZeroEnd {
   std::string log;
 };
 
-RankZeroEnd fault_rank_one(const ScratchDir& dir, int timeout_s, const std::string& fault) {
+// Two ranks of a long run; once two steps are logged, `fault` (a shell
+// command on $p0 / $p1) hits one, and the end of the other rank, `watched`,
+// is returned (the faulted one is then killed).
+RankZeroEnd fault_rank(const ScratchDir& dir, int timeout_s, const std::string& fault, int watched = 0) {
   const std::string command = recipe(dir) + " --set steps=100000 --set dist_timeout_s=" + std::to_string(timeout_s) +
                               " --set run_dir=" + (dir / "run");
   const int port = free_port();
+  const std::string mine = "$p" + std::to_string(watched), other = "$p" + std::to_string(1 - watched);
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = run(rank_env(0, 2, port) + command + " > " + (dir / "log0") + " 2>&1 & p0=$!; " +
                      rank_env(1, 2, port) + command + " > " + (dir / "log1") + " 2>&1 & p1=$!; i=0; " +
                      "while [ \"$(cat " + (dir / "run/metrics.jsonl") + " 2>/dev/null | wc -l)\" -lt 2 ] && " +
                      "[ $i -lt 6000 ]; do sleep 0.01; i=$((i+1)); done; " + fault +
-                     "; wait $p0; echo rc0=$?; kill -KILL $p1 2>/dev/null");
+                     "; wait " + mine + "; echo rc=$?; kill -KILL " + other + " 2>/dev/null");
   RankZeroEnd end;
   end.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  end.log = opd::testing::read_file_bytes(dir / "log0");
-  const auto at = r.output.find("rc0=");
+  end.log = opd::testing::read_file_bytes(dir / ("log" + std::to_string(watched)));
+  const auto at = r.output.find("rc=");
   EXPECT_NE(at, std::string::npos) << r.output;
-  if (at != std::string::npos) end.exit_code = std::stoi(r.output.substr(at + 4));
+  if (at != std::string::npos) end.exit_code = std::stoi(r.output.substr(at + 3));
   return end;
 }
 
@@ -282,7 +286,7 @@ RankZeroEnd fault_rank_one(const ScratchDir& dir, int timeout_s, const std::stri
 // the collective and the rank that stopped.
 TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
   ScratchDir dir("opd-ddp-dead");
-  const auto end = fault_rank_one(dir, 20, "kill -KILL $p1");
+  const auto end = fault_rank(dir, 20, "kill -KILL $p1");
   EXPECT_NE(end.exit_code, 0) << end.log;
   EXPECT_LT(end.seconds, 90) << "rank 0 should fail within the 20 s timeout";
   EXPECT_NE(end.log.find("opd-train: error: rank 0/2: collective '"), std::string::npos) << end.log;
@@ -293,11 +297,23 @@ TEST(DataParallel, ADeadRankFailsTheOthersWithinTheTimeout) {
 // passes: an error, never a silent hang.
 TEST(DataParallel, AStalledRankFailsTheOthersAfterTheTimeout) {
   ScratchDir dir("opd-ddp-stall");
-  const auto end = fault_rank_one(dir, 5, "kill -STOP $p1");
+  const auto end = fault_rank(dir, 5, "kill -STOP $p1");
   EXPECT_NE(end.exit_code, 0) << end.log;
   EXPECT_LT(end.seconds, 60) << "rank 0 should give up after the 5 s timeout";
   EXPECT_NE(end.log.find("within the 5 s timeout"), std::string::npos) << end.log;
   EXPECT_NE(end.log.find("rank 1 stopped responding"), std::string::npos) << end.log;
+}
+
+// A stalled rank 0, the host of the store, fails rank 1 too: within the
+// timeout and a bounded inquiry, never a hang (its heartbeat's store call
+// never returns, and no longer holds up the exit).
+TEST(DataParallel, AStalledRankZeroFailsTheOtherRankAfterTheTimeout) {
+  ScratchDir dir("opd-ddp-stall0");
+  const auto end = fault_rank(dir, 5, "kill -STOP $p0", /*watched=*/1);
+  EXPECT_NE(end.exit_code, 0) << end.log;
+  EXPECT_LT(end.seconds, 60) << "rank 1 should give up after the 5 s timeout: " << end.log;
+  EXPECT_NE(end.log.find("rank 1/2: collective '"), std::string::npos) << end.log;
+  EXPECT_NE(end.log.find("unreachable: rank 0 exited or stalled"), std::string::npos) << end.log;
 }
 
 }  // namespace
