@@ -12,6 +12,7 @@
 // Where the composition would need more than --max-memory-gb (default: 90%
 // of the memory free at that point), only the fused op is timed, and the
 // line says so.
+#include "bench_cli.h"
 #include "median_timer.h"
 #include "memory_meter.h"
 #include "opd/core/cpu_threads.h"
@@ -60,40 +61,6 @@ struct Args {
   std::vector<std::string> ops = {"k1", "topk_fkl", "tropd", "full_kl", "teacher_topk"};
   double max_memory_gb = 0;  // the composition is skipped above this; 0 = 90% of what is free
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
-std::vector<int64_t> split_ints(const std::string& s) {
-  std::vector<int64_t> out;
-  for (const auto& item : split(s)) out.push_back(std::atoll(item.c_str()));
-  return out;
-}
-
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--device") a.device = value;
-    else if (flag == "--rows") a.rows = split_ints(value);
-    else if (flag == "--vocab") a.vocab = split_ints(value);
-    else if (flag == "--k") a.k = std::atoll(value.c_str());
-    else if (flag == "--dtypes") a.dtypes = split(value);
-    else if (flag == "--repeats") a.repeats = std::atoll(value.c_str());
-    else if (flag == "--ops") a.ops = split(value);
-    else if (flag == "--max-memory-gb") a.max_memory_gb = std::atof(value.c_str());
-    else { std::fprintf(stderr, "bench_distill_ops: unknown flag %s\n", flag.c_str()); std::exit(2); }
-  }
-  if (argc % 2 == 0) {
-    std::fprintf(stderr, "bench_distill_ops: flag %s has no value\n", argv[argc - 1]);
-    std::exit(2);
-  }
-  return a;
-}
 
 // What one side of a comparison computes: a value and (for differentiable
 // ops) the gradient of sum(weight * value) with respect to the logits.
@@ -288,7 +255,24 @@ std::vector<Case> cases(const Args& a, const Inputs& in) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args a = parse(argc, argv);
+  Args a;
+  CLI::App app{"The fused distillation ops against the ATen compositions they replace: values, gradients, time, "
+               "bytes and memory, per op, shape and dtype."};
+  app.add_option("--device", a.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  app.add_option("--rows", a.rows, "rows (tokens), comma-separated")->delimiter(',')->check(opd::bench::at_least(1))
+      ->capture_default_str();
+  app.add_option("--vocab", a.vocab, "vocabulary sizes, comma-separated")->delimiter(',')
+      ->check(opd::bench::at_least(2))->capture_default_str();
+  app.add_option("--k", a.k, "teacher top-k")->check(opd::bench::at_least(1))->capture_default_str();
+  app.add_option("--dtypes", a.dtypes, "logits dtypes")->delimiter(',')->check(CLI::IsMember({"bf16", "fp32"}))
+      ->capture_default_str();
+  app.add_option("--repeats", a.repeats, "timed runs")->check(opd::bench::at_least(1))->capture_default_str();
+  app.add_option("--ops", a.ops, "ops to time")->delimiter(',')
+      ->check(CLI::IsMember({"k1", "topk_fkl", "tropd", "full_kl", "teacher_topk"}))->capture_default_str();
+  app.add_option("--max-memory-gb", a.max_memory_gb, "skip the composition above this; 0 = 90% of what is free")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  opd::bench::one_line_errors(app, "bench_distill_ops");
+  CLI11_PARSE(app, argc, argv);
   const int threads = opd::use_all_cpu_threads();
   at::Device device = at::kCPU;
   try {

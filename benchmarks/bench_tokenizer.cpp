@@ -3,6 +3,7 @@
 // (English, code) interleaved with CJK, emoji, digits and whitespace runs.
 // Checks first that every document decodes back to its NFC form.
 //   build/bin/bench_tokenizer [--tokenizer PATH] [--mb 8] [--repeats 3]
+#include "bench_cli.h"
 #include "median_timer.h"
 #include "opd/core/text_file.h"
 #include "opd/tokenizer/tokenizer.h"
@@ -64,17 +65,20 @@ int main(int argc, char** argv) {
                      "/tests/fixtures/tokenizers/qwen3/tokenizer.json";
   double mb = 8;
   int repeats = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--tokenizer")) path = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--mb")) mb = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--repeats")) repeats = std::atoi(argv[i + 1]);
-    else { std::fprintf(stderr, "bench_tokenizer: unknown flag %s\n", argv[i]); return 2; }
+  CLI::App app{"Tokenizer throughput on generated multilingual text, after a round-trip check."};
+  app.add_option("--tokenizer", path, "tokenizer.json (or its model directory)")->check(CLI::ExistingPath)
+      ->capture_default_str();
+  app.add_option("--mb", mb, "megabytes of text")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--repeats", repeats, "timed runs")->check(opd::bench::at_least(1))->capture_default_str();
+  opd::bench::one_line_errors(app, "bench_tokenizer");
+  CLI11_PARSE(app, argc, argv);
+  std::shared_ptr<const opd::tokenizer::Tokenizer> tok;
+  try {
+    tok = opd::tokenizer::load_tokenizer(path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_tokenizer: %s\n", e.what());
+    return 1;
   }
-  if (!fs::exists(path)) {
-    std::fprintf(stderr, "bench_tokenizer: no tokenizer at %s (tools/setup.sh installs the fixtures)\n", path.c_str());
-    return 2;
-  }
-  auto tok = opd::tokenizer::load_tokenizer(path);
   const auto docs = make_documents(static_cast<size_t>(mb * 1e6));
   double bytes = 0;
   for (const auto& d : docs) bytes += double(d.size());

@@ -140,6 +140,34 @@ TEST(Cli, BadToolInputsAreOneClearLine) {
   for (const auto& out : {r}) EXPECT_EQ(count_lines(out.output), 1) << out.output;
 }
 
+// The benchmarks read their flags with CLI11 as the tools do: --help runs
+// nothing, and a bad, missing or unknown value is one line naming the flag.
+TEST(Cli, BenchmarksRefuseBadFlagsInOneLine) {
+  if (!fs::exists(kBin + "/bench_distill_ops")) GTEST_SKIP() << "the benchmarks are not built (OPD_BUILD_BENCHMARKS)";
+  for (const std::string bench : {"bench_rollout", "bench_tokenizer", "bench_distill_ops"}) {
+    auto r = run(kBin + "/" + bench + " --help");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("--repeats"), std::string::npos) << bench << ": " << r.output;
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"bench_rollout --batch x", "--batch"},
+      {"bench_rollout --batch -3", "--batch"},
+      {"bench_rollout --batch", "--batch"},
+      {"bench_tokenizer --tokenizer /no/such/tokenizer.json", "--tokenizer"},
+      {"bench_tokenizer --mb x", "--mb"},
+      {"bench_distill_ops --rows x", "--rows"},
+      {"bench_distill_ops --rows 1024,0", "--rows"},
+      {"bench_distill_ops --dtypes fp8", "--dtypes"},
+      {"bench_distill_ops --frobnicate 1", "frobnicate"},
+  };
+  for (const auto& [args, flag] : bad) {
+    const auto r = run(kBin + "/" + args);
+    EXPECT_NE(r.exit_code, 0) << args << ": " << r.output;
+    EXPECT_EQ(count_lines(r.output), 1) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(flag), std::string::npos) << args << ": " << r.output;
+  }
+}
+
 TEST(Cli, TrainRunsAndReportsBeforeAfter) {
   ScratchDir dir;
   auto r = run(kBin + "/opd-train --config " + kRecipe + make_models(dir) + " --set steps=3");
