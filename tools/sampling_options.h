@@ -46,6 +46,12 @@ inline void add_sampling_options(CLI::App& app, rollout::GenerationConfig& g) {
   add_rollout_option(app, "top-k", "top_k", g.sampling.top_k);
   add_rollout_option(app, "min-p", "min_p", g.sampling.min_p);
   app.add_option("--seed", g.seed, "sampling seed (draws are keyed by sample, not by --batch)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            const bool digits = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+            return digits ? "" : "expected a whole number >= 0, got '" + v + "'";
+          },
+          "UINT"))
       ->capture_default_str();
 }
 

@@ -147,6 +147,14 @@ TEST(Pretrained, NonFiniteWeightsAreNeverSavedAndOldCheckpointSurvives) {
   int entries = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   EXPECT_EQ(entries, 1) << "no temporary directory may be left behind";
+  // Weights made non-finite elsewhere are refused on load, naming the tensor and its file.
+  auto tensors = read_safetensors(dir / "ckpt/model.safetensors").tensors;
+  TensorMap poisoned(tensors.begin(), tensors.end());
+  poisoned["model.norm.weight"] = poisoned["model.norm.weight"].clone();
+  poisoned["model.norm.weight"][1] = INFINITY;
+  write_safetensors(dir / "ckpt/model.safetensors", poisoned);
+  const auto load = error_message([&] { load_pretrained(dir / "ckpt"); });
+  EXPECT_NE(load.find("model.safetensors: tensor 'model.norm.weight' holds NaN or Inf"), std::string::npos) << load;
 }
 
 TEST(Pretrained, MissingDirectoryOrConfigIsOneClearError) {

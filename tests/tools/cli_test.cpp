@@ -133,6 +133,9 @@ TEST(Cli, BadToolInputsAreOneClearLine) {
   r = run(kBin + "/opd-generate --model " + (dir / "m") + " --dtype float16 --prompt hi --max-new-tokens 2");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--dtype: float16 does not run on the CPU"), std::string::npos) << r.output;
+  r = run(kBin + "/opd-generate --model " + (dir / "m") + " --seed -1 --prompt hi --max-new-tokens 2");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("--seed: expected a whole number >= 0, got '-1'"), std::string::npos) << r.output;
   std::ofstream(dir / "t.jsonl") << "{\"prompt\": \"hi\", \"answer\": \"2\"}\n";
   r = run(kBin + "/opd-eval --model " + (dir / "m") + " --data " + (dir / "t.jsonl") + " --pass-at 1,x");
   EXPECT_EQ(r.exit_code, 1) << r.output;
