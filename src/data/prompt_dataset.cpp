@@ -113,6 +113,7 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
               ": a text prompt needs the student's tokenizer (tokenizer.json or tokenizer.model in its "
               "model directory), and there is none; give 'prompt_ids' instead");
   p.ids = student->prompt_ids(p.messages);
+  TORCH_CHECK(!p.ids.empty(), where, ": the prompt renders to no tokens (empty text and no chat template)");
   const PromptFormat* teacher = teacher_of ? teacher_of(p.domain) : nullptr;
   if (teacher && teacher->tokenizer) {
     auto t = teacher->prompt_ids(p.messages);

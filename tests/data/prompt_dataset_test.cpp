@@ -98,6 +98,10 @@ TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
   EXPECT_EQ(student.tokenizer->decode(p.response_ids), "2+3=5<|im_end|>");
   EXPECT_EQ(p.answer, "5");
   EXPECT_EQ(p.domain, "math");
+  // An empty text in plain format is nothing to continue: named at load, not when it is sampled.
+  EXPECT_NE(error_message([&] { PromptDataset::from_jsonl(write(dir, "{\"prompt_ids\": [1]}\n{\"prompt\": \"\"}\n"), &teacher); })
+                .find("prompts.jsonl:2: the prompt renders to no tokens"),
+            std::string::npos);
   EXPECT_EQ(p.messages.size(), 1u);
   // A conversation's own system message wins over the configured one.
   EXPECT_EQ(student.tokenizer->decode(ds[1].ids).rfind("<|im_start|>system\nno.<|im_end|>", 0), 0u);
