@@ -11,6 +11,7 @@
 #include <c10/core/DefaultDtype.h>
 #include <c10/core/ScalarTypeToTypeMeta.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <set>
@@ -86,8 +87,10 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
                 shape_string(it->second.sizes()), " but config.json implies ", shape_string(param.sizes()));
     TORCH_CHECK(it->second.is_floating_point(), where, ": tensor '", name, "' has non-float dtype ",
                 it->second.scalar_type());
-    // A model with NaN or Inf weights samples and scores garbage without a word: refused here.
-    TORCH_CHECK(it->second.isfinite().all().item<bool>(), where, ": tensor '", name, "' holds NaN or Inf");
+    // A model with NaN or Inf weights samples and scores garbage without a word: refused here. A
+    // double sum is non-finite exactly then, and (unlike isfinite) allocates nothing the tensor's size.
+    TORCH_CHECK(std::isfinite(it->second.sum(at::kDouble).item<double>()), where, ": tensor '", name,
+                "' holds NaN or Inf");
     // copy=true: the stored tensor may alias the read-only file mapping.
     param.set_data(it->second.to(options.device, dtype, /*non_blocking=*/false, /*copy=*/true));
   }

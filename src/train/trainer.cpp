@@ -74,6 +74,18 @@ std::optional<std::pair<std::string, double>> headline_divergence(const Metrics&
   return std::nullopt;
 }
 
+// The finite metrics as TensorBoard scalars "<prefix><name>" at `step`,
+// flushed so that a crash loses nothing logged.
+void add_scalars(TensorBoardWriter& tensorboard, int64_t step, const std::string& prefix, const Metrics& m) {
+  std::vector<std::pair<std::string, double>> scalars;
+  for (const auto& entry : m.entries()) {
+    const double v = m.value(entry.first);
+    if (std::isfinite(v)) scalars.emplace_back(prefix + entry.first, v);
+  }
+  tensorboard.add_scalars(step, scalars);
+  tensorboard.flush();
+}
+
 std::string format_eta(double seconds) {
   const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
   return fmt::format("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
@@ -227,12 +239,7 @@ Metrics Trainer::Impl::evaluate_answers(int64_t steps_done, MetricsLog* log, Ten
     }
     log->write(steps_done, m, "samples", samples);
   }
-  if (tensorboard) {
-    std::vector<std::pair<std::string, double>> scalars;
-    for (const auto& entry : m.entries()) scalars.emplace_back("eval/" + entry.first, m.value(entry.first));
-    tensorboard->add_scalars(steps_done, scalars);
-    tensorboard->flush();
-  }
+  if (tensorboard) add_scalars(*tensorboard, steps_done, "eval/", m);
   return m;
 }
 
@@ -280,13 +287,7 @@ TrainSummary Trainer::Impl::run() {
     next_step = s + 1;
     if (writes) {
       log->write(s, m);
-      std::vector<std::pair<std::string, double>> scalars;
-      for (const auto& entry : m.entries()) {
-        const double v = m.value(entry.first);
-        if (std::isfinite(v)) scalars.emplace_back("train/" + entry.first, v);
-      }
-      tensorboard->add_scalars(s, scalars);
-      tensorboard->flush();  // a crash loses nothing logged
+      add_scalars(*tensorboard, s, "train/", m);
     }
     if (s == first) summary.first_step = m;
     summary.last_step = m;
