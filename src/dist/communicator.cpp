@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -70,24 +71,52 @@ std::string cause_of(const std::exception& e) {
   return text;
 }
 
+// `call`'s result, or nothing when it has not returned within `limit`. It
+// runs on its own thread, left behind (detached) when late: a store call to a
+// peer that accepted the connection but never answers blocks in recv, and
+// TCPStore puts no timeout on that. An exception `call` throws is rethrown.
+template <typename T, typename Call>
+std::optional<T> within(std::chrono::milliseconds limit, Call call) {
+  std::packaged_task<T()> task(std::move(call));
+  auto answer = task.get_future();
+  std::thread(std::move(task)).detach();
+  if (answer.wait_for(limit) != std::future_status::ready) return std::nullopt;
+  return answer.get();
+}
+
+// A store client (or rank 0's server) for `options`, or an error naming the
+// address within the options' timeout and a margin.
+c10::intrusive_ptr<c10d::TCPStore> open_store(const LaunchEnv& env, const c10d::TCPStoreOptions& options) {
+  const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  const auto timeout = std::chrono::duration_cast<std::chrono::seconds>(options.timeout);
+  std::optional<c10::intrusive_ptr<c10d::TCPStore>> store;
+  try {
+    store = within<c10::intrusive_ptr<c10d::TCPStore>>(
+        timeout + std::chrono::seconds(2),
+        [host = env.master_addr, options] { return c10::make_intrusive<c10d::TCPStore>(host, options); });
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "rank ", env.rank, "/", env.world_size, ": cannot join the store at ", where, " within ",
+                timeout.count(), " s (MASTER_ADDR/MASTER_PORT): ", cause_of(e));
+  }
+  TORCH_CHECK(store, "rank ", env.rank, "/", env.world_size, ": the store at ", where, " accepted the connection but ",
+              "gave no answer within ", timeout.count(), " s (dist_timeout_s): MASTER_PORT ", env.master_port,
+              " is held by a program that is not a c10d store, or by a stalled rank 0");
+  return *store;
+}
+
 }  // namespace
 
 Communicator::Communicator(const LaunchEnv& env, at::Device device, std::chrono::seconds timeout)
     : env_(env), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   impl_->device = device;
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
-  try {
-    c10d::TCPStoreOptions options;
-    options.port = static_cast<uint16_t>(env.master_port);
-    options.isServer = env.rank == 0 && !env.agent_store;
-    options.numWorkers = static_cast<size_t>(env.world_size);
-    options.waitWorkers = true;
-    options.timeout = timeout;
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, "rank ", env.rank, "/", env.world_size, ": cannot join the store at ", where, " within ",
-                timeout.count(), " s (MASTER_ADDR/MASTER_PORT): ", cause_of(e));
-  }
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(env.master_port);
+  options.isServer = env.rank == 0 && !env.agent_store;
+  options.numWorkers = static_cast<size_t>(env.world_size);
+  options.waitWorkers = true;
+  options.timeout = timeout;
+  impl_->store = open_store(env, options);
   try {
 #ifdef USE_C10D_NCCL
     if (device.is_cuda()) {
@@ -138,7 +167,7 @@ void Communicator::start_heartbeat() {
   options.waitWorkers = false;
   options.timeout = timeout_;
   impl_->heartbeat = std::make_shared<Impl::Heartbeat>();
-  impl_->heartbeat->store = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, options);
+  impl_->heartbeat->store = open_store(env_, options);
   impl_->beat = std::thread([h = impl_->heartbeat, key = beat_key(env_.rank)] {
     std::unique_lock<std::mutex> lock(h->mutex);
     while (!h->stop) {
@@ -172,7 +201,7 @@ void Communicator::fail(const std::string& what, const std::string& cause) {
   // store call, and the error must still come.
   const auto store = impl_->store;
   const int64_t world = env_.world_size, me = env_.rank;
-  std::packaged_task<std::string()> inquiry([store, world, me] {
+  auto inquiry = [store, world, me] {
     auto beats = [&] {
       std::vector<int64_t> out;
       for (int64_t r = 0; r < world; ++r) out.push_back(store->add(beat_key(r), 0));
@@ -194,18 +223,13 @@ void Communicator::fail(const std::string& what, const std::string& cause) {
     }
     return (gone.empty() ? "every rank is alive, one stalls" : gone + " stopped responding (exited?)") + "; " +
            steps;
-  });
-  auto answer = inquiry.get_future();
-  std::thread(std::move(inquiry)).detach();  // it holds its own reference to the store
+  };
   const std::string unreachable = "the store on rank 0 (" + env_.master_addr + ":" + std::to_string(env_.master_port) +
                                   ") is unreachable: rank 0 exited or stalled";
   std::string peers = unreachable;
-  if (answer.wait_for(8 * kBeat + std::chrono::seconds(2)) == std::future_status::ready) {
-    try {
-      peers = answer.get();
-    } catch (const std::exception&) {
-      peers = unreachable;
-    }
+  try {
+    peers = within<std::string>(8 * kBeat + std::chrono::seconds(2), std::move(inquiry)).value_or(unreachable);
+  } catch (const std::exception&) {  // the store failed mid-inquiry: as unreachable
   }
   TORCH_CHECK(false, "rank ", env_.rank, "/", env_.world_size, ": collective '", what, "' failed within the ",
               timeout_.count(), " s timeout; another rank died or stalled (", peers, "): ", cause);
