@@ -18,6 +18,11 @@ int64_t drawable_vocabulary(const model::ModelConfig& model, const data::PromptF
   return n < model.vocab_size ? n : 0;
 }
 
+int64_t vocab_limit_for_scorer(int64_t limit, int64_t model_vocab, int64_t scorer_vocab) {
+  const int64_t drawable = std::min(limit > 0 ? limit : model_vocab, scorer_vocab);
+  return drawable < model_vocab ? drawable : 0;
+}
+
 GenerationConfig generation_settings(const RolloutSampling& sampling, const model::ModelConfig& model,
                                      const data::PromptFormat& format, uint64_t seed, int64_t first_row) {
   GenerationConfig g;

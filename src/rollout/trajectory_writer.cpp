@@ -20,13 +20,21 @@ TrajectoryWriter::TrajectoryWriter(TrajectorySettings settings, TrajectorySource
 }
 
 GenerationConfig TrajectoryWriter::student_generation(uint64_t seed, int64_t first_row) const {
-  return generation_settings(settings_.sampling, sources_.student->config(), *sources_.student_format, seed,
-                             first_row);
+  const auto& student = sources_.student->config();
+  auto g = generation_settings(settings_.sampling, student, *sources_.student_format, seed, first_row);
+  for (int64_t t = 0; t < sources_.teachers->size(); ++t) {
+    g.vocab_limit =
+        vocab_limit_for_scorer(g.vocab_limit, student.vocab_size, (*sources_.teachers)[t].model->config().vocab_size);
+  }
+  return g;
 }
 
 GenerationConfig TrajectoryWriter::teacher_generation(const Teacher& teacher, uint64_t seed,
                                                       int64_t first_row) const {
-  return generation_settings(settings_.sampling, teacher.model->config(), teacher.format, seed, first_row);
+  const auto& model = teacher.model->config();
+  auto g = generation_settings(settings_.sampling, model, teacher.format, seed, first_row);
+  g.vocab_limit = vocab_limit_for_scorer(g.vocab_limit, model.vocab_size, sources_.student->config().vocab_size);
+  return g;
 }
 
 Trajectories TrajectoryWriter::prompts_of(const std::vector<int64_t>& rows) const {

@@ -113,8 +113,8 @@ class Loader {
         spdlog::info("{} vocab_size {} > student vocab_size {}: its logits are cut to the student's vocabulary "
                      "(both must share a tokenizer)", key, tv, sv);
       } else if (sv > tv) {
-        spdlog::warn("student vocab_size {} > {} vocab_size {}: both must share a tokenizer, and the student must "
-                     "not sample ids the teacher lacks", sv, key, tv);
+        spdlog::warn("student vocab_size {} > {} vocab_size {}: both must share a tokenizer; the student's rollouts "
+                     "draw only the first {} ids", sv, key, tv, tv);
       }
       for (const auto& d :
            format_disagreements(out_.student_format, student.eos_token_ids, t.format, t.model->config().eos_token_ids)) {

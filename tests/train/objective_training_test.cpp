@@ -311,6 +311,31 @@ TEST(ObjectiveTrainer, TeacherVocabularyLargerIsCutSmallerIsAnError) {
   }
 }
 
+// Scores need only the sampled token's log-prob (OPD's K1; SeqKD's -s), so
+// vocabularies may differ, but the sampler never draws an id its scorer
+// lacks: before, a student drawing ids 48..63 for a 48-id teacher (or an
+// 80-id SeqKD teacher writing ids past the student's 64) failed with
+// "index out of range in self" at the first such draw.
+TEST(ObjectiveTrainer, RolloutsNeverDrawIdsTheScoringModelLacks) {
+  ScratchDir dir;
+  save_tiny_teacher(dir / "teacher80", 80);
+  save_tiny_teacher(dir / "teacher48", 48);
+  const std::string prompts = dir / "prompts_below_40.jsonl";  // ids every model has
+  std::ofstream(prompts) << "{\"prompt_ids\": [5, 9, 30, 12]}\n{\"prompt_ids\": [39, 2, 17]}\n";
+  const std::pair<ObjectiveKind, std::string> cases[] = {{ObjectiveKind::kOpd, "teacher48"},
+                                                         {ObjectiveKind::kSft, "teacher80"}};
+  for (const auto& [kind, teacher] : cases) {
+    SCOPED_TRACE(std::string(objective_name(kind)) + " with " + teacher);
+    auto c = quick_config(dir, objective(kind), 3);
+    c.teacher.path = dir / teacher;
+    c.data.train_path = prompts;
+    c.rollout.temperature = 4.0;  // nearly uniform draws: an id past 48 (or 64) is all but certain unguarded
+    c.rollout.max_new_tokens = 24;
+    Trainer trainer(c);
+    for (int64_t step = 0; step < 3; ++step) EXPECT_EQ(trainer.step(step).value("skipped"), 0.0);
+  }
+}
+
 // Who writes the trained tokens, and how they are labelled (DESIGN §3).
 TEST(ObjectiveTrainer, TrajectoriesAreLabelledBySource) {
   struct Expect {

@@ -25,6 +25,11 @@ std::vector<int64_t> stop_token_ids(const model::ModelConfig& model, const data:
 // tokenizer's size when the model's vocabulary is larger, else 0 (all).
 int64_t drawable_vocabulary(const model::ModelConfig& model, const data::PromptFormat& format);
 
+// `limit` (a vocab_limit, 0 = all of `model_vocab`) narrowed to the first
+// `scorer_vocab` ids: a model that scores the samples has no logits past its
+// vocabulary, so the sampler must not draw them.
+int64_t vocab_limit_for_scorer(int64_t limit, int64_t model_vocab, int64_t scorer_vocab);
+
 // `sampling` for `model` in `format`: its stop tokens and drawable ids, draws from `seed`
 // keyed by global row first_row + b.
 GenerationConfig generation_settings(const RolloutSampling& sampling, const model::ModelConfig& model,
