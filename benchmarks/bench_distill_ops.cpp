@@ -15,6 +15,7 @@
 #include "bench_cli.h"
 #include "median_timer.h"
 #include "memory_meter.h"
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/model/device.h"
 #include "opd/ops/aten_composition.h"
@@ -255,6 +256,7 @@ std::vector<Case> cases(const Args& a, const Inputs& in) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  opd::keep_freed_cpu_memory();
   Args a;
   CLI::App app{"The fused distillation ops against the ATen compositions they replace: values, gradients, time, "
                "bytes and memory, per op, shape and dtype."};

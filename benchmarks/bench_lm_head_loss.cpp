@@ -9,6 +9,7 @@
 #include "bench_cli.h"
 #include "median_timer.h"
 #include "memory_meter.h"
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/model/device.h"
 #include "opd/ops/linear_row_logprobs.h"
@@ -87,6 +88,7 @@ Measured measure(const Pass& pass, const Inputs& in, const at::Device& device, i
 }  // namespace
 
 int main(int argc, char** argv) {
+  opd::keep_freed_cpu_memory();
   Args a;
   CLI::App app{"The lm_head + log-prob pass, whole logits against chunks (ops/linear_row_logprobs)"};
   opd::bench::one_line_errors(app, "bench_lm_head_loss");

@@ -23,6 +23,7 @@
 #include "bench_cli.h"
 #include "median_timer.h"
 #include "memory_meter.h"
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/model/compute_dtype.h"
 #include "opd/model/device.h"
@@ -52,6 +53,7 @@ namespace {
 struct Args {
   int64_t new_tokens = 256, batch = 8, layers = 4, hidden = 256, vocab = 4096, prompt_tokens = 16, repeats = 3;
   std::string model, device = "cpu", dtype = "float32", prompts, tokens_out, logits_out;
+  std::string malloc_setting;  // what keep_freed_cpu_memory() put in effect
   bool sample = false;
   uint64_t seed = 1;
 };
@@ -210,6 +212,7 @@ int run_model_dir(const Args& a) {
   // CPU: the process's peak resident set (what transformers' side reports too).
   out["peak_memory_bytes"] = device.is_cuda() ? meter.peak() : peak_rss_bytes();
   out["peak_memory_kind"] = device.is_cuda() ? "cuda_allocated" : "rss";
+  out["malloc"] = a.malloc_setting;
   if (device.is_cuda()) out["peak_reserved_bytes"] = meter.peak_reserved();
   std::printf("%s\n", out.dump().c_str());
   return 0;
@@ -219,6 +222,7 @@ int run_model_dir(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
+  a.malloc_setting = opd::keep_freed_cpu_memory();
   CLI::App app{"Rollout speed: the KV cache against recomputation on a random model, or (--model) an HF "
                "model directory on a device, printed as one JSON line."};
   app.add_option("--new-tokens", a.new_tokens, "tokens generated per row")->check(opd::bench::at_least(1))->capture_default_str();

@@ -5,6 +5,7 @@
 //   build/bin/bench_tokenizer [--tokenizer PATH] [--mb 8] [--repeats 3]
 #include "bench_cli.h"
 #include "median_timer.h"
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/text_file.h"
 #include "opd/tokenizer/tokenizer.h"
 
@@ -61,6 +62,7 @@ std::string nfc(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  opd::keep_freed_cpu_memory();
   std::string path = std::string(OPD_SOURCE_DIR) +
                      "/tests/fixtures/tokenizers/qwen3/tokenizer.json";
   double mb = 8;

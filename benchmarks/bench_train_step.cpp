@@ -15,6 +15,7 @@
 #include "median_timer.h"
 #include "memory_meter.h"
 #include "opd/core/atomic_file.h"
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
 #include "opd/dist/communicator.h"
 #include "opd/dist/launch_env.h"
@@ -237,6 +238,7 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  opd::keep_freed_cpu_memory();
   Args a;
   CLI::App app{"One OPD training step of a random student/teacher pair: tokens/s, MFU, peak memory, time split."};
   std::vector<std::string> shape_names;

@@ -1,7 +1,9 @@
-// Shared by every tools/*_main.cpp: use every core, run the body, and turn any
-// exception into one line on stderr and exit code 1. Only tools decide exit codes.
+// Shared by every tools/*_main.cpp: keep freed CPU memory for reuse, use
+// every core, run the body, and turn any exception into one line on stderr
+// and exit code 1. Only tools decide exit codes.
 #pragma once
 
+#include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
 
 #include <CLI/CLI.hpp>
@@ -66,6 +68,7 @@ inline std::string error_text(const std::exception& e) {
 
 template <typename Body>
 int run_main(const char* tool, Body body) {
+  keep_freed_cpu_memory();
   use_all_cpu_threads();
   try {
     return body();
