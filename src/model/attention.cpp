@@ -50,12 +50,25 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const at::Tensor& cos,
   q = apply_rotary(q.transpose(1, 2), cos, sin);
   k = apply_rotary(k.transpose(1, 2), cos, sin);
   if (cache != nullptr) std::tie(k, v) = cache->append(layer_index_, k, v);
-  if (kv_heads_ != heads_) {
-    const int64_t group = heads_ / kv_heads_;
-    k = k.repeat_interleave(group, 1);
-    v = v.repeat_interleave(group, 1);
+  const double scale = 1.0 / std::sqrt(double(head_dim_));
+  const int64_t group = heads_ / kv_heads_;
+  at::Tensor out;
+  if (group == 1) {
+    out = attend(q, k, v, bias, scale);
+  } else if (cache != nullptr && T == 1) {
+    // Decode: the `group` query heads that share a KV head become `group`
+    // query rows of that head, so attention reads the cache in place instead
+    // of copying all of it `group` times every token. The bias is the same
+    // for every head, so each row takes the query position's.
+    const int64_t Tk = k.size(2);
+    auto grouped = attend(q.reshape({B, kv_heads_, group, head_dim_}), k, v,
+                          bias.expand({B, 1, group, Tk}), scale);
+    out = grouped.reshape({B, heads_, 1, head_dim_});
+  } else {
+    // Prefill and training: the bias, [B, 1, T, Tk], is the larger tensor;
+    // grouping the rows would multiply it by `group`.
+    out = attend(q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1), bias, scale);
   }
-  auto out = attend(q, k, v, bias, 1.0 / std::sqrt(double(head_dim_)));
   return o_proj(out.transpose(1, 2).reshape({B, T, heads_ * head_dim_}));
 }
 
