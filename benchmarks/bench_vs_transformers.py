@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""opd's rollout engine against transformers' generate, side by side.
+"""opd against the Python stack it replaces, side by side: its rollout engine
+against transformers' generate, and an opd-train OPD step against the
+TRL-style loop of trl_style_opd.py.
 
 The same random Qwen3-shaped weights (written once by build/bin/opd-make-tiny,
 loaded by opd and by transformers' AutoModelForCausalLM), the same prompts and
@@ -19,10 +21,19 @@ further from transformers' fp32 ones than transformers' own bf16 logits are.
         [--shape tiny|small|qwen3-0.6b|qwen3-1.7b] [--layers N ...] [--model DIR]
         [--batches 1 8 32 64] [--prompt-tokens 16] [--new-tokens 64] [--repeats 3]
         [--sample] [--check-only | --no-check] [--json-out FILE]
+        [--parts rollout train] [--teacher DIR] [--prompts-per-step 8] [--samples-per-prompt 4]
+        [--micro-batch 8] [--train-steps 4]
 
-Prints one table last: tokens/s (median [min, max] over the runs), peak
-memory, and opd/transformers (the ratio of the medians [lowest, highest]).
-Exits 1 when the check fails (nothing is timed then) or a measurement fails.
+The training part: the same student (the model above) and teacher (a second
+random model of the shape, seed + 1), the same prompts, samples and response
+cap (--new-tokens), micro-batch and AdamW, sampled at temperature 1; both
+engines stop a row at the end-of-sequence id, so each step's response tokens
+are counted, not assumed. The first step of each is a warm-up.
+
+Prints the tables last: tokens/s (median [min, max] over the runs), peak
+memory, opd/peer (the ratio of the medians [lowest, highest]) and each
+process's system CPU time over its wall time. Exits 1 when the check fails
+(nothing is timed then) or a measurement fails.
 """
 import argparse
 import json
@@ -133,20 +144,37 @@ def hf_worker(job):
     print(json.dumps(out))
 
 
-def run_json(cmd, env, timeout, what):
-    """Runs cmd, returns (the JSON object its last stdout line holds, None) or (None, an error line)."""
+def run_process(cmd, env, timeout, what):
+    """Runs cmd; returns (its stdout, the CPU seconds it used as {"user", "system"}, None) or (None, None, an
+    error line). The CPU times are the child's own (one child runs at a time)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"{what}: timed out after {timeout} s"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
+        return None, None, f"{what}: timed out after {timeout} s"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return None, f"{what}: exit {done.returncode}: {tail}"
+        return None, None, f"{what}: exit {done.returncode}: {tail}"
+    return done.stdout, dict(user=after.ru_utime - before.ru_utime, system=after.ru_stime - before.ru_stime), None
+
+
+def run_json(cmd, env, timeout, what):
+    """Runs cmd, returns (the JSON object its last stdout line holds, with the process's "cpu_seconds" and
+    "process_seconds" added, None) or (None, an error line)."""
+    t0 = time.perf_counter()
+    stdout, cpu, err = run_process(cmd, env, timeout, what)
+    if err:
+        return None, err
+    lines = stdout.strip().splitlines()
+    if not lines:
+        return None, f"{what}: printed nothing"
     try:
-        return json.loads(lines[-1]), None
+        out = json.loads(lines[-1])
     except json.JSONDecodeError:
         return None, f"{what}: last line is not JSON: {lines[-1][:200]}"
+    out.update(cpu_seconds=cpu, process_seconds=time.perf_counter() - t0)
+    return out, None
 
 
 def rel_err(a, b):
@@ -181,6 +209,16 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count()),
                    help="CPU threads of each engine (default: $OMP_NUM_THREADS, else every core)")
+    p.add_argument("--parts", nargs="+", choices=["rollout", "train"], default=["rollout", "train"],
+                   help="rollout: opd's rollout engine vs generate(); train: an opd-train step vs the TRL-style "
+                        "loop of trl_style_opd.py (default: both)")
+    p.add_argument("--teacher", help="train part: the teacher's HF directory (default: a second random model of "
+                                     "the shape, or --model itself)")
+    p.add_argument("--prompts-per-step", type=int, default=8, help="train part: prompts per step")
+    p.add_argument("--samples-per-prompt", type=int, default=4, help="train part: rollouts per prompt")
+    p.add_argument("--micro-batch", type=int, default=8, help="train part: sequences per forward/backward")
+    p.add_argument("--train-steps", type=int, default=4,
+                   help="train part: steps per engine; the first is the warm-up, the rest are timed")
     p.add_argument("--check-only", action="store_true", help="check the logits, time nothing")
     p.add_argument("--no-check", action="store_true", help="skip the logits check")
     p.add_argument("--bin-dir", default=os.path.join(ROOT, "build", "bin"))
@@ -190,11 +228,14 @@ def parse_args(argv):
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker is None:
-        for name in ("prompt_tokens", "new_tokens", "repeats", "threads"):
+        for name in ("prompt_tokens", "new_tokens", "repeats", "threads", "prompts_per_step", "samples_per_prompt",
+                     "micro_batch"):
             if getattr(a, name) < 1:
                 p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(a, name)}")
         if any(b < 1 for b in a.batches):
             p.error(f"--batches must be at least 1, got {a.batches}")
+        if a.train_steps < 2:
+            p.error(f"--train-steps must be at least 2 (a warm-up and a timed step), got {a.train_steps}")
         if a.check_only and a.no_check:
             p.error("--check-only and --no-check exclude each other")
         if a.model and a.save_model:
@@ -204,18 +245,19 @@ def parse_args(argv):
     return a
 
 
-def make_model(a, work):
+def make_model(a, work, name="model", seed=None):
     shape = dict(SHAPES[a.shape])
     for key in shape:
         if getattr(a, key) is not None:
             shape[key] = getattr(a, key)
-    out = a.save_model or os.path.join(work, "model")
+    seed = a.seed if seed is None else seed
+    out = (a.save_model if name == "model" else None) or os.path.join(work, name)
     cmd = [os.path.join(a.bin_dir, "opd-make-tiny"), "--out", out, "--arch", "qwen3", "--dtype", a.dtype,
            "--vocab-size", shape["vocab"], "--hidden-size", shape["hidden"],
            "--intermediate-size", shape["intermediate"], "--layers", shape["layers"], "--heads", shape["heads"],
            "--kv-heads", shape["kv_heads"], "--head-dim", shape["head_dim"],
            "--max-positions", max(4096, a.prompt_tokens + a.new_tokens), "--rope-theta", 1000000,
-           "--eos-id", shape["vocab"] - 1, "--seed", a.seed]
+           "--eos-id", shape["vocab"] - 1, "--seed", seed]
     done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     if done.returncode != 0:
         fail(f"opd-make-tiny failed: {(done.stderr.strip().splitlines() or ['(no output)'])[-1]}")
@@ -300,17 +342,134 @@ def measure(a, model, prompts, batch, work, env):
     return results
 
 
+def ratio_text(ours, theirs):
+    """The ratio of the medians of two lists of rates, with the lowest and highest, e.g. "1.9x [1.7, 2.1]"."""
+    o, h = spread(ours), spread(theirs)
+    return f"{o[0] / h[0]:.2f}x [{o[1] / h[2]:.2f}, {o[2] / h[1]:.2f}]"
+
+
+def memory_text(result):
+    return f"{result['peak_memory_bytes'] / 2**20:.0f} MiB " + ("GPU" if result["peak_memory_kind"] != "rss" else "RSS")
+
+
+def system_share(result):
+    """The process's system CPU time over its wall time, e.g. "3.1%": allocator thrash (pages returned to the
+    kernel and faulted back) shows here."""
+    return f"{100 * result['cpu_seconds']['system'] / result['process_seconds']:.1f}%"
+
+
+TRAIN_LR = 1e-5  # small: the step's cost, not its progress, is measured
+
+
+def train_recipe(a, student, teacher, prompts_jsonl, run_dir):
+    """opd-train's recipe for the same step the TRL-style loop takes."""
+    return "\n".join([
+        f"run_dir: {json.dumps(run_dir)}",
+        f"seed: {a.seed}",
+        f"steps: {a.train_steps}",
+        f"micro_batch_size: {a.micro_batch}",
+        "log_every: 1",
+        "save_every: 0",
+        f"student: {{path: {json.dumps(student)}, dtype: {a.dtype}, device: {a.device}, chat_template: none}}",
+        f"teacher: {{path: {json.dumps(teacher)}, dtype: {a.dtype}, device: {a.device}, chat_template: none}}",
+        f"data: {{train: {json.dumps(prompts_jsonl)}, prompts_per_step: {a.prompts_per_step}, "
+        f"samples_per_prompt: {a.samples_per_prompt}, shuffle: false}}",
+        f"rollout: {{max_new_tokens: {a.new_tokens}, temperature: 1.0, top_k: 0, top_p: 1.0}}",
+        "objective: {name: opd}",
+        f"optim: {{lr: {TRAIN_LR}, weight_decay: 0.0, grad_clip: 1.0}}",
+        ""])
+
+
+def write_prompts_jsonl(a, prompts, path):
+    from safetensors.numpy import load_file
+    ids = load_file(prompts)["input_ids"][: a.prompts_per_step]
+    with open(path, "w") as f:
+        for row in ids:
+            f.write(json.dumps({"prompt_ids": [int(t) for t in row]}) + "\n")
+
+
+def measure_train(a, student, teacher, prompts, work, env):
+    """One OPD step, opd-train against the TRL-style loop: {"opd": ..., "trl-style": ...}, each with the
+    timed steps' seconds, response tokens, time split, peak memory and CPU times (or "error")."""
+    prompts_jsonl = os.path.join(work, "train_prompts.jsonl")
+    write_prompts_jsonl(a, prompts, prompts_jsonl)
+    results = {}
+    run_dir = os.path.join(work, "opd_train_run")
+    recipe = os.path.join(work, "opd_train.yaml")
+    with open(recipe, "w") as f:
+        f.write(train_recipe(a, student, teacher, prompts_jsonl, run_dir))
+    t0 = time.perf_counter()
+    _, cpu, err = run_process([os.path.join(a.bin_dir, "opd-train"), "--config", recipe], env, a.timeout,
+                              "opd-train")
+    if err:
+        results["opd"] = {"error": err}
+    else:
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        steps = [m for m in lines if "time_step_s" in m][1:]  # the first is the warm-up
+        results["opd"] = dict(
+            seconds=[m["time_step_s"] for m in steps], response_tokens=[m["generated_tokens"] for m in steps],
+            split=[dict(rollout=m["time_rollout_s"], score=m["time_score_s"],
+                        train=m["time_step_s"] - m["time_rollout_s"] - m["time_score_s"]) for m in steps],
+            loss=[m["loss"] for m in steps], peak_memory_bytes=max(m["peak_rss_mb"] for m in steps) * 2**20,
+            peak_memory_kind="rss", cpu_seconds=cpu, process_seconds=time.perf_counter() - t0)
+    job = dict(student=student, teacher=teacher, prompts=prompts_jsonl, prompts_per_step=a.prompts_per_step,
+               samples_per_prompt=a.samples_per_prompt, new_tokens=a.new_tokens, micro_batch_size=a.micro_batch,
+               steps=a.train_steps, lr=TRAIN_LR, device=a.device, dtype=a.dtype, threads=a.threads, seed=a.seed)
+    out, err = run_json([a.python, os.path.join(ROOT, "benchmarks", "trl_style_opd.py"), "--job", json.dumps(job)],
+                        env, a.timeout, "trl-style loop")
+    if err:
+        results["trl-style"] = {"error": err}
+    else:
+        steps = out.pop("steps")[1:]
+        out.update(seconds=[m["seconds"] for m in steps], response_tokens=[m["response_tokens"] for m in steps],
+                   split=[dict(rollout=m["rollout_s"], score=m["score_s"], train=m["train_s"]) for m in steps],
+                   loss=[m["loss"] for m in steps])
+        results["trl-style"] = out
+    for engine, r in results.items():
+        print(f"  train step {engine:<10} " + (f"{statistics.median(r['seconds']):.2f} s" if "error" not in r
+                                               else r["error"]), flush=True)
+    return results
+
+
+def tokens_per_s(result):
+    return [t / s for t, s in zip(result["response_tokens"], result["seconds"])]
+
+
+def train_table(a, r):
+    steps = a.train_steps - 1
+    lines = [f"OPD training step: {a.prompts_per_step} prompts x {a.samples_per_prompt} samples x up to "
+             f"{a.new_tokens} new tokens, micro-batch {a.micro_batch}, AdamW; median of {steps} step"
+             f"{'s' if steps > 1 else ''} after a warm-up step, each engine in its own process",
+             f"{'engine':<10} | {'step s median [min, max]':<26} | {'response tok/s':<14} | "
+             f"{'rollout / score / train s':<26} | {'peak memory':<16} | {'opd/peer [range]':<18} | sys/wall"]
+    ratio = ""
+    if all("error" not in r[e] for e in ("opd", "trl-style")):
+        ratio = ratio_text(tokens_per_s(r["opd"]), tokens_per_s(r["trl-style"]))
+    for engine in ("opd", "trl-style"):
+        e = r[engine]
+        if "error" in e:
+            lines.append(f"{engine:<10} | FAIL: {e['error']}")
+            continue
+        m = spread(e["seconds"])
+        split = " / ".join(f"{statistics.median(x[k] for x in e['split']):.2f}" for k in ("rollout", "score", "train"))
+        mem = memory_text(e)
+        lines.append(f"{engine:<10} | {f'{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]':<26} | "
+                     f"{statistics.median(tokens_per_s(e)):<14.0f} | {split:<26} | {mem:<16} | "
+                     f"{ratio if engine == 'opd' else '':<18} | {system_share(e)}")
+    return "\n".join(lines)
+
+
 def table(a, header, check_line, rows):
     lines = [header]
     if check_line:
         lines.append("check: " + check_line)
     lines.append(f"{'batch':>5} | {'engine':<12} | {'tokens/s median [min, max]':<30} | {'peak memory':<22} | "
-                 f"{'opd/transformers [range]':<24} | greedy agree")
+                 f"{'opd/transformers [range]':<24} | {'sys/wall':<8} | greedy agree")
     for batch, r in rows:
         ratio = agree = ""
         if all("error" not in r[e] for e in ("opd", "transformers")):
-            o, h = spread(r["opd"]["tokens_per_s"]), spread(r["transformers"]["tokens_per_s"])
-            ratio = f"{o[0] / h[0]:.2f}x [{o[1] / h[2]:.2f}, {o[2] / h[1]:.2f}]"
+            ratio = ratio_text(r["opd"]["tokens_per_s"], r["transformers"]["tokens_per_s"])
             if r.get("greedy_agreement") is not None:
                 agree = f"{100 * r['greedy_agreement']:.0f}%"
         for engine in ("opd", "transformers"):
@@ -320,9 +479,10 @@ def table(a, header, check_line, rows):
                 continue
             m = spread(e["tokens_per_s"])
             speed = f"{m[0]:.0f} [{m[1]:.0f}, {m[2]:.0f}]"
-            mem = f"{e['peak_memory_bytes'] / 2**20:.0f} MiB " + ("GPU" if e["peak_memory_kind"] != "rss" else "RSS")
+            mem = memory_text(e)
             lines.append(f"{batch:>5} | {engine:<12} | {speed:<30} | {mem:<22} | "
-                         f"{ratio if engine == 'opd' else '':<24} | {agree if engine == 'opd' else ''}")
+                         f"{ratio if engine == 'opd' else '':<24} | {system_share(e):<8} | "
+                         f"{agree if engine == 'opd' else ''}")
     return "\n".join(lines)
 
 
@@ -331,7 +491,7 @@ def main(argv):
     if a.worker is not None:
         hf_worker(json.loads(a.worker))
         return 0
-    for tool in ("opd-make-tiny", "bench_rollout"):
+    for tool in ("opd-make-tiny", "bench_rollout", "opd-train"):
         if not os.access(os.path.join(a.bin_dir, tool), os.X_OK):
             fail(f"no {tool} in {a.bin_dir} (build it: tools/build.sh {tool}, or pass --bin-dir)")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), PYTHONUNBUFFERED="1")
@@ -346,7 +506,7 @@ def main(argv):
             model, shape, made = make_model(a, work)
             vocab = shape["vocab"]
         prompts = os.path.join(work, "prompts.safetensors")
-        write_prompts(a, prompts, max(a.batches), vocab)
+        write_prompts(a, prompts, max(max(a.batches), a.prompts_per_step), vocab)
         header = (f"bench_vs_transformers: {a.device} ({a.threads} CPU thread{'s' if a.threads > 1 else ''}), {a.dtype}, {made} | "
                   f"prompt {a.prompt_tokens} + {a.new_tokens} new tokens, {'sampled' if a.sample else 'greedy'}, "
                   f"median of {a.repeats} runs after a warm-up, each engine in its own process")
@@ -355,18 +515,24 @@ def main(argv):
         if not a.no_check:
             ok, check_line = check_logits(a, model, prompts, work, env)
             print("check: " + check_line, flush=True)
-        rows = []
-        if ok and not a.check_only:
+        rows, train = [], None
+        if ok and not a.check_only and "rollout" in a.parts:
             for batch in a.batches:
                 rows.append((batch, measure(a, model, prompts, batch, work, env)))
-        summary = table(a, header, check_line, rows)
+        if ok and not a.check_only and "train" in a.parts:
+            teacher = a.teacher or (model if a.model else make_model(a, work, "teacher", a.seed + 1)[0])
+            train = measure_train(a, model, teacher, prompts, work, env)
+        summary = table(a, header, check_line, rows) if "rollout" in a.parts else header
+        if train:
+            summary += "\n" + train_table(a, train)
         print(summary)
         print(f"total {time.perf_counter() - started:.0f} s")
         if a.json_out:
             with open(a.json_out, "w") as f:
                 json.dump(dict(header=header, check=check_line, check_ok=ok,
-                               rows=[dict(batch=b, **r) for b, r in rows]), f, indent=1)
+                               rows=[dict(batch=b, **r) for b, r in rows], train=train), f, indent=1)
         measured_ok = all("error" not in r[e] for _, r in rows for e in ("opd", "transformers"))
+        measured_ok = measured_ok and all("error" not in r for r in (train or {}).values())
         return 0 if ok and measured_ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,9 +1,11 @@
 # ctest's run of benchmarks/bench_vs_transformers.py (benchmarks/CMakeLists.txt):
-# it must exit 0 and print an opd row with a ratio and a transformers row.
+# it must exit 0 and print, for the rollouts and for the training step, an opd
+# row with a ratio and a row of the peer.
 #   cmake -DPYTHON=... -DDRIVER=.../bench_vs_transformers.py -DBIN_DIR=build/bin -P check_vs_transformers.cmake
 execute_process(
   COMMAND ${PYTHON} ${DRIVER} --device cpu --shape tiny --batches 2 --prompt-tokens 8 --new-tokens 8
-    --repeats 1 --threads 1 --bin-dir ${BIN_DIR}
+    --repeats 1 --threads 1 --prompts-per-step 2 --samples-per-prompt 2 --micro-batch 2 --train-steps 2
+    --bin-dir ${BIN_DIR}
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "bench_vs_transformers.py exited ${rc}:\n${out}\n${err}")
@@ -14,6 +16,12 @@ if(NOT out MATCHES "\n +2 \\| opd +\\| ${number} \\[${number}, ${number}\\] +\\|
 endif()
 if(NOT out MATCHES "\n +2 \\| transformers +\\| ${number} \\[${number}, ${number}\\]")
   message(FATAL_ERROR "no transformers row in:\n${out}")
+endif()
+if(NOT out MATCHES "\nopd +\\| ${number} \\[${number}, ${number}\\] +\\| ${number} +\\| [^|]+\\| [^|]+\\| ${number}x \\[")
+  message(FATAL_ERROR "no opd training-step row with a ratio in:\n${out}")
+endif()
+if(NOT out MATCHES "\ntrl-style +\\| ${number} \\[")
+  message(FATAL_ERROR "no TRL-style training-step row in:\n${out}")
 endif()
 if(NOT out MATCHES "check: [^\n]*: ok")
   message(FATAL_ERROR "the logits check did not pass:\n${out}")
