@@ -18,7 +18,7 @@ opd's fp32 logits against transformers' fp32 logits, and opd's bf16 logits no
 further from transformers' fp32 ones than transformers' own bf16 logits are.
 
     benchmarks/bench_vs_transformers.py [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
-        [--shape tiny|small|qwen3-0.6b|qwen3-1.7b] [--layers N ...] [--model DIR]
+        [--shape tiny|small|medium|qwen3-0.6b|qwen3-1.7b] [--layers N ...] [--model DIR]
         [--batches 1 8 32 64] [--prompt-tokens 16] [--new-tokens 64] [--repeats 3]
         [--sample] [--check-only | --no-check] [--json-out FILE]
         [--parts rollout train] [--teacher DIR] [--prompts-per-step 8] [--samples-per-prompt 4]
@@ -53,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {
     "tiny": dict(vocab=512, hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16),
     "small": dict(vocab=4096, hidden=256, intermediate=768, layers=4, heads=8, kv_heads=2, head_dim=32),
+    "medium": dict(vocab=8192, hidden=512, intermediate=1536, layers=12, heads=8, kv_heads=4, head_dim=64),
     "qwen3-0.6b": dict(vocab=151936, hidden=1024, intermediate=3072, layers=28, heads=16, kv_heads=8,
                        head_dim=128),
     "qwen3-1.7b": dict(vocab=151936, hidden=2048, intermediate=6144, layers=28, heads=16, kv_heads=8,
