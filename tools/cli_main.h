@@ -9,9 +9,11 @@
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
@@ -31,6 +33,44 @@ inline void standard_flags(CLI::App& app) {
                                         cuda + ")");
   app.option_defaults()->always_capture_default();
 }
+
+// Reads the command line. --help and --version print and give exit code 0;
+// a bad, missing or unknown flag or value is one line on stderr,
+// "<tool>: error: <what> (see --help)", and exit code 2 (a usage error, as
+// the shell's own tools give). Returns the exit code, or nothing to go on:
+//   if (auto code = opd::tools::parse_flags("opd-x", app, argc, argv)) return *code;
+inline std::optional<int> parse_flags(const char* tool, CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+    return std::nullopt;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", tool, e.what());
+    return 2;
+  }
+}
+
+// A number above 0 (--layers 4, --init-std 0.02), or of at least 0; the
+// message names the value ("expected a number > 0, got '0'").
+inline CLI::Validator number_above(double min, bool or_equal, const std::string& name) {
+  return CLI::Validator(
+      [min, or_equal](std::string& value) -> std::string {
+        size_t used = 0;
+        double parsed = 0;
+        try {
+          parsed = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used != 0 && used == value.size() && std::isfinite(parsed) &&
+                        (or_equal ? parsed >= min : parsed > min);
+        return ok ? "" : std::string("expected a number ") + (or_equal ? ">= " : "> ") + std::to_string(int(min)) +
+                             ", got '" + value + "'";
+      },
+      name);
+}
+inline CLI::Validator positive() { return number_above(0, false, "POSITIVE"); }
+inline CLI::Validator non_negative() { return number_above(0, true, "NONNEGATIVE"); }
 
 // "done/total what" on stderr: rewritten in place on a terminal; in a log
 // (not a terminal) one line each time another tenth is done, so logs stay

@@ -73,11 +73,11 @@ int main(int argc, char** argv) {
   opd::data::SyntheticTaskSpec spec;
   std::string tasks_out;
   tasks->add_option("--out", tasks_out, "output directory")->required();
-  tasks->add_option("--train", spec.train_size, "training problems")->check(CLI::PositiveNumber);
-  tasks->add_option("--test", spec.test_size, "test problems (disjoint from training)")->check(CLI::PositiveNumber);
+  tasks->add_option("--train", spec.train_size, "training problems")->check(opd::tools::positive());
+  tasks->add_option("--test", spec.test_size, "test problems (disjoint from training)")->check(opd::tools::positive());
   tasks->add_option("--seed", spec.seed);
   tasks->add_option("--domains", spec.domains, "arith, reverse")->delimiter(',');
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-bench", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-bench", [&] {
     using namespace opd;

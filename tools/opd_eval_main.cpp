@@ -42,15 +42,15 @@ int main(int argc, char** argv) {
       ->excludes("--model");
   app.add_option("--data", data_path, "problems: JSONL with an 'answer' on every line, or opd-prepare's .h5")
       ->required();
-  app.add_option("--k", k, "samples per problem")->check(CLI::PositiveNumber);
+  app.add_option("--k", k, "samples per problem")->check(opd::tools::positive());
   app.add_option("--pass-at", pass_at, "comma-separated j of the pass@j to report, each <= k");
   app.add_option("--verifier", verifier_name, "math_boxed | exact_match");
   opd::tools::add_sampling_options(app, generation);
   app.add_option("--batch", batch, "sequences generated together (a multiple of k is best)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--limit", limit, "evaluate only the first N problems (0 = all)")->check(CLI::NonNegativeNumber);
+      ->check(opd::tools::positive());
+  app.add_option("--limit", limit, "evaluate only the first N problems (0 = all)")->check(opd::tools::non_negative());
   app.add_option("--out", out_path, "write the report as JSON here");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-eval", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-eval", [&] {
     using namespace opd;

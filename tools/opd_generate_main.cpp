@@ -56,15 +56,15 @@ int main(int argc, char** argv) {
   opd::tools::add_model_options(app, model_options, "HF model directory");
   app.add_option("--prompts", prompts_path, "JSONL (prompt, messages or prompt_ids per line) or opd-prepare's .h5");
   app.add_option("--prompt", texts, "a prompt text (repeatable; after those of --prompts)");
-  app.add_option("--n", n, "samples per prompt")->check(CLI::PositiveNumber);
+  app.add_option("--n", n, "samples per prompt")->check(opd::tools::positive());
   app.add_option("--stop", stops,
                  "stop string (\\n, \\t read as newline, tab), tokenized by the model's tokenizer (repeatable)");
-  app.add_option("--batch", batch, "sequences generated together")->check(CLI::PositiveNumber);
-  app.add_option("--limit", limit, "only the first N prompts (0 = all)")->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", batch, "sequences generated together")->check(opd::tools::positive());
+  app.add_option("--limit", limit, "only the first N prompts (0 = all)")->check(opd::tools::non_negative());
   app.add_flag("--logprobs", logprobs, "write each token's sampler log-prob");
   app.add_option("--out", out_path, "write JSONL here (default: stdout)");
   opd::tools::add_sampling_options(app, generation);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-generate", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-generate", [&] {
     using namespace opd;

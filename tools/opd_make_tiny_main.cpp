@@ -22,22 +22,22 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output model directory")->required();
   app.add_option("--arch", arch, "qwen3 | qwen2 | llama | mistral")
       ->check(CLI::IsMember({"qwen3", "qwen2", "llama", "mistral"}));
-  app.add_option("--vocab-size", spec.vocab_size)->check(CLI::PositiveNumber);
-  app.add_option("--hidden-size", spec.hidden_size)->check(CLI::PositiveNumber);
-  app.add_option("--intermediate-size", spec.intermediate_size)->check(CLI::PositiveNumber);
-  app.add_option("--layers", spec.num_hidden_layers)->check(CLI::PositiveNumber);
-  app.add_option("--heads", spec.num_attention_heads)->check(CLI::PositiveNumber);
-  app.add_option("--kv-heads", spec.num_key_value_heads)->check(CLI::PositiveNumber);
-  app.add_option("--head-dim", spec.head_dim)->check(CLI::PositiveNumber);
-  app.add_option("--max-positions", spec.max_position_embeddings)->check(CLI::PositiveNumber);
-  app.add_option("--rope-theta", spec.rope_theta)->check(CLI::PositiveNumber);
-  app.add_option("--init-std", spec.init_std, "weights ~ N(0, std^2)")->check(CLI::PositiveNumber);
+  app.add_option("--vocab-size", spec.vocab_size)->check(opd::tools::positive());
+  app.add_option("--hidden-size", spec.hidden_size)->check(opd::tools::positive());
+  app.add_option("--intermediate-size", spec.intermediate_size)->check(opd::tools::positive());
+  app.add_option("--layers", spec.num_hidden_layers)->check(opd::tools::positive());
+  app.add_option("--heads", spec.num_attention_heads)->check(opd::tools::positive());
+  app.add_option("--kv-heads", spec.num_key_value_heads)->check(opd::tools::positive());
+  app.add_option("--head-dim", spec.head_dim)->check(opd::tools::positive());
+  app.add_option("--max-positions", spec.max_position_embeddings)->check(opd::tools::positive());
+  app.add_option("--rope-theta", spec.rope_theta)->check(opd::tools::positive());
+  app.add_option("--init-std", spec.init_std, "weights ~ N(0, std^2)")->check(opd::tools::positive());
   app.add_option("--embed-std", spec.embed_std, "embedding/lm_head std (default: --init-std)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(opd::tools::non_negative());
   app.add_option("--eos-id", spec.eos_token_id,
                  "config.json's eos_token_id; with a real tokenizer give its end of text or turn (Qwen3: 151645, "
                  "<|im_end|>): 1 is '\"' in Qwen3's vocabulary, and opd warns when the EOS is not a special token")
-      ->check(CLI::NonNegativeNumber);
+      ->check(opd::tools::non_negative());
   app.add_option("--seed", spec.seed);
   app.add_option("--dtype", dtype, "compute dtype")
       ->check(CLI::IsMember(opd::config::choice_names<ComputeDtype>()));
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_flag("--char-tokenizer", char_tokenizer,
                "also write a character-level tokenizer.json (61 characters + ChatML specials; needs "
                "a vocabulary of 64, the default with it; EOS becomes <|endoftext|> unless --eos-id is given)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-make-tiny", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-make-tiny", [&] {
     static const std::map<std::string, Architecture> kArch = {{"qwen3", Architecture::kQwen3},

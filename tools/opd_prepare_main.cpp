@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "YAML recipe (its student, teacher and data blocks)")->required();
   app.add_option("--set", overrides, "override a recipe key, e.g. --set data.train=raw.jsonl (repeatable)");
   app.add_option("--out", out, "the .h5 file to write")->required();
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-prepare", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-prepare", [&] {
     using namespace opd;

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   decode->add_flag("--jsonl", decode_jsonl, "stdin holds one JSON list or {\"ids\": [...]} per line");
   decode->add_flag("--skip-special", skip_special, "leave special tokens out");
   decode->add_option("--field", field, "JSONL key holding the ids (default: ids)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-tokenize", app, argc, argv)) return *code;
 
   return opd::tools::run_main("opd-tokenize", [&] {
     auto tok = opd::tokenizer::load_tokenizer(tokenizer_path);

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   auto* latest = app.add_flag("--resume", resume,
                               "continue from the newest checkpoint in run_dir (start afresh when there is none)");
   app.add_option("--resume-from", resume_from, "continue from this checkpoint directory")->excludes(latest);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = opd::tools::parse_flags("opd-train", app, argc, argv)) return *code;
   if (print_reference) {
     std::fputs(opd::train::config_reference_markdown().c_str(), stdout);
     return 0;

@@ -50,9 +50,12 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv)
     e.local_world_size = first_count(get("SLURM_TASKS_PER_NODE"));
     // srun names no master: batch scripts export MASTER_ADDR (the head node); a one-node job may omit it.
   } else {
+    integer(get, "LOCAL_RANK", 0, 0);  // one process: a bad value is still named, not ignored
     return e;
   }
-  TORCH_CHECK(e.rank < e.world_size, "environment: rank ", e.rank, " is not below the world size ", e.world_size);
+  const bool slurm = e.launcher == "slurm";
+  TORCH_CHECK(e.rank < e.world_size, "environment: rank ", e.rank, " (", slurm ? "SLURM_PROCID" : "RANK",
+              ") is not below the world size ", e.world_size, " (", slurm ? "SLURM_NTASKS" : "WORLD_SIZE", ")");
   TORCH_CHECK(e.local_rank < e.local_world_size, "environment: LOCAL_RANK ", e.local_rank,
               " is not below LOCAL_WORLD_SIZE ", e.local_world_size);
   if (const char* addr = get("MASTER_ADDR")) {

@@ -200,7 +200,15 @@ TrainConfig convert(const YAML::Node& root, const Context& ctx) {
 
   section(top, "eval").read_fields(eval_schema(), c.eval);
   section(top, "lora").read_fields(lora_schema(), c.lora);
-  section(top, "data").read_fields(data_schema(), c.data);
+  const MapReader data = section(top, "data");
+  data.read_fields(data_schema(), c.data);
+  // Each rollout of a step is held whole (tokens, scores, masks): refuse a
+  // step no machine holds, before anything is allocated for it.
+  constexpr int64_t kMaxRowsPerStep = int64_t{1} << 24;
+  TORCH_CHECK(c.data.prompts_per_step <= kMaxRowsPerStep / c.data.samples_per_prompt,
+              data.key_where(c.data.prompts_per_step > kMaxRowsPerStep ? "prompts_per_step" : "samples_per_prompt"),
+              ": data.prompts_per_step x data.samples_per_prompt = ", c.data.prompts_per_step, " x ",
+              c.data.samples_per_prompt, " rollouts per step; at most ", kMaxRowsPerStep, " (2^24) are supported");
   const MapReader rollout = section(top, "rollout");
   rollout.read_fields(rollout_schema(), c.rollout);
   if (c.rollout.teacher_prefix_length > c.rollout.max_new_tokens) {

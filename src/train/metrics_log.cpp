@@ -1,9 +1,13 @@
 #include "opd/train/metrics_log.h"
 
+#include "opd/core/atomic_file.h"
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 namespace opd::train {
 
@@ -24,9 +28,10 @@ MetricsLog::MetricsLog(const std::string& path, int64_t keep_before_step) : path
       }
     }
   }
-  out_.open(path, std::ios::trunc);
-  TORCH_CHECK(out_.is_open(), "cannot write metrics to '", path, "'");
-  out_ << kept;
+  // The kept lines replace the file atomically: a run killed here still has them.
+  write_file_atomically(path, kept);
+  out_.open(path, std::ios::app);
+  TORCH_CHECK(out_.is_open(), "cannot write metrics to '", path, "': ", std::strerror(errno));
 }
 
 namespace {
@@ -51,9 +56,11 @@ void MetricsLog::write(int64_t step, const Metrics& metrics, const std::string& 
 }
 
 void MetricsLog::write_line(const nlohmann::json& line) {
+  errno = 0;
   out_ << line.dump() << '\n';
   out_.flush();
-  TORCH_CHECK(out_.good(), "writing metrics to '", path_, "' failed");
+  TORCH_CHECK(out_.good(), "writing metrics to '", path_, "' failed",
+              errno != 0 ? std::string(": ") + std::strerror(errno) : std::string());
 }
 
 const std::vector<std::pair<std::string, double>>& MetricsLog::kept_values(int64_t step) const {

@@ -35,36 +35,46 @@ void Trainer::Impl::save_student(const std::string& name) {
 }
 
 void Trainer::Impl::save_checkpoint() {
-  auto& student = resources.student;
   const std::string temp = checkpoint_temp_dir(config.run_dir, next_step);
-  const int64_t shards = updater->optimizer_shards();
-  if (rank == 0) {
-    fs::remove_all(temp);
-    model::SaveOptions options;
-    options.copy_files_from = config.student.path;
-    options.dtype = student->dtype();                 // the weights exactly as they train
-    model::save_pretrained(student, temp, options);  // throws on non-finite weights: no checkpoint holds them
-    if (config.lora.rank > 0) {  // the merged weights above are for use; a resume needs the adapters
-      model::write_safetensors((fs::path(temp) / kAdapterFile).string(), model::lora_weights(student));
+  try {
+    auto& student = resources.student;
+    const int64_t shards = updater->optimizer_shards();
+    if (rank == 0) {
+      fs::remove_all(temp);
+      model::SaveOptions options;
+      options.copy_files_from = config.student.path;
+      options.dtype = student->dtype();                 // the weights exactly as they train
+      model::save_pretrained(student, temp, options);  // throws on non-finite weights: no checkpoint holds them
+      if (config.lora.rank > 0) {  // the merged weights above are for use; a resume needs the adapters
+        model::write_safetensors((fs::path(temp) / kAdapterFile).string(), model::lora_weights(student));
+      }
     }
+    if (shards > 0) {  // every rank adds its shard once rank 0 made the directory
+      barrier("checkpoint directory");
+      write_optimizer_state(temp, updater->optimizer_state(), rank);
+      barrier("checkpoint optimizer shards");
+    } else if (rank == 0) {
+      write_optimizer_state(temp, updater->optimizer_state());
+    }
+    if (rank != 0) return;
+    TrainerState state;
+    state.step = next_step;
+    state.seed = config.seed;
+    state.sampler = sampler->state();
+    state.consecutive_skips = consecutive_skips;
+    state.optimizer_shards = shards;
+    write_trainer_state(temp, state);
+    commit_checkpoint(config.run_dir, next_step, config.keep_checkpoints);
+    spdlog::info("checkpoint: {}", (fs::path(config.run_dir) / checkpoint_name(next_step)).string());
+  } catch (const c10::Error& e) {  // a full disk, a failing device: say which checkpoint is safe
+    std::error_code ignored;
+    if (rank == 0) fs::remove_all(temp, ignored);
+    const auto latest = latest_checkpoint(config.run_dir);
+    TORCH_CHECK(false, (fs::path(config.run_dir) / checkpoint_name(next_step)).string(), ": not written (",
+                latest.empty() ? std::string("there is no earlier checkpoint")
+                               : fs::path(latest).filename().string() + " is the latest",
+                "): ", e.what_without_backtrace());
   }
-  if (shards > 0) {  // every rank adds its shard once rank 0 made the directory
-    barrier("checkpoint directory");
-    write_optimizer_state(temp, updater->optimizer_state(), rank);
-    barrier("checkpoint optimizer shards");
-  } else if (rank == 0) {
-    write_optimizer_state(temp, updater->optimizer_state());
-  }
-  if (rank != 0) return;
-  TrainerState state;
-  state.step = next_step;
-  state.seed = config.seed;
-  state.sampler = sampler->state();
-  state.consecutive_skips = consecutive_skips;
-  state.optimizer_shards = shards;
-  write_trainer_state(temp, state);
-  commit_checkpoint(config.run_dir, next_step, config.keep_checkpoints);
-  spdlog::info("checkpoint: {}", (fs::path(config.run_dir) / checkpoint_name(next_step)).string());
 }
 
 void Trainer::Impl::resume(const std::string& checkpoint_dir) {
