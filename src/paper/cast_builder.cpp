@@ -5,6 +5,7 @@
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/tokenizer/char_tokenizer.h"
+#include "opd/train/checkpoint.h"
 #include "opd/train/trainer.h"
 
 #include <c10/util/Exception.h>
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 namespace opd::paper {
 namespace fs = std::filesystem;
@@ -112,22 +114,29 @@ void write_tasks(const Suite& suite) {
   spdlog::info("opd-bench: wrote {} training and {} test problems to {}", splits.train.size(), splits.test.size(), dir);
 }
 
-int64_t build_cast(const Suite& suite) {
+CastBuild build_cast(const Suite& suite) {
   write_tasks(suite);
-  int64_t count = 0;
+  CastBuild build;
   for (const auto& m : suite.cast) {
     const std::string target = cast_dir(suite, m.name);
     const auto fingerprint = member_fingerprint(suite, m);
     if (built_from(target, fingerprint, "cast member '" + m.name + "'")) continue;
     spdlog::info("opd-bench: building cast member '{}'", m.name);
-    std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
-    if (m.init) {
+    const std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
+    const auto config = m.sft.steps > 0 ? std::optional(sft_config(suite, m, start)) : std::nullopt;
+    // An sft stage a stop interrupted resumes from its checkpoint, when it
+    // trains this same definition (and, for an `init` member, from the same
+    // initial model, which is kept until the member is built).
+    const bool resuming = config && fs::exists(fs::path(config->run_dir) / kFingerprintFile) &&
+                          !train::latest_checkpoint(config->run_dir).empty() &&
+                          built_from(config->run_dir, fingerprint, "the sft run of cast member '" + m.name + "'");
+    if (m.init && !resuming) {
       fs::remove_all(start);
       write_initial_model(*m.init, start);
     }
     TORCH_CHECK(built(start), suite.path, ": cast member '", m.name, "' starts from '", start, "', which is not built");
     fs::remove_all(target);
-    if (m.sft.steps == 0) {
+    if (!config) {
       if (m.init) {
         write_fingerprint(start, fingerprint);
         fs::rename(start, target);
@@ -138,17 +147,26 @@ int64_t build_cast(const Suite& suite) {
         fs::rename(target + ".tmp", target);
       }
     } else {
-      const auto config = sft_config(suite, m, start);
-      fs::remove_all(config.run_dir);
-      train::Trainer trainer(config);
-      trainer.run();
-      write_fingerprint(config.run_dir + "/final", fingerprint);
-      fs::rename(config.run_dir + "/final", target);
+      const auto& sft = *config;
+      if (!resuming) {
+        fs::remove_all(sft.run_dir);
+        fs::create_directories(sft.run_dir);
+        write_fingerprint(sft.run_dir, fingerprint);
+      }
+      train::Trainer trainer(sft);
+      if (resuming) trainer.resume(train::latest_checkpoint(sft.run_dir));
+      if (trainer.run().stopped) {  // checkpointed: not built; the next call resumes it
+        spdlog::warn("opd-bench: cast member '{}' stopped during its sft; rerun to finish it", m.name);
+        build.stopped = true;
+        return build;
+      }
+      write_fingerprint(sft.run_dir + "/final", fingerprint);
+      fs::rename(sft.run_dir + "/final", target);
       if (m.init) fs::remove_all(start);
     }
-    ++count;
+    ++build.built;
   }
-  return count;
+  return build;
 }
 
 }  // namespace opd::paper

@@ -91,7 +91,12 @@ SuiteRunReport run_suite(const Suite& suite, const SuiteRunOptions& options) {
     TORCH_CHECK(known, suite.path, ": --rows: no row named '", name, "'");
   }
   SuiteRunReport report;
-  report.cast_built = build_cast(suite);
+  const auto cast = build_cast(suite);
+  report.cast_built = cast.built;
+  if (cast.stopped) {
+    report.stopped = true;
+    return report;
+  }
   for (const auto& base : suite.baselines) {
     const std::string result_path = baseline_dir(suite, base.name) + "/result.json";
     if (fs::exists(result_path)) {

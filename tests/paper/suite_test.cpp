@@ -3,6 +3,7 @@
 #include "opd/paper/cast_builder.h"
 #include "opd/paper/results_table.h"
 #include "opd/paper/suite.h"
+#include "opd/train/stop_signal.h"
 #include "support/test_support.h"
 
 #include <nlohmann/json.hpp>
@@ -126,11 +127,11 @@ TEST(Suite, CastIsReusedOnlyWhenItsDefinitionMatches) {
   std::string text = kSuite;
   text.replace(text.find("OUT"), 3, dir / "out");
   const auto suite = load_suite(write(dir, "s.yaml", text));
-  EXPECT_EQ(build_cast(suite), 2);
+  EXPECT_EQ(build_cast(suite).built, 2);
   EXPECT_TRUE(fs::exists(dir / "out/tasks/train.arith.jsonl"));
   EXPECT_TRUE(fs::exists(dir / "out/cast/student/model.safetensors"));
   EXPECT_FALSE(fs::exists(dir / "out/cast/teacher.init")) << "no leftovers";
-  EXPECT_EQ(build_cast(suite), 0);
+  EXPECT_EQ(build_cast(suite).built, 0);
   text.replace(text.find("head_dim: 16}"), 13, "head_dim: 16, seed: 5}");
   const auto changed = load_suite(write(dir, "s2.yaml", text));
   opd::testing::expect_error([&] { build_cast(changed); },
@@ -138,6 +139,33 @@ TEST(Suite, CastIsReusedOnlyWhenItsDefinitionMatches) {
   text.replace(text.find("train: 40"), 9, "train: 42");
   const auto other_tasks = load_suite(write(dir, "s3.yaml", text));
   opd::testing::expect_error([&] { write_tasks(other_tasks); }, {"the synthetic tasks in", "different definition"});
+}
+
+// A stop (SIGTERM) during a member's sft leaves it unbuilt, never "built"
+// with partial weights; the next build resumes the sft from its checkpoint
+// and ends with the weights of a build that was never stopped.
+TEST(Suite, ACastMemberStoppedDuringItsSftIsNotBuiltAndResumes) {
+  ScratchDir dir;
+  auto suite_in = [&](const std::string& out) {
+    std::string text = kSuite;
+    text.replace(text.find("OUT"), 3, dir / out);
+    return load_suite(write(dir, out + ".yaml", text));
+  };
+  const auto suite = suite_in("out");
+  train::request_stop();
+  const auto stopped = build_cast(suite);
+  train::clear_stop_request();
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_EQ(stopped.built, 1) << "the teacher has no sft stage";
+  EXPECT_FALSE(fs::exists(dir / "out/cast/student"));
+  EXPECT_TRUE(fs::exists(dir / "out/cast/student.sft/checkpoint-1/trainer_state.json"));
+
+  const auto resumed = build_cast(suite);
+  EXPECT_FALSE(resumed.stopped);
+  EXPECT_EQ(resumed.built, 1);
+  ASSERT_EQ(build_cast(suite_in("whole")).built, 2);
+  EXPECT_EQ(opd::testing::read_file_bytes(dir / "out/cast/student/model.safetensors"),
+            opd::testing::read_file_bytes(dir / "whole/cast/student/model.safetensors"));
 }
 
 RowResult result(const std::string& row, uint64_t seed, double all, double arith, bool baseline = false) {

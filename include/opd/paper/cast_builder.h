@@ -12,8 +12,15 @@ namespace opd::paper {
 // Writes <shared_dir>/tasks/{train,test,train.<domain>}.jsonl unless present.
 void write_tasks(const Suite& suite);
 
+struct CastBuild {
+  int64_t built = 0;     // members built by this call
+  bool stopped = false;  // a stop request (SIGTERM) ended a member's sft: checkpointed, not built
+};
+
 // Writes the tasks, then builds each cast member not yet in
-// <shared_dir>/cast/<name>; returns how many members it built. Its sft run (metrics, config) stays in <out_dir>/cast/<name>.sft.
-int64_t build_cast(const Suite& suite);
+// <shared_dir>/cast/<name>. A member's sft run (metrics, config, checkpoints)
+// stays in <out_dir>/cast/<name>.sft; one a stop interrupted resumes there
+// on the next call.
+CastBuild build_cast(const Suite& suite);
 
 }  // namespace opd::paper
