@@ -18,6 +18,11 @@ ObjectiveNeeds ObjectiveNeeds::merged(const ObjectiveNeeds& o) const {
   n.teacher_logits |= o.teacher_logits;
   n.reference_logprobs |= o.reference_logprobs;
   n.student_logits |= o.student_logits;
+  for (double rho : o.entropy_fractions) {
+    if (std::find(n.entropy_fractions.begin(), n.entropy_fractions.end(), rho) == n.entropy_fractions.end()) {
+      n.entropy_fractions.push_back(rho);
+    }
+  }
   return n;
 }
 

@@ -12,6 +12,7 @@ ObjectiveNeeds PolicyGradientOptions::needs() const {
   ObjectiveNeeds n;
   n.teacher_logprobs = true;
   n.reference_logprobs = lambda != 1.0;
+  if (entropy_rho > 0) n.entropy_fractions = {entropy_rho};
   return n;
 }
 
@@ -35,7 +36,7 @@ PolicyGradientTokens policy_gradient_tokens(const ObjectiveInputs& in,
   t.advantage = distillation_advantage(t.tau, t.s, r, o.lambda);
   t.student = tokens_from(in, TokenSource::kStudent);
   const bool select = o.entropy_rho > 0 && in.step >= o.switch_step;
-  t.selected = select ? top_fraction(t.entropy, t.student, o.entropy_rho) : t.student;
+  t.selected = select ? top_entropy_fraction(in, t.entropy, t.student, o.entropy_rho) : t.student;
 
   add_source_counts(m, in);
   add_kl_estimates(m, t.s, t.tau, t.student);

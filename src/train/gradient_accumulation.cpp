@@ -2,6 +2,8 @@
 
 #include "opd/core/stopwatch.h"
 #include "opd/core/token_alignment.h"
+#include "opd/objectives/student_logprobs.h"
+#include "opd/objectives/token_selection.h"
 #include "opd/rollout/scoring.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,6 +13,55 @@
 #include <mutex>
 
 namespace opd::train {
+namespace {
+
+// The student's inputs for rows [b, e) of the step: logits, or hidden states
+// and the lm_head when the objective reads only log-probs.
+void add_student(ObjectiveInputs& in, model::CausalLM& student, const RolloutBatch& rows, bool chunked_head,
+                 int64_t chunk_tokens) {
+  if (chunked_head) {
+    in.student_hidden = rollout::aligned_model_hidden(student, rows);
+    in.student_head = student->head_weight();
+    in.logits_chunk_rows = chunk_tokens;
+  } else {
+    in.student_logits = rollout::aligned_model_logits(student, rows);
+  }
+}
+
+// Entropy selection over the step: the student's entropy at every position
+// (no grad, dropout off), and per rho the cut over every rank's student
+// tokens. Entropies are taken >= +0 (rounding can give -0 or -1e-9), the
+// same values the cut is found from and compared with.
+void rank_step_entropy(model::CausalLM& student, const rollout::Trajectories& t, const LossPlan& plan,
+                       const at::Tensor& targets, const at::Tensor& source, bool chunked_head,
+                       const MicroBatching& run, const std::vector<double>& rhos, at::Tensor& selection_entropy,
+                       std::vector<std::pair<double, float>>& cuts) {
+  const auto& batch = t.batch;
+  const auto device = student->device();
+  at::NoGradGuard no_grad;
+  student->eval();
+  std::vector<at::Tensor> parts;
+  for (int64_t b = 0; b < batch.batch_size(); b += run.micro_batch_size) {
+    const int64_t e = std::min(batch.batch_size(), b + run.micro_batch_size);
+    ObjectiveInputs in;
+    add_student(in, student, batch.rows(b, e), chunked_head, run.logits_chunk_tokens);
+    in.targets = targets.slice(0, b, e).to(device);
+    const auto entropy = objectives::student_logprobs(in, false, "entropy selection").entropy.to(at::kFloat);
+    parts.push_back(at::where(entropy > 0, entropy, at::zeros_like(entropy)));
+  }
+  student->train();
+  selection_entropy = at::cat(parts, 0);
+  const auto candidates = (source.to(device) == static_cast<int8_t>(TokenSource::kStudent)) &
+                          (plan.loss_mask.to(device) > 0);
+  const auto sum = run.sum_over_ranks ? run.sum_over_ranks
+                                      : std::function<std::vector<double>(std::vector<double>)>(
+                                            [](std::vector<double> v) { return v; });
+  const auto found = objectives::step_top_fraction_cuts(selection_entropy.masked_select(candidates), rhos, sum);
+  cuts.clear();
+  for (size_t i = 0; i < rhos.size(); ++i) cuts.emplace_back(rhos[i], found[i]);
+}
+
+}  // namespace
 
 AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& objective,
                                           const rollout::Trajectories& t, const LossPlan& plan,
@@ -26,20 +77,23 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
   }
   const auto targets = aligned_targets(batch.tokens), source = aligned_targets(batch.source);
   const bool teacher_per_micro_batch = scorer.scoring().teacher_logits;
-  const bool chunked_head = run.logits_chunk_tokens > 0 && !objective.needs().student_logits;
+  const auto needs = objective.needs();
+  const bool chunked_head = run.logits_chunk_tokens > 0 && !needs.student_logits;
+  at::Tensor selection_entropy;
+  std::vector<std::pair<double, float>> entropy_cuts;
+  if (!needs.entropy_fractions.empty()) {
+    rank_step_entropy(student, t, plan, targets, source, chunked_head, run, needs.entropy_fractions,
+                      selection_entropy, entropy_cuts);
+  }
   AccumulatedGradients out;
   const int64_t B = batch.batch_size();
   for (int64_t b = 0; b < B; b += run.micro_batch_size) {
     const int64_t e = std::min(B, b + run.micro_batch_size);
     auto rows = [&](const at::Tensor& x) { return x.defined() ? x.slice(0, b, e).to(device) : x; };
     ObjectiveInputs in;
-    if (chunked_head) {
-      in.student_hidden = rollout::aligned_model_hidden(student, batch.rows(b, e));
-      in.student_head = student->head_weight();
-      in.logits_chunk_rows = run.logits_chunk_tokens;
-    } else {
-      in.student_logits = rollout::aligned_model_logits(student, batch.rows(b, e));
-    }
+    add_student(in, student, batch.rows(b, e), chunked_head, run.logits_chunk_tokens);
+    in.selection_entropy = rows(selection_entropy);
+    in.entropy_cuts = entropy_cuts;
     in.targets = rows(targets);
     in.source = rows(source);
     in.loss_mask = rows(plan.loss_mask);

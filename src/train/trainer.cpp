@@ -182,6 +182,7 @@ Metrics Trainer::Impl::step(int64_t step) {
   if (config.lora.dropout > 0) run.dropout_seed = draw_seed(config.seed, SeedStream::kLoraDropout, step);
   run.poison = step == poisoned_step;
   run.before_last_backward = [this] { updater->arm_gradient_sync(); };
+  if (comm) run.sum_over_ranks = [this](std::vector<double> v) { return comm->sum(std::move(v), "entropy selection"); };
   updater->zero_grad();
   const auto grads = accumulate_gradients(resources.student, *objective, trajectories, plan, *scorer, scores, run, m);
   times.score += grads.teacher_seconds;

@@ -202,6 +202,31 @@ TEST(ObjectiveTrainer, MicroBatchingDoesNotChangeTheUpdate) {
   }
 }
 
+// Entropy selection ranks the step's student tokens, found before any
+// backward, not one micro-batch's: entropy_opd and reopold's two-stage
+// selection (entropy_rho on from switch_step) select the same tokens, and so
+// make the same update, with micro-batches of 8 and of 1 row.
+TEST(ObjectiveTrainer, EntropySelectionDoesNotDependOnMicroBatching) {
+  auto reopold = objective(ObjectiveKind::kReopold);
+  reopold.entropy_rho = 0.3;
+  reopold.switch_step = 0;
+  for (const auto& config : {objective(ObjectiveKind::kEntropyOpd), reopold}) {
+    SCOPED_TRACE(objective_name(config.kind));
+    ScratchDir a("opd-ent-a"), b("opd-ent-b");
+    auto ca = quick_config(a, config, 1), cb = quick_config(b, config, 1);
+    ca.micro_batch_size = 8;
+    cb.micro_batch_size = 1;
+    ca.optim.eps = cb.optim.eps = 1e-3;  // see Trainer.MicroBatchingDoesNotChangeTheUpdate
+    Trainer ta(ca), tb(cb);
+    auto ma = ta.step(0), mb = tb.step(0);
+    ASSERT_TRUE(ma.has("selected_fraction"));
+    EXPECT_DOUBLE_EQ(ma.value("selected_fraction"), mb.value("selected_fraction"));
+    EXPECT_NEAR(ma.value("selected_fraction"), config.entropy_rho, 0.05) << "the step's top rho";
+    EXPECT_NEAR(ma.value("loss"), mb.value("loss"), 1e-5 * std::abs(ma.value("loss")) + 1e-7);
+    expect_same_weights(ta, tb, 1e-5, 1e-5);
+  }
+}
+
 // G-OPD's reference defaults to the student's initial weights: at step 0
 // r == s, so reward_correction (mean tau - r) is exactly -kl_k1 (mean s - tau);
 // once the student moves, the frozen reference no longer follows it.

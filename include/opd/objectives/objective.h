@@ -10,6 +10,8 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace opd {
 
@@ -24,6 +26,10 @@ struct ObjectiveNeeds {
   // only through student_logprobs() leave it false, and the trainer then
   // gives them hidden states and the lm_head, projected chunk by chunk.
   bool student_logits = false;
+  // The rho of each entropy selection (entropy_rho): the trainer ranks the
+  // step's student tokens, over every micro-batch and rank, for each one
+  // (ObjectiveInputs::selection_entropy, entropy_cuts).
+  std::vector<double> entropy_fractions;
   Trajectory trajectory = Trajectory::kStudent;
 
   // Whether a teacher is read at all: for its scores or for trajectories
@@ -64,6 +70,14 @@ struct ObjectiveInputs {
   at::Tensor teacher_entropy;     // H_T,t in nats
   at::Tensor teacher_logits;      // [B, T-1, V] any float dtype, cut to the student's vocabulary
   at::Tensor reference_logprobs;  // r_t
+
+  // Entropy selection over the whole step (needs().entropy_fractions): each
+  // position's student entropy from a no-grad pass before any backward, and
+  // per rho the cut over the step's student tokens on every rank (a token is
+  // selected when its entropy >= the cut). Left empty, selection ranks the
+  // tokens of this micro-batch alone.
+  at::Tensor selection_entropy;
+  std::vector<std::pair<double, float>> entropy_cuts;
 };
 
 struct ObjectiveOutput {

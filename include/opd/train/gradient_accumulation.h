@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <vector>
 
 namespace opd::train {
 
@@ -28,6 +29,9 @@ struct MicroBatching {
   std::optional<uint64_t> dropout_seed;      // reseeds the global CPU generator first (LoRA dropout draws from it)
   bool poison = false;                       // fault injection: the loss (and its gradient) is NaN
   std::function<void()> before_last_backward;  // e.g. arm the gradient sync's hooks
+  // Adds a vector over the ranks (entropy selection's step-wide ranking);
+  // unset: one process.
+  std::function<std::vector<double>(std::vector<double>)> sum_over_ranks;
 };
 
 struct AccumulatedGradients {
@@ -37,7 +41,10 @@ struct AccumulatedGradients {
 
 // Accumulates the gradients of `objective` over `t` into the student's
 // parameters (which the caller zeroes) and merges each micro-batch's metrics
-// into `metrics`.
+// into `metrics`. An objective with entropy selection first gets a no-grad
+// pass of the student over the step, so that it ranks the step's tokens on
+// every rank, not one micro-batch's (the selected set, and so the update, do
+// not depend on micro_batch_size or the world size).
 AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& objective,
                                           const rollout::Trajectories& t, const LossPlan& plan,
                                           rollout::StepScorer& scorer, const rollout::StepScores& scores,
