@@ -8,6 +8,18 @@
 #include "opd/ops/topk_forward_kl.h"
 
 namespace opd {
+namespace {
+
+// Student tokens after the first one outside the teacher's top-k in their
+// row (a response's first error; the error itself is not after it).
+at::Tensor after_first_error(const at::Tensor& student, const at::Tensor& targets, const at::Tensor& topk_ids) {
+  const auto in_topk = (topk_ids.to(targets.device()) == targets.unsqueeze(-1)).any(-1);
+  const auto error = (student > 0) & ~in_topk;
+  const auto errors_so_far = error.to(at::kInt).cumsum(-1) - error.to(at::kInt);
+  return student * (errors_so_far > 0).to(at::kFloat);
+}
+
+}  // namespace
 
 ObjectiveNeeds TropdObjective::needs() const {
   ObjectiveNeeds n = options_.pg.needs();
@@ -29,10 +41,19 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
   // Entropy selection, when on, narrows the policy-gradient terms only.
   out.loss = objectives::policy_gradient_loss(t.advantage, t.s, in.token_weight * trusted * t.selected);
 
+  at::Tensor fkl;  // variant fkl: each token's outlier KL (before any clip)
   switch (options_.outlier) {
     case OutlierVariant::kFkl: {
-      auto fkl = ops::forward_kl_on_support(t.topk_logp, in.teacher_topk_logp);
-      out.loss = out.loss + objectives::weighted_loss(fkl, in.token_weight * outlier);
+      // Renormalised: log q = log_softmax over the k log-probs (a row's log Z cancels).
+      fkl = options_.renormalize
+                ? ops::forward_kl_on_support(at::log_softmax(t.topk_logp, -1),
+                                             at::log_softmax(in.teacher_topk_logp.to(at::kFloat), -1))
+                : ops::forward_kl_on_support(t.topk_logp, in.teacher_topk_logp);
+      if (options_.kl_clip > 0) {
+        objectives::add_fraction(m, "fkl_outlier_clipped_fraction", fkl.detach() > options_.kl_clip, outlier);
+      }
+      out.loss = out.loss + objectives::weighted_loss(objectives::clip_per_token(fkl, options_.kl_clip),
+                                                      in.token_weight * outlier);
       objectives::add_masked_mean(m, "fkl_outlier", fkl, outlier);
       break;
     }
@@ -55,6 +76,16 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
   objectives::add_fraction(m, "outlier_fraction", outlier, t.student);
   objectives::add_masked_mean(m, "trust_probability", at::clamp_max(t.log_ratio, 0).exp(), t.student);
   objectives::add_masked_mean(m, "prefix_logprob", t.s, prefix);
+  if (in.teacher_topk_ids.defined()) {  // the outliers before and after each response's first error
+    const auto after = after_first_error(t.student, in.targets, in.teacher_topk_ids);
+    const auto to = t.student - after;
+    objectives::add_fraction(m, "outlier_fraction_to_first_error", outlier * to, to);
+    objectives::add_fraction(m, "outlier_fraction_after_first_error", outlier * after, after);
+    if (fkl.defined()) {
+      objectives::add_masked_mean(m, "fkl_outlier_to_first_error", fkl, outlier * to);
+      objectives::add_masked_mean(m, "fkl_outlier_after_first_error", fkl, outlier * after);
+    }
+  }
   return out;
 }
 

@@ -220,6 +220,74 @@ TEST_P(TropdTest, ReportsTrustRatioAndOutlierFraction) {
   EXPECT_NEAR(got.metrics.value("fkl_outlier"), masked_mean(topk_fkl(r, false).detach(), outlier), 1e-5);
 }
 
+// The outlier FKL renormalised on the top-k and/or capped per token: the
+// reference applies both to its double-precision KL; a capped token's outlier
+// term is constant (no gradient).
+TEST_P(TropdTest, OutlierFklRenormalisedAndClippedMatchReference) {
+  CaseOptions o;  // case_for's, with more rows: enough outliers to cap half of them
+  o.top_k = kTopK;
+  o.B = 8;
+  o.L = 16;
+  o.teacher_noise = 1.5;
+  auto c = make_case(dtype(), 3, o);
+  Ref r = make_ref(c);
+  const auto outlier = (~trust(r)) & (r.student > 0);
+  for (bool renormalize : {false, true}) {
+    // A cap halfway between two neighbouring outlier KLs near their median: half are capped, none is a tie.
+    auto kls = std::get<0>(topk_fkl(r, renormalize).detach().masked_select(outlier).sort());
+    ASSERT_GE(kls.numel(), 8);
+    const int64_t mid = kls.numel() / 2;
+    const double cap = 0.5 * (kls[mid - 1].item<double>() + kls[mid].item<double>());
+    for (double kl_clip : {0.0, cap}) {
+      auto config = tropd_config(OutlierVariant::kFkl, 0.001);
+      config.renormalize = renormalize;
+      config.kl_clip = kl_clip;
+      expect_matches_reference(
+          config, c,
+          [&](const Ref& r) {
+            auto term = tropd_term(r, OutlierVariant::kMask, 0.001, 1.0, config.reward_floor);
+            auto kl = topk_fkl(r, renormalize);
+            auto capped = kl_clip > 0 ? kl.detach() > kl_clip : at::zeros_like(outlier);
+            kl = at::where(capped, at::full_like(kl, kl_clip), kl);
+            return Term{term.loss + kl * outlier.to(at::kDouble), term.trained | (outlier & ~capped)};
+          },
+          dtype(), std::string("renormalize ") + (renormalize ? "on" : "off") + " kl_clip " + std::to_string(kl_clip));
+      if (kl_clip > 0) {
+        auto got = run(config, c);
+        EXPECT_NEAR(got.metrics.value("fkl_outlier_clipped_fraction"), double(kls.numel() - mid) / kls.numel(), 1e-12);
+      }
+    }
+  }
+}
+
+// A response's first error is its first student token outside the teacher's
+// top-k: the outlier statistics are split at it, per row.
+TEST_P(TropdTest, SplitsOutlierStatisticsAtEachResponsesFirstError) {
+  auto c = case_for(5);
+  auto got = run(tropd_config(OutlierVariant::kFkl, 0.001), c);
+  Ref r = make_ref(c);
+  const auto student = r.student > 0;
+  const auto error = student & ~(r.topk_ids == c.in.targets.unsqueeze(-1)).any(-1);
+  // after[b, t]: an error at some t' < t in row b.
+  auto after = at::zeros_like(student);
+  for (int64_t b = 0; b < student.size(0); ++b) {
+    bool seen = false;
+    for (int64_t t = 0; t < student.size(1); ++t) {
+      after[b][t] = seen && student[b][t].item<bool>();
+      seen = seen || error[b][t].item<bool>();
+    }
+  }
+  const auto to = student & ~after;
+  ASSERT_GT(count(after), 0);
+  ASSERT_GT(count(to & error), 0);
+  const auto outlier = (~trust(r)) & student;
+  EXPECT_NEAR(got.metrics.value("outlier_fraction_to_first_error"), count(outlier & to) / count(to), 1e-12);
+  EXPECT_NEAR(got.metrics.value("outlier_fraction_after_first_error"), count(outlier & after) / count(after), 1e-12);
+  const auto fkl = topk_fkl(r, false).detach();
+  EXPECT_NEAR(got.metrics.value("fkl_outlier_to_first_error"), masked_mean(fkl, outlier & to), 1e-4);
+  EXPECT_NEAR(got.metrics.value("fkl_outlier_after_first_error"), masked_mean(fkl, outlier & after), 1e-4);
+}
+
 // tau >= s on every student token: every token is trusted, and with
 // prefix_beta = 0 TrOPD is opd.
 TEST_P(TropdTest, AllTrustedWithoutPrefixEqualsOpd) {

@@ -1,7 +1,9 @@
 // TrOPD (Table 2 of the paper). On student tokens a Bernoulli trust region
 // M_t ~ Bernoulli(min(exp(tau_t - s_t), 1)) splits the tokens:
 //   trusted (M = 1): PG surrogate with the PG objectives' advantage (lambda applies);
-//   outlier (M = 0): variant fkl  -> top-k forward KL,
+//   outlier (M = 0): variant fkl  -> top-k forward KL (renormalize: both
+//                                    distributions on the k ids; kl_clip > 0:
+//                                    each token's KL capped, no gradient above),
 //                    variant mask -> nothing,
 //                    variant clip -> PG surrogate with max(A, reward_floor).
 // On teacher-prefix tokens (source 1): l_t = -prefix_beta * s_t (the K1
@@ -22,6 +24,8 @@ struct TropdOptions {
   int64_t top_k = 64;
   double reward_floor = -1.6;
   double prefix_beta = 0.001;
+  bool renormalize = false;  // variant fkl: the KL of the renormalised top-k distributions
+  double kl_clip = 0;        // variant fkl: > 0 caps each outlier's KL
 };
 
 class TropdObjective final : public Objective {
@@ -31,6 +35,10 @@ class TropdObjective final : public Objective {
   ObjectiveNeeds needs() const override;
   // Adds trust_ratio and outlier_fraction (over student tokens), trust_probability
   // (mean min(exp(tau - s), 1)), fkl_outlier (variant fkl), prefix_logprob.
+  // With the teacher's top-k scored, a response's first error is its first
+  // student token outside that top-k: outlier_fraction and fkl_outlier are
+  // also split into *_to_first_error (tokens up to and including it; all of
+  // an error-free response) and *_after_first_error.
   ObjectiveOutput compute(const ObjectiveInputs& in) override;
 
  private:
