@@ -32,7 +32,11 @@ are counted, not assumed. The first step of each is a warm-up.
 
 Prints the tables last: tokens/s (median [min, max] over the runs), peak
 memory, opd/peer (the ratio of the medians [lowest, highest]) and each
-process's system CPU time over its wall time. Exits 1 when the check fails
+process's system CPU time over its wall time; for the training step also its
+MFU: 6 x student params x tokens trained + 2 x teacher params x tokens scored +
+2 x student params x tokens the rollout computes, per second, over the rate of
+a square matmul in the step's dtype timed in this run (attention's own FLOPs
+are left out). Exits 1 when the check fails
 (nothing is timed then) or a measurement fails.
 """
 import argparse
@@ -66,6 +70,29 @@ BF16_FACTOR = 2.0  # opd's bf16 error may be this many times transformers' own
 
 def fail(message):
     sys.exit(f"bench_vs_transformers: {message}")
+
+
+def matmul_worker(job):
+    """The machine's fp32 (or bf16) matmul rate with the engines' thread count, in its own process: the best
+    of several square GEMMs, as FLOP/s on one JSON line (the MFU column's denominator)."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    device = torch.device(job["device"])
+    dtype = getattr(torch, job["dtype"])
+    n = 2048 if device.type == "cpu" else 8192
+    x, y = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    for _ in range(5):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        for _ in range(4):
+            torch.mm(x, y)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, (time.perf_counter() - t0) / 4)
+    print(json.dumps(dict(n=n, flops_per_s=2 * n**3 / best)))
 
 
 def hf_worker(job):
@@ -437,13 +464,35 @@ def tokens_per_s(result):
     return [t / s for t, s in zip(result["response_tokens"], result["seconds"])]
 
 
-def train_table(a, r):
+def parameter_count(model_dir):
+    """The weights in a model directory's safetensors files (read from their headers)."""
+    import math
+    from safetensors import safe_open
+    count = 0
+    for name in sorted(os.listdir(model_dir)):
+        if name.endswith(".safetensors"):
+            with safe_open(os.path.join(model_dir, name), framework="numpy") as f:
+                count += sum(math.prod(f.get_slice(key).get_shape()) for key in f.keys())
+    return count
+
+
+def step_flops(a, student_params, teacher_params, response_tokens):
+    """Model FLOPs of one step (attention's own FLOPs left out): 6 x student params x the tokens trained
+    (prompts + responses), 2 x teacher params x the tokens it scores (the same), and 2 x student params x
+    the tokens the rollout computes (prefill + one per generated token)."""
+    rows = a.prompts_per_step * a.samples_per_prompt
+    tokens = rows * a.prompt_tokens + response_tokens
+    return 6 * student_params * tokens + 2 * teacher_params * tokens + 2 * student_params * tokens
+
+
+def train_table(a, r, flops=None):
+    """flops: (student params, teacher params, matmul FLOP/s measured in this run) for the MFU column."""
     steps = a.train_steps - 1
     lines = [f"OPD training step: {a.prompts_per_step} prompts x {a.samples_per_prompt} samples x up to "
              f"{a.new_tokens} new tokens, micro-batch {a.micro_batch}, AdamW; median of {steps} step"
              f"{'s' if steps > 1 else ''} after a warm-up step, each engine in its own process",
              f"{'engine':<10} | {'step s median [min, max]':<26} | {'response tok/s':<14} | "
-             f"{'rollout / score / train s':<26} | {'peak memory':<16} | {'opd/peer [range]':<18} | sys/wall"]
+             f"{'rollout / score / train s':<26} | {'peak memory':<16} | {'opd/peer [range]':<18} | sys/wall | MFU"]
     ratio = ""
     if all("error" not in r[e] for e in ("opd", "trl-style")):
         ratio = ratio_text(tokens_per_s(r["opd"]), tokens_per_s(r["trl-style"]))
@@ -455,9 +504,17 @@ def train_table(a, r):
         m = spread(e["seconds"])
         split = " / ".join(f"{statistics.median(x[k] for x in e['split']):.2f}" for k in ("rollout", "score", "train"))
         mem = memory_text(e)
+        mfu = ""
+        if flops:
+            done = [step_flops(a, flops[0], flops[1], t) / s for t, s in zip(e["response_tokens"], e["seconds"])]
+            mfu = f"{statistics.median(done) / flops[2]:.1%}"
         lines.append(f"{engine:<10} | {f'{m[0]:.3f} [{m[1]:.3f}, {m[2]:.3f}]':<26} | "
                      f"{statistics.median(tokens_per_s(e)):<14.0f} | {split:<26} | {mem:<16} | "
-                     f"{ratio if engine == 'opd' else '':<18} | {system_share(e)}")
+                     f"{ratio if engine == 'opd' else '':<18} | {system_share(e):<8} | {mfu}")
+    if flops:
+        lines.append(f"MFU: model FLOPs (6 x student params x tokens trained + 2 x teacher params x tokens scored + "
+                     f"2 x student params x tokens the rollout computes; {flops[0]:,} / {flops[1]:,} params) per "
+                     f"second over the {flops[2] / 1e9:.1f} GFLOP/s of a {a.dtype} matmul measured in this run")
     return "\n".join(lines)
 
 
@@ -490,7 +547,8 @@ def table(a, header, check_line, rows):
 def main(argv):
     a = parse_args(argv)
     if a.worker is not None:
-        hf_worker(json.loads(a.worker))
+        job = json.loads(a.worker)
+        (matmul_worker if job["task"] == "matmul" else hf_worker)(job)
         return 0
     for tool in ("opd-make-tiny", "bench_rollout", "opd-train"):
         if not os.access(os.path.join(a.bin_dir, tool), os.X_OK):
@@ -516,22 +574,29 @@ def main(argv):
         if not a.no_check:
             ok, check_line = check_logits(a, model, prompts, work, env)
             print("check: " + check_line, flush=True)
-        rows, train = [], None
+        rows, train, train_flops = [], None, None
         if ok and not a.check_only and "rollout" in a.parts:
             for batch in a.batches:
                 rows.append((batch, measure(a, model, prompts, batch, work, env)))
         if ok and not a.check_only and "train" in a.parts:
             teacher = a.teacher or (model if a.model else make_model(a, work, "teacher", a.seed + 1)[0])
             train = measure_train(a, model, teacher, prompts, work, env)
+            rate, err = run_json([a.python, __file__, "--worker", json.dumps(dict(
+                task="matmul", device=a.device, dtype=a.dtype, threads=a.threads))], env, a.timeout, "matmul rate")
+            if err:
+                fail(err)
+            train_flops = (parameter_count(model), parameter_count(teacher), rate["flops_per_s"])
         summary = table(a, header, check_line, rows) if "rollout" in a.parts else header
         if train:
-            summary += "\n" + train_table(a, train)
+            summary += "\n" + train_table(a, train, train_flops)
         print(summary)
         print(f"total {time.perf_counter() - started:.0f} s")
         if a.json_out:
             with open(a.json_out, "w") as f:
                 json.dump(dict(header=header, check=check_line, check_ok=ok,
-                               rows=[dict(batch=b, **r) for b, r in rows], train=train), f, indent=1)
+                               rows=[dict(batch=b, **r) for b, r in rows], train=train,
+                               train_flops=dict(zip(("student_params", "teacher_params", "matmul_flops_per_s"),
+                                                    train_flops or ()))), f, indent=1)
         measured_ok = all("error" not in r[e] for _, r in rows for e in ("opd", "transformers"))
         measured_ok = measured_ok and all("error" not in r for r in (train or {}).values())
         return 0 if ok and measured_ok else 1
