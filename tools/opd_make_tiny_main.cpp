@@ -67,15 +67,21 @@ int main(int argc, char** argv) {
     }
     namespace fs = std::filesystem;
     TORCH_CHECK(!out.empty(), "--out: give a directory to write the model to");
-    // Only a model directory is replaced: never a file, nor a folder of something else.
+    // Only what opd-make-tiny wrote is replaced (its marker file says so): never a file, a folder of
+    // something else, or a real model (models/Qwen3-8B given by mistake).
+    const fs::path marker = fs::path(out) / ".opd-make-tiny";
     TORCH_CHECK(!fs::exists(out) || fs::is_directory(out), "--out ", out, ": is a file; refusing to replace it");
     TORCH_CHECK(!fs::is_directory(out) || fs::is_empty(out) || fs::exists(fs::path(out) / "config.json"), "--out ",
                 out, ": a non-empty directory that is not a model directory (no config.json); refusing to replace it");
+    TORCH_CHECK(!fs::is_directory(out) || fs::is_empty(out) || fs::exists(marker), "--out ", out,
+                ": holds a model opd-make-tiny did not write; refusing to replace it (delete it first, or choose "
+                "another --out)");
     TORCH_CHECK(spec.eos_token_id < spec.vocab_size, "--eos-id ", spec.eos_token_id,
                 " is outside the vocabulary [0, ", spec.vocab_size, ")");
     auto model = make_tiny_model(spec);
     save_pretrained(model, out);
     if (char_tokenizer) opd::write_file_atomically(out + "/tokenizer.json", opd::tokenizer::char_tokenizer_json(alphabet));
+    opd::write_file_atomically(marker.string(), "written by opd-make-tiny; it may replace this directory\n");
     int64_t params = 0;
     for (const auto& p : model->parameters()) params += p.numel();
     std::printf("wrote %s: %s, %lld parameters, vocab %lld, %lld layers, seed %llu\n", out.c_str(),

@@ -148,6 +148,8 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
   }() + "]}\n");
   write(path("emptytext.jsonl"), "{\"prompt\": \"hi\"}\n{\"prompt\": \"\"}\n");
   write(path("file.txt"), "keep\n");
+  fs::copy(path("student"), path("realmodel"), fs::copy_options::recursive);
+  fs::remove(path("realmodel/.opd-make-tiny"));  // as a downloaded model is
 
   const std::string gen = "$BIN/opd-generate --model chars --prompt hi --max-new-tokens 2 ";
   const std::vector<BadInput> inputs = {
@@ -204,6 +206,7 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
       {"opd-generate --dtype float16", gen + "--dtype float16", {"float16"}},
       {"opd-generate on no model", "$BIN/opd-generate --model nowhere --prompt hi", {"nowhere"}},
       {"opd-make-tiny over a file", "$BIN/opd-make-tiny --out file.txt", {"file.txt"}},
+      {"opd-make-tiny over a real model", "$BIN/opd-make-tiny --out realmodel", {"realmodel", "did not write"}},
       {"opd-make-tiny --out ''", "$BIN/opd-make-tiny --out ''", {"--out"}},
       {"opd-make-tiny --eos-id outside", "$BIN/opd-make-tiny --vocab-size 64 --eos-id 64 --out m", {"--eos-id"}},
       {"opd-make-tiny --vocab-size 0", "$BIN/opd-make-tiny --vocab-size 0 --out m", {"--vocab-size"}},

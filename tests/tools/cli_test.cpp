@@ -124,6 +124,17 @@ TEST(Cli, BadToolInputsAreOneClearLine) {
   r = run(kBin + "/opd-make-tiny --out " + (dir / "photos"));
   EXPECT_NE(r.output.find("not a model directory (no config.json); refusing"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "photos/a.jpg"));
+  // A model opd-make-tiny did not write (no marker) is never replaced; one it wrote is.
+  ASSERT_EQ(run(kBin + "/opd-make-tiny --out " + (dir / "tiny")).exit_code, 0);
+  fs::copy(dir / "tiny", dir / "real", fs::copy_options::recursive);
+  fs::remove(dir / "real/.opd-make-tiny");
+  const std::string real_weights = opd::testing::read_file_bytes(dir / "real/model.safetensors");
+  r = run(kBin + "/opd-make-tiny --seed 9 --out " + (dir / "real"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("holds a model opd-make-tiny did not write; refusing"), std::string::npos) << r.output;
+  EXPECT_EQ(opd::testing::read_file_bytes(dir / "real/model.safetensors"), real_weights);
+  r = run(kBin + "/opd-make-tiny --seed 9 --out " + (dir / "tiny"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   r = run(kBin + "/opd-make-tiny --out ''");
   EXPECT_NE(r.output.find("--out: give a directory"), std::string::npos) << r.output;
   r = run(kBin + "/opd-make-tiny --vocab-size 64 --eos-id 64 --out " + (dir / "m"));
