@@ -31,10 +31,9 @@ clang=${OPD_FUZZ_CXX:-clang++-14}
 command -v "$clang" >/dev/null || { echo "fuzz: $clang not found; tools/setup.sh installs clang-14" >&2; exit 1; }
 build_dir=${OPD_FUZZ_BUILD_DIR:-build-fuzz}
 if [[ ! -f "$build_dir/build.ninja" ]]; then
-  launcher=()
-  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  # ccache comes in as for build/ (cmake/OpdCcache.cmake: CMAKE_CXX_COMPILER_LAUNCHER).
   cmake -S . -B "$build_dir" -G Ninja -DOPD_FUZZ=ON -DOPD_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER="$clang" -DOPD_USE_CCACHE=OFF "${launcher[@]}" >/dev/null
+    -DCMAKE_CXX_COMPILER="$clang" >/dev/null
 fi
 cmake --build "$build_dir" -j"$(nproc)" $(printf -- '--target fuzz_%s ' "${targets[@]}")
 

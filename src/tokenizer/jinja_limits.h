@@ -1,6 +1,6 @@
 // Private to src/tokenizer: what one render may use. A chat template comes
 // with a model directory, from whoever made it; a runaway one (a loop over
-// range(100000) inside another, a macro that calls itself, '%999999999s')
+// range(100000) inside another, a macro that calls itself, 'x' * 10**9)
 // must fail with a JinjaError naming the limit, never hang the run or
 // exhaust its memory. Each limit is far past what real templates use: the
 // largest rendered conversation is a few MiB, tool schemas nest a dozen
@@ -25,6 +25,5 @@ constexpr int64_t kMaxWork = 200000000;      // evaluation steps, per render (se
 constexpr int kMaxEvalDepth = 500;           // nested evaluations (macro recursion included)
 constexpr int kMaxParseDepth = 200;          // nested blocks and expressions in the source
 constexpr int64_t kMaxJsonIndent = 1024;     // tojson(indent=...)
-constexpr int64_t kMaxFormatWidth = 1 << 20; // widths and precisions in '%10s' % x, center(...), ...
 
 }  // namespace opd::tokenizer::jinja

@@ -15,12 +15,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> parts;
-  for (size_t begin = 0;;) {
-    const size_t end = input.find('\0', begin);
-    parts.push_back(input.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
-    if (end == std::string::npos) break;
-    begin = end + 1;
+  std::vector<std::string> parts(1);  // the recipe, then each override
+  for (char c : input) {
+    if (c == '\0') {
+      parts.emplace_back();
+    } else {
+      parts.back() += c;
+    }
   }
   const std::string recipe = parts.front();
   const std::vector<std::string> overrides(parts.begin() + 1, parts.end());
