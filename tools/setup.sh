@@ -29,6 +29,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsentencepiece-dev libhdf5-dev
   libpcre2-dev libutf8proc-dev             # tokenizer.json: split regexes with Unicode classes; NFC/NFKC
+  clang-14 libclang-rt-14-dev              # tools/fuzz.sh: libFuzzer and the sanitizer runtimes
 )
 
 missing=()

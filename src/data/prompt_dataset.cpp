@@ -1,5 +1,6 @@
 #include "opd/data/prompt_dataset.h"
 
+#include "opd/core/json_text.h"
 #include "opd/data/prompt_store.h"
 
 #include <c10/util/Exception.h>
@@ -89,6 +90,20 @@ std::vector<tokenizer::ChatMessage> read_conversation(const nlohmann::json& j, c
   return messages;
 }
 
+// f() (rendering or tokenizing the line's `field`), with a failure of the
+// chat template or the tokenizer (their own error types) named by the line
+// and the field.
+template <typename F>
+auto rendered(const std::string& where, const std::string& field, const char* whose, F&& f) {
+  try {
+    return f();
+  } catch (const c10::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, where, ": '", field, "' cannot be rendered in the ", whose, "'s format: ", e.what());
+  }
+}
+
 Prompt read_line(const nlohmann::json& j, const std::string& where, const PromptFormat* student,
                  const TeacherFormatOf& teacher_of) {
   TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
@@ -112,14 +127,18 @@ Prompt read_line(const nlohmann::json& j, const std::string& where, const Prompt
   TORCH_CHECK(student && student->tokenizer, where,
               ": a text prompt needs the student's tokenizer (tokenizer.json or tokenizer.model in its "
               "model directory), and there is none; give 'prompt_ids' instead");
-  p.ids = student->prompt_ids(p.messages);
+  const std::string field = j.contains("messages") ? "messages" : "prompt";
+  p.ids = rendered(where, field, "student", [&] { return student->prompt_ids(p.messages); });
   TORCH_CHECK(!p.ids.empty(), where, ": the prompt renders to no tokens (empty text and no chat template)");
   const PromptFormat* teacher = teacher_of ? teacher_of(p.domain) : nullptr;
   if (teacher && teacher->tokenizer) {
-    auto t = teacher->prompt_ids(p.messages);
+    auto t = rendered(where, field, "teacher", [&] { return teacher->prompt_ids(p.messages); });
     if (t != p.ids) p.teacher_ids = std::move(t);
   }
-  if (p.response_ids.empty() && !p.solution.empty()) p.response_ids = student->response_ids(p.solution);
+  if (p.response_ids.empty() && !p.solution.empty()) {
+    const std::string solution_field = j.contains("solution") ? "solution" : j.contains("completion") ? "completion" : field;
+    p.response_ids = rendered(where, solution_field, "student", [&] { return student->response_ids(p.solution); });
+  }
   return p;
 }
 
@@ -166,11 +185,8 @@ PromptDataset PromptDataset::read_rows(const std::string& path,
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(line);
     nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      TORCH_CHECK(false, where, ": not valid JSON (", e.what(), ")");
-    }
+    const std::string error = parse_json_text(text, j);
+    TORCH_CHECK(error.empty(), where, ": not valid JSON (", error, ")");
     auto p = row(j, where);
     p.line = line;
     ds.prompts_.push_back(std::move(p));

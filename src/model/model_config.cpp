@@ -1,5 +1,6 @@
 #include "opd/model/model_config.h"
 
+#include "opd/core/json_text.h"
 #include "opd/core/text_file.h"
 
 #include <c10/util/Exception.h>
@@ -198,11 +199,8 @@ void check_sizes(const ModelConfig& c, const std::string& where) {
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& where) {
   json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    TORCH_CHECK(false, where, ": not valid JSON (", e.what(), ")");
-  }
+  const std::string error = parse_json_text(json_text, j);
+  TORCH_CHECK(error.empty(), where, ": not valid JSON (", error, ")");
   TORCH_CHECK(j.is_object(), where, ": expected a JSON object");
   Fields f(j, where);
   ModelConfig c;
@@ -216,6 +214,10 @@ ModelConfig parse_model_config(const std::string& json_text, const std::string& 
   c.num_key_value_heads = f.positive_int(
       "num_key_value_heads", d.num_key_value_heads > 0 ? d.num_key_value_heads : c.num_attention_heads);
   c.head_dim = f.positive_int("head_dim", d.head_dim > 0 ? d.head_dim : c.hidden_size / c.num_attention_heads);
+  // transformers derives a missing head_dim as hidden_size // num_attention_heads, 0 for more heads than
+  // hidden units: no model has such heads.
+  TORCH_CHECK(c.head_dim > 0, where, ": 'head_dim' is missing and hidden_size (", c.hidden_size,
+              ") // num_attention_heads (", c.num_attention_heads, ") is 0; give head_dim");
   c.max_position_embeddings = f.positive_int("max_position_embeddings", d.max_position_embeddings);
   parse_rope(f, c);
   c.rms_norm_eps = f.positive_number("rms_norm_eps", 1e-6);

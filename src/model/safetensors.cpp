@@ -1,6 +1,7 @@
 #include "opd/model/safetensors.h"
 
 #include "opd/core/atomic_file.h"
+#include "opd/core/json_text.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -201,12 +202,8 @@ HeaderEntry parse_entry(const std::string& where, const std::string& name, const
 std::pair<std::vector<HeaderEntry>, std::map<std::string, std::string>> parse_header(
     const std::string& where, const char* text, uint64_t length) {
   json header;
-  try {
-    header = json::parse(text, text + length);
-  } catch (const json::exception& e) {
-    TORCH_CHECK(false, where, ": header (", length, " bytes at offset 8) is not valid JSON: ",
-                e.what());
-  }
+  const std::string error = parse_json_text(std::string_view(text, length), header);
+  TORCH_CHECK(error.empty(), where, ": header (", length, " bytes at offset 8) is not valid JSON: ", error);
   TORCH_CHECK(header.is_object(), where, ": header (", length,
               " bytes at offset 8) must be a JSON object, got ", header.type_name());
 

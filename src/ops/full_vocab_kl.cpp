@@ -37,7 +37,12 @@ std::pair<LogitsRows, LogitsRows> kl_rows(const at::Tensor& student, const at::T
 struct FullVocabKlFunction : public torch::autograd::Function<FullVocabKlFunction> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& student,
                                const at::Tensor& teacher, bool forward) {
-    auto [s, t] = kl_rows(student, teacher);
+    // References, not a structured binding: the lambda below captures them,
+    // which C++17 allows only for variables (clang refuses it; the fuzz
+    // build, tests/fuzz, compiles this file with clang).
+    auto rows = kl_rows(student, teacher);
+    LogitsRows& s = rows.first;
+    LogitsRows& t = rows.second;
     const int64_t n = s.rows(), V = s.vocab();
     const auto f32 = student.options().dtype(at::kFloat);
     auto stats = at::empty({n, kStats}, f32);
@@ -63,7 +68,9 @@ struct FullVocabKlFunction : public torch::autograd::Function<FullVocabKlFunctio
     if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
     const auto saved = ctx->get_saved_variables();
     const bool forward = ctx->saved_data["forward"].toBool();
-    auto [s, t] = kl_rows(saved[0], saved[1]);
+    auto rows = kl_rows(saved[0], saved[1]);  // (references: see forward)
+    LogitsRows& s = rows.first;
+    LogitsRows& t = rows.second;
     const auto& stats = saved[2];
     const int64_t n = s.rows(), V = s.vocab();
     auto g = grads[0].to(at::kFloat).reshape({n}).contiguous();

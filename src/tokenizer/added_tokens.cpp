@@ -1,5 +1,7 @@
 #include "added_tokens.h"
 
+#include "check.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cctype>
@@ -14,11 +16,13 @@ bool is_word_byte(char c) {
 
 }  // namespace
 
-AddedTokens::AddedTokens(const nlohmann::json& list) {
-  for (const auto& t : list) {
+AddedTokens::AddedTokens(const nlohmann::json& list, const std::string& where) {
+  check(list.is_array(), where, " must be a list, got ", list.type_name());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& t = list[i];
     AddedToken token;
     token.content = t.at("content").get<std::string>();
-    token.id = t.at("id").get<int64_t>();
+    token.id = token_id(t.at("id"), where + "[" + std::to_string(i) + "].id");
     token.special = t.value("special", false);
     token.lstrip = t.value("lstrip", false);
     token.rstrip = t.value("rstrip", false);

@@ -30,7 +30,8 @@ struct Segment {
 class AddedTokens {
  public:
   AddedTokens() = default;
-  explicit AddedTokens(const nlohmann::json& list);
+  // `where` names the list in errors ("tokenizer.json: added_tokens").
+  AddedTokens(const nlohmann::json& list, const std::string& where);
 
   // Leftmost-longest matches of the added tokens in `text`.
   std::vector<Segment> split(std::string_view text) const;

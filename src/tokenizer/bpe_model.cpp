@@ -34,7 +34,10 @@ BpeModel::BpeModel(const nlohmann::json& spec, const std::string& where) {
   ignore_merges_ = spec.value("ignore_merges", false);
   byte_fallback_ = spec.value("byte_fallback", false);
   fuse_unk_ = spec.value("fuse_unk", false);
-  for (const auto& [token, id] : spec.at("vocab").items()) vocab_.emplace(token, id.get<int64_t>());
+  check(spec.at("vocab").is_object(), where, ".vocab must be an object, got ", spec.at("vocab").type_name());
+  for (const auto& [token, id] : spec.at("vocab").items()) {
+    vocab_.emplace(token, token_id(id, where + ".vocab[" + nlohmann::json(token).dump() + "]"));
+  }
   if (spec.contains("unk_token") && spec.at("unk_token").is_string()) {
     auto it = vocab_.find(spec.at("unk_token").get<std::string>());
     if (it != vocab_.end()) unk_id_ = it->second;

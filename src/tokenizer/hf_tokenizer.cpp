@@ -6,6 +6,7 @@
 #include "decoder.h"
 #include "normalizer.h"
 #include "pre_tokenizer.h"
+#include "opd/core/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,15 +39,18 @@ SpecialAround make_post_processor(const nlohmann::json& spec, const std::string&
       const auto name = piece.at("SpecialToken").at("id").get<std::string>();
       check(spec.at("special_tokens").contains(name), where, ": template token '", name,
             "' is not in special_tokens");
-      for (const auto& id : spec.at("special_tokens").at(name).at("ids")) {
-        (seen_sequence ? around.after : around.before).push_back(id.get<int64_t>());
+      const auto& ids = spec.at("special_tokens").at(name).at("ids");
+      for (size_t i = 0; i < ids.size(); ++i) {
+        (seen_sequence ? around.after : around.before)
+            .push_back(token_id(ids[i], where + ".special_tokens[" + nlohmann::json(name).dump() + "].ids[" +
+                                            std::to_string(i) + "]"));
       }
     }
     return around;
   }
   if (type == "RobertaProcessing" || type == "BertProcessing") {
-    around.before.push_back(spec.at("cls").at(1).get<int64_t>());
-    around.after.push_back(spec.at("sep").at(1).get<int64_t>());
+    around.before.push_back(token_id(spec.at("cls").at(1), where + ".cls[1]"));
+    around.after.push_back(token_id(spec.at("sep").at(1), where + ".sep[1]"));
     return around;
   }
   if (type == "Sequence") {
@@ -80,18 +84,22 @@ HfTokenizer::HfTokenizer() : impl_(std::make_unique<Impl>()) {}
 HfTokenizer::~HfTokenizer() = default;
 
 std::unique_ptr<HfTokenizer> HfTokenizer::from_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   check(in.is_open(), "tokenizer file '", path, "' cannot be opened");
+  std::ostringstream text;
+  text << in.rdbuf();
+  check(!in.bad(), "tokenizer file '", path, "' cannot be read");
+  return from_json_text(text.str(), path);
+}
+
+std::unique_ptr<HfTokenizer> HfTokenizer::from_json_text(const std::string& text, const std::string& path) {
   nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not valid JSON (", e.what(), ")");
-  }
+  const std::string error = parse_json_text(text, j);
+  check(error.empty(), path, ": not valid JSON (", error, ")");
   std::unique_ptr<HfTokenizer> t(new HfTokenizer());
   auto& impl = *t->impl_;
   try {
-    impl.added = AddedTokens(j.value("added_tokens", nlohmann::json::array()));
+    impl.added = AddedTokens(j.value("added_tokens", nlohmann::json::array()), path + ": added_tokens");
     impl.normalizer = make_normalizer(j.value("normalizer", nlohmann::json()), path + ": normalizer");
     impl.pre_tokenizer = make_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()), path + ": pre_tokenizer");
     check(j.contains("model"), path, ": has no \"model\"");
@@ -104,6 +112,13 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_file(const std::string& path) {
   int64_t size = 0;
   for (const auto& [token, id] : impl.model->vocab()) size = std::max(size, id + 1);
   for (const auto& a : impl.added.tokens()) size = std::max(size, a.id + 1);
+  // What the post-processor adds must be a token (tokenizers refuses the file otherwise).
+  for (const auto* ids : {&impl.post.before, &impl.post.after}) {
+    for (int64_t id : *ids) {
+      check(id < size, path, ": post_processor adds token id ", id, ", which is not in the vocabulary (", size,
+            " ids)");
+    }
+  }
   impl.id_to_token.assign(static_cast<size_t>(size), "");
   impl.special.assign(static_cast<size_t>(size), false);
   for (const auto& [token, id] : impl.model->vocab()) impl.id_to_token[static_cast<size_t>(id)] = token;

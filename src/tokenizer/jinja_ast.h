@@ -40,6 +40,26 @@ struct Expr {
   std::vector<ExprPtr> call_args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   std::vector<std::string> ops;
+
+  Expr() = default;
+  Expr(const Expr&) = delete;
+  Expr& operator=(const Expr&) = delete;
+  // Iterative: a chain like 1+1+1+... (the parser builds it in a loop, to any
+  // length) would otherwise free itself one stack frame per operator.
+  ~Expr() {
+    std::vector<ExprPtr> pending;
+    const auto take_children = [&pending](Expr& e) {
+      for (auto& a : e.args) pending.push_back(std::move(a));
+      for (auto& a : e.call_args) pending.push_back(std::move(a));
+      for (auto& kv : e.kwargs) pending.push_back(std::move(kv.second));
+    };
+    take_children(*this);
+    while (!pending.empty()) {
+      ExprPtr e = std::move(pending.back());
+      pending.pop_back();
+      if (e) take_children(*e);
+    }
+  }
 };
 
 struct Node;

@@ -1,6 +1,7 @@
 #include "jinja_evaluator.h"
 
 #include "jinja_filters.h"
+#include "jinja_limits.h"
 #include "jinja_methods.h"
 #include "opd/tokenizer/jinja_template.h"
 
@@ -134,10 +135,41 @@ class Evaluator {
     return Flow::Normal;
   }
 
+  // Appends to a text being rendered (the output, a macro's or a set
+  // block's), which may not outgrow the limit of a string.
+  void emit(std::string& out, const std::string& text, int line) const {
+    out += text;
+    if (out.size() > kMaxStringBytes) {
+      fail(line, "the rendered text is longer than " + std::to_string(kMaxStringBytes >> 20) +
+                     " MiB, the limit of a chat template's output");
+    }
+  }
+
+  // One more for-loop iteration or macro call; a template past
+  // kMaxIterations in one render fails.
+  void count_iteration(int line) {
+    if (++iterations_ > kMaxIterations) {
+      fail(line, "more than " + std::to_string(kMaxIterations) +
+                     " loop iterations and macro calls in one render, the limit of a chat template");
+    }
+  }
+
+  // Evaluation steps, weighted by the size of what a step handles (a step
+  // over a long string or list costs more): a loop of a million
+  // iterations over a million-item list fails instead of running for hours.
+  void charge(const Value& v, int line) {
+    int64_t cost = 1;
+    if (v.is_string()) cost += static_cast<int64_t>(v.as_string().size() >> 6);
+    if (v.is_sequence()) cost += static_cast<int64_t>(v.items().size());
+    if (v.is_mapping()) cost += static_cast<int64_t>(v.entries().entries.size());
+    work_ += cost;
+    if (work_ > kMaxWork) fail(line, "the template does too much work (more than " + std::to_string(kMaxWork) + " steps)");
+  }
+
   Flow render_node(const Node& node, const ScopePtr& scope, std::string& out) {
     switch (node.kind) {
-      case Node::Kind::Text: out += node.text; return Flow::Normal;
-      case Node::Kind::Print: out += to_str(eval(*node.expr, scope)); return Flow::Normal;
+      case Node::Kind::Text: emit(out, node.text, node.line); return Flow::Normal;
+      case Node::Kind::Print: emit(out, to_str(eval(*node.expr, scope)), node.line); return Flow::Normal;
       case Node::Kind::If:
         for (size_t i = 0; i < node.conditions.size(); ++i) {
           if (truthy(eval(*node.conditions[i], scope))) return render(node.bodies[i], scope, out);
@@ -186,7 +218,11 @@ class Evaluator {
     if (ns.kind() != Value::Kind::Namespace) {
       fail(node.line, "cannot assign attribute '" + node.attribute + "' on non-namespace object '" + node.targets[0] + "'");
     }
-    ns.mutable_entries().set(node.attribute, value);
+    try {
+      ns.set_attribute(node.attribute, value);
+    } catch (const ValueError& e) {
+      fail(node.line, e.what());
+    }
   }
 
   void render_for(const Node& node, const ScopePtr& scope, std::string& out) {
@@ -199,6 +235,7 @@ class Evaluator {
     if (node.filter) {  // `for x in xs if cond`: filtered before loop.* is counted
       List kept;
       for (const auto& item : items) {
+        count_iteration(node.line);
         const auto s = child_of(scope);
         bind_targets(node.targets, item, *s, node.line);
         if (truthy(eval(*node.filter, s))) kept.push_back(item);
@@ -211,6 +248,7 @@ class Evaluator {
     }
     const auto n = static_cast<int64_t>(items.size());
     for (int64_t i = 0; i < n; ++i) {
+      count_iteration(node.line);
       const auto s = child_of(scope);
       bind_targets(node.targets, items[static_cast<size_t>(i)], *s, node.line);
       Dict loop;
@@ -234,8 +272,17 @@ class Evaluator {
     }
   }
 
-  Value make_macro(const Node& node, const ScopePtr& closure) {
-    return Value::callable("macro " + node.name, [this, &node, closure](CallArgs& args) {
+  // The macro holds its defining scope weakly: that scope holds the macro,
+  // and a strong reference back would be a cycle, never freed. A macro
+  // cannot outlive the scope (it is a scoped callable, which no namespace
+  // attribute may hold, and nothing else outlives a scope); were it to, the
+  // call fails.
+  Value make_macro(const Node& node, const ScopePtr& scope) {
+    const std::weak_ptr<Scope> weak = scope;
+    return Value::callable("macro " + node.name, [this, &node, weak](CallArgs& args) {
+      count_iteration(node.line);
+      const ScopePtr closure = weak.lock();
+      if (!closure) throw ValueError("macro '" + node.name + "' called after the scope that defines it ended");
       const size_t n = node.targets.size();
       if (args.positional.size() > n) {
         throw ValueError("macro '" + node.name + "' takes not more than " + std::to_string(n) + " argument(s)");
@@ -261,7 +308,7 @@ class Evaluator {
       std::string text;
       render(node.bodies[0], s, text);
       return Value::string(std::move(text));
-    });
+    }, /*scoped=*/true);
   }
 
   CallArgs eval_args(const Expr& e, const ScopePtr& scope) {
@@ -274,8 +321,19 @@ class Evaluator {
   // Evaluates `e`; a ValueError from anywhere below becomes a JinjaError
   // with the line of the innermost expression that failed.
   Value eval(const Expr& e, const ScopePtr& scope) {
+    if (depth_ >= kMaxEvalDepth) {
+      fail(e.line, "expressions and macro calls nest deeper than " + std::to_string(kMaxEvalDepth) +
+                       " levels, the limit of a chat template");
+    }
+    struct Deeper {
+      int& depth;
+      explicit Deeper(int& d) : depth(++d) {}
+      ~Deeper() { --depth; }
+    } deeper(depth_);
     try {
-      return eval_unchecked(e, scope);
+      Value v = eval_unchecked(e, scope);
+      charge(v, e.line);
+      return v;
     } catch (const ValueError& err) {
       throw JinjaError(origin_, e.line, err.what());
     }
@@ -370,6 +428,9 @@ class Evaluator {
   const std::string& origin_;
   const Dict& context_;
   Dict globals_;
+  int64_t iterations_ = 0;
+  int64_t work_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "jinja_filters.h"
 
+#include "jinja_limits.h"
 #include "jinja_methods.h"
 #include "jinja_python_text.h"
 
@@ -166,9 +167,17 @@ Value tojson(const Value& operand, CallArgs& args) {
   options.ensure_ascii = truthy(a.get_or(0, Value::boolean(false)));
   if (const Value* indent = a.get(1); indent != nullptr && !indent->is_none()) {
     if (indent->is_int()) {
+      if (indent->as_int() > kMaxJsonIndent) {
+        throw ValueError("tojson indent " + std::to_string(indent->as_int()) + " is past the limit of " +
+                         std::to_string(kMaxJsonIndent));
+      }
       options.indent = std::string(static_cast<size_t>(std::max<int64_t>(indent->as_int(), 0)), ' ');
     } else if (indent->is_string()) {
       options.indent = indent->as_string();
+      if (static_cast<int64_t>(options.indent->size()) > kMaxJsonIndent) {
+        throw ValueError("tojson indent of " + std::to_string(options.indent->size()) + " characters is past the limit of " +
+                         std::to_string(kMaxJsonIndent));
+      }
     } else {
       throw ValueError("tojson indent must be an int or a str");
     }
@@ -260,6 +269,7 @@ Value apply_filter(const std::string& name, const Value& operand, CallArgs& args
     for (const auto& item : iterate(operand)) {
       if (!first) out += sep;
       out += to_str(attribute.empty() ? item : get_path(item, attribute));
+      check_string_size(out, "join's text");
       first = false;
     }
     return Value::string(out);

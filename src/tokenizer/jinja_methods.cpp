@@ -1,6 +1,7 @@
 #include "jinja_methods.h"
 
 #include "jinja_filters.h"
+#include "jinja_limits.h"
 #include "jinja_python_text.h"
 #include "utf8.h"
 
@@ -89,7 +90,9 @@ std::string py_format(const std::string& format, CallArgs& args) {
     if (field.empty() || std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; })) {
       (field.empty() ? automatic : manual) = true;
       if (automatic && manual) throw ValueError("cannot switch from manual field specification to automatic field numbering");
-      const size_t index = field.empty() ? auto_index++ : std::stoul(field);
+      // (Not std::stoul: "{99999999999999999999}" would throw std::out_of_range.)
+      size_t index = field.empty() ? auto_index++ : 0;
+      for (char d : field) index = std::min<size_t>(index * 10 + static_cast<size_t>(d - '0'), kMaxListItems);
       if (index >= args.positional.size()) throw ValueError("Replacement index " + std::to_string(index) + " out of range");
       v = &args.positional[index];
     } else {
@@ -99,6 +102,7 @@ std::string py_format(const std::string& format, CallArgs& args) {
       if (v == nullptr) throw ValueError("str.format: no argument named '" + field + "'");
     }
     out += conversion == 'r' ? to_repr(*v) : to_str(*v);
+    check_string_size(out, "str.format's text");
   }
   return out;
 }
@@ -166,6 +170,7 @@ Value string_method(const std::string& self, const std::string& name, CallArgs& 
     for (const auto& item : iterate(a.get_or(0, Value::list({})))) {
       if (!first) out += self;
       out += string_arg(&item, "join item");
+      check_string_size(out, "join's text");
       first = false;
     }
     return Value::string(out);

@@ -1,6 +1,7 @@
 #include "jinja_parser.h"
 
 #include "jinja_filters.h"
+#include "jinja_limits.h"
 #include "opd/tokenizer/jinja_template.h"
 
 #include <algorithm>
@@ -18,12 +19,35 @@ class Parser {
 
   Body parse() {
     Body body;
-    const std::string end = parse_body(body, {});
-    if (!end.empty()) fail(current(), "unexpected '" + end + "'");
+    try {
+      const std::string end = parse_body(body, {});
+      if (!end.empty()) fail(current(), "unexpected '" + end + "'");
+    } catch (const ValueError& e) {  // a literal past the limits of a value
+      fail(current(), e.what());
+    }
     return body;
   }
 
  private:
+  // One level deeper into nested blocks or expressions, for as long as it
+  // lives; past kMaxParseDepth the template fails (the parser recurses, and
+  // a template of 100000 '(' must not overflow the stack).
+  class Nested {
+   public:
+    explicit Nested(Parser& p) : p_(p) {
+      if (++p_.nesting_ > kMaxParseDepth) {
+        p_.fail(p_.current(), "blocks and expressions nest deeper than " + std::to_string(kMaxParseDepth) +
+                                  " levels, the limit of a chat template");
+      }
+    }
+    ~Nested() { --p_.nesting_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    Parser& p_;
+  };
+
   // The token stream.
   const Token& current() const { return tokens_[pos_]; }
   const Token& peek(size_t ahead = 1) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
@@ -69,6 +93,7 @@ class Parser {
   // Parses nodes into `body` until a block tag named in `ends` (consumed up
   // to its name, which is returned) or the end of the template ("").
   std::string parse_body(Body& body, const std::vector<std::string>& ends) {
+    const Nested nested(*this);
     while (true) {
       const Token& t = current();
       switch (t.type) {
@@ -311,6 +336,7 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    const Nested nested(*this);
     auto e = parse_and();
     while (is_name("or")) {
       const int line = advance().line;
@@ -329,6 +355,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    const Nested nested(*this);
     if (is_name("not")) {
       const int line = advance().line;
       auto e = make_expr(Expr::Kind::Unary, line);
@@ -401,6 +428,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    const Nested nested(*this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       const Token& op = advance();
@@ -636,6 +664,7 @@ class Parser {
   const std::string& origin_;
   size_t pos_ = 0;
   int loop_depth_ = 0;
+  int nesting_ = 0;  // see Nested
 };
 
 }  // namespace

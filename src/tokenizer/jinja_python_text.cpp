@@ -1,5 +1,7 @@
 #include "jinja_python_text.h"
 
+#include "jinja_value.h"
+
 #include "utf8.h"
 
 #include <utf8proc.h>
@@ -134,6 +136,7 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
     for (size_t i = 0; i <= cps.size(); ++i) {
       if (count < 0 || done < count) {
         out += replacement;
+        check_string_size(out, "replace's text");
         ++done;
       }
       if (i < cps.size()) append_utf8(out, cps[i]);
@@ -147,6 +150,7 @@ std::string py_replace(std::string_view s, std::string_view old, std::string_vie
     if (at == std::string_view::npos) break;
     out.append(s.substr(start, at - start));
     out.append(replacement);
+    check_string_size(out, "replace's text");
     start = at + old.size();
     ++done;
   }

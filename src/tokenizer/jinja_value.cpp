@@ -1,5 +1,6 @@
 #include "jinja_value.h"
 
+#include "jinja_limits.h"
 #include "jinja_python_text.h"
 #include "utf8.h"
 
@@ -30,38 +31,80 @@ void Dict::set(const std::string& key, Value value) {
   entries.emplace_back(key, std::move(value));
 }
 
-Value Value::list(List items) {
-  Value v(Kind::List);
-  v.list_ = std::make_shared<List>(std::move(items));
+void check_string_size(const std::string& text, const char* what) {
+  if (text.size() > kMaxStringBytes) {
+    throw ValueError(std::string(what) + " is longer than " + std::to_string(kMaxStringBytes >> 20) +
+                     " MiB, the limit of a chat template's strings");
+  }
+}
+
+Value Value::string(std::string s) {
+  check_string_size(s, "a string");
+  Value v(Kind::String);
+  v.text_ = std::move(s);
   return v;
 }
 
-Value Value::tuple(List items) {
-  Value v = list(std::move(items));
-  v.kind_ = Kind::Tuple;
+Value Value::container(Kind kind, std::shared_ptr<List> list, std::shared_ptr<Dict> dict) {
+  const size_t n = list ? list->size() : dict->entries.size();
+  if (n > kMaxListItems) {
+    throw ValueError("a " + std::string(list ? "list" : "dict") + " of " + std::to_string(n) +
+                     " items is past the limit of a chat template's values (" + std::to_string(kMaxListItems) + ")");
+  }
+  int depth = 0;
+  if (list) {
+    for (const auto& item : *list) depth = std::max(depth, item.depth_);
+  } else {
+    for (const auto& entry : dict->entries) depth = std::max(depth, entry.second.depth_);
+  }
+  if (depth + 1 > kMaxValueDepth) {
+    throw ValueError("values nest deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  }
+  Value v(kind);
+  v.depth_ = depth + 1;
+  v.list_ = std::move(list);
+  v.dict_ = std::move(dict);
   return v;
 }
 
-Value Value::dict(Dict d) {
-  Value v(Kind::Dict);
-  v.dict_ = std::make_shared<Dict>(std::move(d));
-  return v;
+Value Value::list(List items) { return container(Kind::List, std::make_shared<List>(std::move(items)), nullptr); }
+
+Value Value::tuple(List items) { return container(Kind::Tuple, std::make_shared<List>(std::move(items)), nullptr); }
+
+Value Value::dict(Dict d) { return container(Kind::Dict, nullptr, std::make_shared<Dict>(std::move(d))); }
+
+namespace {
+
+void check_namespace_value(const std::string& name, const Value& value) {
+  if (value.depth() > kMaxNamespaceValueDepth) {
+    throw ValueError("namespace attribute '" + name + "' cannot hold " +
+                     (value.kind() == Value::Kind::Namespace  ? std::string("a namespace")
+                      : value.kind() == Value::Kind::Callable ? std::string("a macro")
+                                                              : "this value (it holds a namespace or a macro, or nests deeper than " +
+                                                                    std::to_string(kMaxNamespaceValueDepth) + " levels)"));
+  }
 }
+
+}  // namespace
 
 Value Value::name_space(Dict attributes) {
-  Value v = dict(std::move(attributes));
-  v.kind_ = Kind::Namespace;
+  for (const auto& [name, value] : attributes.entries) check_namespace_value(name, value);
+  Value v = container(Kind::Namespace, nullptr, std::make_shared<Dict>(std::move(attributes)));
+  // Deeper than any attribute may be: a namespace never goes into another.
+  v.depth_ = kMaxNamespaceValueDepth + 1;
   return v;
 }
 
-Value Value::loop(Dict attributes) {
-  Value v = dict(std::move(attributes));
-  v.kind_ = Kind::Loop;
-  return v;
+void Value::set_attribute(const std::string& name, Value value) const {
+  check_namespace_value(name, value);
+  dict_->set(name, std::move(value));
 }
 
-Value Value::callable(std::string name, std::function<Value(CallArgs&)> call) {
+Value Value::loop(Dict attributes) { return container(Kind::Loop, nullptr, std::make_shared<Dict>(std::move(attributes))); }
+
+Value Value::callable(std::string name, std::function<Value(CallArgs&)> call, bool scoped) {
   Value v(Kind::Callable);
+  if (scoped) v.depth_ = kMaxNamespaceValueDepth + 1;
   v.callable_ = std::make_shared<Callable>(Callable{std::move(name), std::move(call)});
   return v;
 }
@@ -142,6 +185,7 @@ std::string repr_items(const Value& v, const char* open, const char* close) {
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
     out += to_repr(items[i]);
+    check_string_size(out, "a repr");
   }
   if (v.kind() == Value::Kind::Tuple && items.size() == 1) out += ",";
   return out + close;
@@ -152,6 +196,7 @@ std::string repr_entries(const Dict& d) {
   for (size_t i = 0; i < d.entries.size(); ++i) {
     if (i) out += ", ";
     out += py_repr_string(d.entries[i].first) + ": " + to_repr(d.entries[i].second);
+    check_string_size(out, "a repr");
   }
   return out + "}";
 }
@@ -204,6 +249,10 @@ bool equals(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) {
     return false;  // Python: list != tuple, None != anything else
   }
+  // Python compares a container with itself as equal without a walk; a
+  // list sharing its items at every level (x = [x, x], 30 times over) would
+  // otherwise take 2^30 comparisons.
+  if ((a.is_sequence() || a.is_mapping()) && a.same_object(b)) return true;
   switch (a.kind()) {
     case Value::Kind::Undefined: case Value::Kind::None: return true;
     case Value::Kind::String: return a.as_string() == b.as_string();
@@ -292,7 +341,12 @@ int64_t length(const Value& v) {
   }
 }
 
-Value from_json(const nlohmann::ordered_json& j) {
+namespace {
+
+// Depth-first, so the depth is checked before the recursion goes further:
+// a context nested 100000 levels deep must not overflow the stack.
+Value from_json_at(const nlohmann::ordered_json& j, int depth) {
+  if (depth > kMaxValueDepth) throw ValueError("values nest deeper than " + std::to_string(kMaxValueDepth) + " levels");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null: return Value::none();
     case nlohmann::ordered_json::value_t::boolean: return Value::boolean(j.get<bool>());
@@ -309,18 +363,22 @@ Value from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       List items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(from_json_at(e, depth + 1));
       return Value::list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       Dict d;
       d.entries.reserve(j.size());
-      for (const auto& [k, e] : j.items()) d.entries.emplace_back(k, from_json(e));
+      for (const auto& [k, e] : j.items()) d.entries.emplace_back(k, from_json_at(e, depth + 1));
       return Value::dict(std::move(d));
     }
     default: throw ValueError("unsupported JSON value (binary or discarded)");
   }
 }
+
+}  // namespace
+
+Value from_json(const nlohmann::ordered_json& j) { return from_json_at(j, 0); }
 
 namespace {
 
@@ -367,6 +425,7 @@ struct JsonWriter {
   }
 
   void write(const Value& v, int level) {
+    check_string_size(out, "tojson's text");
     switch (v.kind()) {
       case Value::Kind::None: out += "null"; return;
       case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
@@ -454,6 +513,12 @@ bool sub_overflows(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_over
 bool mul_overflows(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
 
 Value repeat(const Value& seq, int64_t times) {
+  const size_t size = seq.is_string() ? seq.as_string().size() : seq.items().size();
+  if (times > 0 && size > 0 && static_cast<uint64_t>(times) > (seq.is_string() ? kMaxStringBytes : kMaxListItems) / size) {
+    throw ValueError(std::string(seq.is_string() ? "a string" : "a list") + " of " + std::to_string(size) +
+                     (seq.is_string() ? " bytes" : " items") + " repeated " + std::to_string(times) +
+                     " times is past the limit of a chat template's values");
+  }
   if (seq.is_string()) {
     std::string out;
     for (int64_t i = 0; i < times; ++i) out += seq.as_string();

@@ -50,18 +50,22 @@ class Value {
   enum class Kind { Undefined, None, Bool, Int, Float, String, List, Tuple, Dict, Namespace, Loop, Callable };
 
   Value() = default;  // Undefined
+  // Every constructor of a string or a container throws ValueError past
+  // the limits of jinja_limits.h (size, items, nesting depth).
   static Value undefined(std::string name) { Value v; v.text_ = std::move(name); return v; }
   static Value none() { return Value(Kind::None); }
   static Value boolean(bool b) { Value v(Kind::Bool); v.int_ = b; return v; }
   static Value integer(int64_t i) { Value v(Kind::Int); v.int_ = i; return v; }
   static Value number(double d) { Value v(Kind::Float); v.float_ = d; return v; }
-  static Value string(std::string s) { Value v(Kind::String); v.text_ = std::move(s); return v; }
+  static Value string(std::string s);
   static Value list(List items);
   static Value tuple(List items);
   static Value dict(Dict d);
-  static Value name_space(Dict attributes);  // mutable: `set ns.x = ...`
+  static Value name_space(Dict attributes);  // mutable: set_attribute
   static Value loop(Dict attributes);        // the `loop` of a for block
-  static Value callable(std::string name, std::function<Value(CallArgs&)> call);
+  // `scoped`: a macro, reading a scope that ends before the render does; it
+  // counts as nested past kMaxNamespaceValueDepth, so no namespace holds it.
+  static Value callable(std::string name, std::function<Value(CallArgs&)> call, bool scoped = false);
 
   Kind kind() const { return kind_; }
   bool is_undefined() const { return kind_ == Kind::Undefined; }
@@ -79,13 +83,18 @@ class Value {
   const std::string& undefined_name() const { return text_; }  // what was looked up
   const List& items() const { return *list_; }
   const Dict& entries() const { return *dict_; }
-  Dict& mutable_entries() const { return *dict_; }  // namespaces only
+  // `set ns.name = value` on a namespace: throws ValueError when value holds
+  // a namespace or nests deeper than kMaxNamespaceValueDepth (no cycles).
+  void set_attribute(const std::string& name, Value value) const;
   const Callable& function() const { return *callable_; }
   bool same_object(const Value& other) const;  // Python `is`
+  int depth() const { return depth_; }  // 0 for scalars; 1 + the deepest item for containers
 
  private:
   explicit Value(Kind kind) : kind_(kind) {}
+  static Value container(Kind kind, std::shared_ptr<List> list, std::shared_ptr<Dict> dict);
   Kind kind_ = Kind::Undefined;
+  int depth_ = 0;
   int64_t int_ = 0;
   double float_ = 0;
   std::string text_;
@@ -96,6 +105,10 @@ class Value {
 
 // Python's type name, for messages: "str", "int", "dict", "NoneType", ...
 std::string type_name(const Value& v);
+// Throws ValueError when `text`, being built, is past kMaxStringBytes;
+// `what` names it ("the rendered text", "join").
+void check_string_size(const std::string& text, const char* what);
+
 // Python str(v); Undefined is "".
 std::string to_str(const Value& v);
 // Python repr(v).

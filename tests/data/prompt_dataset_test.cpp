@@ -118,6 +118,40 @@ TEST(PromptDataset, TextIsRenderedInEachModelsFormat) {
                 .find("not in the vocabulary"), std::string::npos);
 }
 
+// Found by the fuzz target tests/fuzz/jsonl_fuzzer.cpp: a number past a
+// double escaped as nlohmann's exception, without the file or line; a chat
+// template's or the tokenizer's refusal named neither the line nor the field.
+TEST(PromptDataset, NumbersAndRenderErrorsNameFileLineAndField) {
+  ScratchDir dir;
+  const std::string good = "{\"prompt_ids\": [1]}\n";
+  std::string msg = error_message([&] { PromptDataset::from_jsonl(write(dir, good + "{\"prompt_ids\": [1], \"answer\": 1e400}\n")); });
+  EXPECT_NE(msg.find("prompts.jsonl:2: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1e400"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("after key 'answer'"), std::string::npos) << msg;
+  msg = error_message([&] { PromptDataset::answers_from_file(write(dir, good + "{\"answer\": -1e400}\n")); });
+  EXPECT_NE(msg.find("prompts.jsonl:2: not valid JSON"), std::string::npos) << msg;
+
+  auto student = char_format(dir, "qwen3");
+  opd::testing::write_file_bytes(dir / "chat_template.jinja",
+                                 "{% for m in messages %}{% if m.role == 'tool' %}{{ raise_exception('no tools here') }}"
+                                 "{% endif %}{{ m.content }}{% endfor %}");
+  PromptFormat jinja = student;
+  jinja.chat_template = tokenizer::ChatTemplate::from_model_dir(dir.path().string());
+  msg = error_message([&] {
+    PromptDataset::from_jsonl(
+        write(dir, good + "{\"messages\": [{\"role\": \"tool\", \"content\": \"x\"}, {\"role\": \"user\", \"content\": \"y\"}]}\n"),
+        &jinja);
+  });
+  EXPECT_NE(msg.find("prompts.jsonl:2: 'messages' cannot be rendered in the student's format"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no tools here"), std::string::npos) << msg;
+  msg = error_message([&] { PromptDataset::from_jsonl(write(dir, good + "{\"prompt\": \"caf\u00e9\"}\n"), &student); });
+  EXPECT_NE(msg.find("prompts.jsonl:2: 'prompt' cannot be rendered in the student's format"), std::string::npos) << msg;
+  msg = error_message([&] {
+    PromptDataset::from_jsonl(write(dir, "{\"prompt\": \"hi\", \"solution\": \"caf\u00e9\"}\n"), &student);
+  });
+  EXPECT_NE(msg.find("prompts.jsonl:1: 'solution' cannot be rendered"), std::string::npos) << msg;
+}
+
 // The rows TRL users have: GKD's {"messages": [system, user, assistant]}
 // (the assistant's turn is the reference reply, not part of the prompt) and
 // prompt/completion, plain and conversational. Each is the same problem as

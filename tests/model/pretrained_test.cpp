@@ -361,5 +361,28 @@ TEST(ModelConfig, BadFieldsNameTheKey) {
   EXPECT_NE(error_message([] { parse_model_config("{not json", "/m/config.json"); }).find("not valid JSON"), std::string::npos);
 }
 
+// Found by the fuzz target tests/fuzz/model_config_fuzzer.cpp: a number past
+// a double escaped as nlohmann's own exception (no file, no key); a JSON
+// nesting 100000 levels deep overflowed the stack printing the message; more
+// heads than hidden units without a head_dim gave head_dim 0, accepted.
+TEST(ModelConfig, MalformedNumbersNestingAndHeadsAreErrorsNamingTheFileAndKey) {
+  const std::string base = R"("model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 16,
+      "num_hidden_layers": 1)";
+  auto err = [&](const std::string& body) {
+    return error_message([&] { parse_model_config("{" + body + "}", "/m/config.json"); });
+  };
+  std::string msg = err(base + R"(, "num_attention_heads": 2, "rope_theta": 1e400)");
+  EXPECT_NE(msg.find("/m/config.json: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("1e400"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("after key 'rope_theta'"), std::string::npos) << msg;
+  msg = err(base + R"(, "num_attention_heads": 2, "x": )" + std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_NE(msg.find("nest deeper than 100 levels (after key 'x')"), std::string::npos) << msg;
+  msg = err(base + R"(, "num_attention_heads": 16)");
+  EXPECT_NE(msg.find("/m/config.json: 'head_dim' is missing and hidden_size (8) // num_attention_heads (16) is 0"),
+            std::string::npos)
+      << msg;
+  EXPECT_EQ(parse_model_config("{" + base + R"(, "num_attention_heads": 16, "head_dim": 2})", "c").head_dim, 2);
+}
+
 }  // namespace
 }  // namespace opd::model

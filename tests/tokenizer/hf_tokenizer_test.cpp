@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ namespace opd::tokenizer {
 namespace {
 
 namespace fs = std::filesystem;
+using opd::testing::error_message;
 using opd::testing::expect_error;
 using opd::testing::read_file_bytes;
 using opd::testing::run_reference;
@@ -166,6 +168,47 @@ TEST(HfTokenizer, BadFilesNameTheComponent) {
   expect_error([&] { HfTokenizer::from_file(dir / "broken.json"); }, {"broken.json", "not valid JSON"});
   expect_error([&] { HfTokenizer::from_file(dir / "missing.json"); }, {"missing.json", "cannot be opened"});
   expect_error([&] { load_tokenizer(dir / "nowhere"); }, {"nowhere", "no tokenizer"});
+}
+
+// Found by the fuzz target tests/fuzz/tokenizer_json_fuzzer.cpp: a negative
+// id indexed before the id table (a heap overflow), a huge one sized it
+// (bad_alloc), a float was truncated to an id, a post-processor could add an
+// id outside the vocabulary, and a number past a double escaped as
+// nlohmann's exception. Each is now an error naming the JSON path.
+TEST(HfTokenizer, IdsMustBeIntegersInTheVocabularyRange) {
+  auto with = [](const std::function<void(nlohmann::json&)>& change) {
+    auto j = nlohmann::json::parse(kTinyTokenizer);
+    change(j);
+    return j.dump();
+  };
+  auto err = [](const std::string& text) {
+    return error_message([&] { HfTokenizer::from_json_text(text, "/m/tokenizer.json"); });
+  };
+  std::string msg = err(with([](nlohmann::json& j) { j["model"]["vocab"]["a"] = -5; }));
+  EXPECT_NE(msg.find("/m/tokenizer.json: model.vocab[\"a\"]: a token id must be an integer in [0, 16777216), got -5"),
+            std::string::npos)
+      << msg;
+  msg = err(with([](nlohmann::json& j) { j["model"]["vocab"]["a"] = int64_t{1} << 40; }));
+  EXPECT_NE(msg.find("model.vocab[\"a\"]: a token id must be an integer"), std::string::npos) << msg;
+  msg = err(with([](nlohmann::json& j) { j["model"]["vocab"]["b"] = 1.5; }));
+  EXPECT_NE(msg.find("model.vocab[\"b\"]: a token id must be an integer in [0, 16777216), got 1.5"), std::string::npos) << msg;
+  msg = err(with([](nlohmann::json& j) { j["added_tokens"][0]["id"] = -1; }));
+  EXPECT_NE(msg.find("/m/tokenizer.json: added_tokens[0].id: a token id must be"), std::string::npos) << msg;
+  msg = err(with([](nlohmann::json& j) { j["post_processor"]["special_tokens"]["<eos>"]["ids"] = {9, -2}; }));
+  EXPECT_NE(msg.find("post_processor.special_tokens[\"<eos>\"].ids[1]: a token id must be"), std::string::npos) << msg;
+  msg = err(with([](nlohmann::json& j) { j["post_processor"]["special_tokens"]["<eos>"]["ids"] = {1000}; }));
+  EXPECT_NE(msg.find("/m/tokenizer.json: post_processor adds token id 1000, which is not in the vocabulary (10 ids)"),
+            std::string::npos)
+      << msg;
+  msg = err(with([](nlohmann::json& j) {
+    j["post_processor"] = {{"type", "RobertaProcessing"}, {"cls", {"<s>", 0}}, {"sep", {"</s>", -3}}};
+  }));
+  EXPECT_NE(msg.find("post_processor.sep[1]: a token id must be"), std::string::npos) << msg;
+  msg = err(R"({"model": {"type": "BPE", "vocab": {"a": 1e400}, "merges": []}})");
+  EXPECT_NE(msg.find("/m/tokenizer.json: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("after key 'a'"), std::string::npos) << msg;
+  // The text entry point reads what from_file reads.
+  EXPECT_EQ(HfTokenizer::from_json_text(kTinyTokenizer, "tiny")->encode("abc ab a"), (std::vector<int64_t>{5, 3, 4, 6}));
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -294,6 +296,73 @@ TEST(JinjaTemplate, RuntimeErrorsNameTheLine) {
   expect_error(render("{% set n = 1 %}{% set n.a = 2 %}", json::object()), {"non-namespace"});
   expect_error(render("{{ 'a' < 1 }}", json::object()), {"'<' not supported"});
   expect_error(render("{{ x }}", json::array()), {"t.jinja:0: ", "context must be a JSON object"});
+}
+
+// A template from a model directory is untrusted: whatever it does, a
+// render ends in a JinjaError naming the limit, never a hang, an exhausted
+// memory or a stack overflow (each case below did one of those; the fuzz
+// target tests/fuzz/chat_template_fuzzer.cpp found most of them).
+TEST(JinjaTemplate, RunawayTemplatesStopAtALimit) {
+  const auto render = [](const std::string& source, const json& context = json::object()) {
+    return [source, context] { JinjaTemplate::parse(source, "t.jinja").render(context); };
+  };
+  expect_error(render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+               {"t.jinja:1: ", "more than 1000000 loop iterations and macro calls"});
+  expect_error(render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), {"nest deeper than 500 levels"});
+  expect_error(render("{{ 'x' * 100000000 }}"), {"repeated 100000000 times", "past the limit"});
+  expect_error(render("{{ [1, 2] * 1000000 }}"), {"a list of 2 items repeated 1000000 times"});
+  expect_error(render("{% set s = 'x' * 1000000 %}{% for i in range(20) %}{{ s }}{% endfor %}"),
+               {"the rendered text is longer than 16 MiB"});
+  expect_error(render("{% set s = 'x' * 1000000 %}{{ ([s] * 20) | join(',') }}"), {"join's text is longer than 16 MiB"});
+  expect_error(render("{% set s = 'x' * 5000000 %}{{ s.replace('x', 'yy').replace('y', 'zz') }}"),
+               {"replace's text is longer than 16 MiB"});
+  expect_error(render("{{ ('{0}' * 100).format('x' * 1000000) }}"), {"str.format's text"});
+  expect_error(render("{{ x | tojson(indent=100000000) }}", json{{"x", {1, 2}}}), {"tojson indent 100000000", "1024"});
+  expect_error(render("{{ '{99999999999999999999}'.format(1) }}"), {"Replacement index", "out of range"});
+  expect_error(render("{% set l = range(100000) | list %}{% for i in range(10000) %}{{ l | length }}{% endfor %}"),
+               {"too much work"});
+  // A namespace holding itself (directly, in a list, or through a macro's
+  // scope) was a reference cycle: leaked, and printing it recursed forever.
+  expect_error(render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns.me }}"),
+               {"namespace attribute 'me' cannot hold a namespace"});
+  expect_error(render("{% set ns = namespace(a=1) %}{% set ns.l = [ns] %}{{ ns.l }}"), {"cannot hold this value"});
+  expect_error(render("{% set ns = namespace() %}{% macro m() %}{% endmacro %}{% set ns.m = m %}"),
+               {"cannot hold a macro"});
+  // Nesting: the parser and the evaluator recurse, and so did freeing a
+  // long operator chain and converting a deep JSON context.
+  expect_error(render("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}"),
+               {"nest deeper than 200 levels"});
+  expect_error(render("{{ " + std::string(100000, '-') + "1 }}"), {"nest deeper than 200 levels"});
+  expect_error(render(std::string(100000, '{') + "%"), {"t.jinja:1"});  // any error, no overflow
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 200000; ++i) chain += " + 1";
+  expect_error(render(chain + " }}"), {"nest deeper than 500 levels"});
+  // (1000 levels: nlohmann copies a context recursively, in this test's own code.)
+  const json deep = json::parse(std::string(1000, '[') + std::string(1000, ']'));
+  expect_error(render("{{ x }}", json{{"x", deep}}), {"t.jinja:0: ", "nest deeper than 256 levels"});
+}
+
+// A macro's value lives in the scope that defines it; it held that scope
+// strongly, a cycle that leaked the scope (and everything set in it) on
+// every render.
+TEST(JinjaTemplate, MacrosDoNotKeepTheirScopeAlive) {
+  const auto t = JinjaTemplate::parse(
+      "{% set big = 'x' * 1000000 %}{% macro m(a) %}[{{ a }}]{% endmacro %}{{ m(big | length) }}", "t.jinja");
+  EXPECT_EQ(t.render(json::object()), "[1000000]");
+  const auto in_use = [] {  // heap and mmap'd blocks (a 1 MB string is the latter)
+    const auto m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  const size_t before = in_use();
+  for (int i = 0; i < 40; ++i) t.render(json::object());
+  const size_t after = in_use();
+  EXPECT_LT(after, before + (size_t{8} << 20)) << "40 renders kept " << (after - before) << " bytes";
+  // A macro still reads its defining scope, and recursion still works.
+  EXPECT_EQ(JinjaTemplate::parse("{% set p = '>' %}{% macro f(n) %}{% if n > 0 %}{{ p }}{{ f(n - 1) }}{% endif %}"
+                                 "{% endmacro %}{% for i in [1] %}{{ f(3) }}{% endfor %}",
+                                 "t.jinja")
+                .render(json::object()),
+            ">>>");
 }
 
 TEST(JinjaTemplate, ContextKeepsJsonOrderAndHfContextHasTransformersKeys) {

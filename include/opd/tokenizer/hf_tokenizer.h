@@ -17,6 +17,8 @@ class HfTokenizer final : public Tokenizer {
   // Throws naming the file and the JSON path of a component or option opd
   // does not support, or of malformed content.
   static std::unique_ptr<HfTokenizer> from_file(const std::string& path);
+  // The same from the file's text; `where` (a file name) prefixes every error.
+  static std::unique_ptr<HfTokenizer> from_json_text(const std::string& text, const std::string& where);
   ~HfTokenizer() override;
 
   std::vector<int64_t> encode(std::string_view text, bool add_special_tokens = false) const override;
