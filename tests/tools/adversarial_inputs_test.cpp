@@ -186,6 +186,7 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
       {"a negative eos", train("--set student.path=cfg_eos_neg"), {"eos_token_id"}},
       {"hidden_size 0", train("--set student.path=cfg_hidden0"), {"hidden_size"}},
       {"heads that do not divide hidden_size", train("--set student.path=cfg_heads7"), {"num_attention_heads"}},
+      {"rms_norm_eps 1e400", train("--set student.path=cfg_eps_inf"), {"cfg_eps_inf", "rms_norm_eps"}},
       {"rope_theta a string", train("--set student.path=cfg_rope_str"), {"rope_theta"}},
       {"truncated weights", train("--set student.path=truncated"), {"truncated", "model.safetensors"}},
       {"a safetensors header of the wrong shape", train("--set student.path=badheader"), {"model.safetensors"}},
