@@ -3,6 +3,8 @@
 #include "opd/core/json_text.h"
 #include "opd/core/text_file.h"
 
+#include <unistd.h>
+
 #include <c10/util/Exception.h>
 #include <nlohmann/json.hpp>
 
@@ -188,14 +190,29 @@ void check_sizes(const ModelConfig& c, const std::string& where) {
     TORCH_CHECK(value_and_max.first <= value_and_max.second, where, ": '", key, "' ", value_and_max.first,
                 " exceeds ", value_and_max.second, ", more than any model opd can hold");
   }
-  // Parameters, roughly (embeddings, attention and MLP projections), in double: 10^13 is past any model.
-  const double h = double(c.hidden_size), attention = double(c.num_attention_heads + 2 * c.num_key_value_heads) *
-                                                          double(c.head_dim) * h + double(c.num_attention_heads) * double(c.head_dim) * h;
-  const double params = 2.0 * double(c.vocab_size) * h + double(c.num_hidden_layers) * (attention + 3.0 * h * double(c.intermediate_size));
+  const double params = approximate_parameters(c);  // 10^13 is past any model
   TORCH_CHECK(params <= 1e13, where, ": the sizes imply ", params, " parameters, more than any model opd can hold");
 }
 
 }  // namespace
+
+double approximate_parameters(const ModelConfig& c) {
+  const double h = double(c.hidden_size), heads = double(c.num_attention_heads), kv = double(c.num_key_value_heads);
+  const double attention = (heads + 2.0 * kv) * double(c.head_dim) * h + heads * double(c.head_dim) * h;
+  const double vocab = (c.tie_word_embeddings ? 1.0 : 2.0) * double(c.vocab_size) * h;
+  return vocab + double(c.num_hidden_layers) * (attention + 3.0 * h * double(c.intermediate_size));
+}
+
+void check_weights_fit_in_memory(const ModelConfig& c, c10::ScalarType dtype, const std::string& where) {
+  const double bytes = approximate_parameters(c) * double(c10::elementSize(dtype));
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;  // unknown: let the allocator decide
+  const double memory = double(pages) * double(page);
+  TORCH_CHECK(bytes <= memory, where, ": vocab_size ", c.vocab_size, ", hidden_size ", c.hidden_size,
+              ", intermediate_size ", c.intermediate_size, " and num_hidden_layers ", c.num_hidden_layers, " imply ",
+              bytes / 1e9, " GB of ", dtype_name(dtype), " weights, more than this machine's ", memory / 1e9,
+              " GB of memory");
+}
 
 ModelConfig parse_model_config(const std::string& json_text, const std::string& where) {
   json j;

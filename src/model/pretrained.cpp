@@ -70,6 +70,7 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
 
   // Built in the compute dtype, so a bf16 model never has an fp32 host copy;
   // each weight then moves from the mapped file straight to its device.
+  if (options.device.is_cpu()) check_weights_fit_in_memory(config, dtype, (fs::path(dir) / "config.json").string());
   CausalLM model{nullptr};
   {
     DefaultDtypeGuard in_dtype(dtype);

@@ -31,7 +31,9 @@ ModelConfig tiny_config(const TinyModelSpec& s) {
 }
 
 CausalLM make_tiny_model(const TinyModelSpec& spec) {
-  CausalLM model(tiny_config(spec));
+  const auto config = tiny_config(spec);
+  check_weights_fit_in_memory(config, at::kFloat, "tiny model spec");  // initialised in fp32
+  CausalLM model(config);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(spec.seed);
   at::NoGradGuard no_grad;
   for (auto& [name, param] : named_weights(model)) {  // sorted: init order is fixed

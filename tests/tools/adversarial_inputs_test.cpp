@@ -123,6 +123,9 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
       {"eps_inf", "rms_norm_eps", "1e400"},         {"rope_str", "rope_theta", "\"fast\""},
   };
   for (const auto& c : configs) model_with(path("student"), path("cfg_" + c.name), c.key, c.value);
+  // Each size within its bound, together 4 TB of weights: more than any machine's memory.
+  model_with(path("student"), path("cfg_wide"), "hidden_size", "65536");
+  model_with(path("cfg_wide"), path("cfg_huge"), "vocab_size", "16000000");
   fs::create_directories(path("noconfig"));
   fs::copy(path("student/model.safetensors"), path("noconfig/model.safetensors"));
   fs::copy(path("student"), path("notjson"), fs::copy_options::recursive);
@@ -188,6 +191,9 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
       {"heads that do not divide hidden_size", train("--set student.path=cfg_heads7"), {"num_attention_heads"}},
       {"rms_norm_eps 1e400", train("--set student.path=cfg_eps_inf"), {"cfg_eps_inf", "rms_norm_eps"}},
       {"rope_theta a string", train("--set student.path=cfg_rope_str"), {"rope_theta"}},
+      {"weights larger than memory", train("--set student.path=cfg_huge"), {"cfg_huge/config.json", "GB of memory"}},
+      {"opd-make-tiny larger than memory", "$BIN/opd-make-tiny --vocab-size 16000000 --hidden-size 65536 --out m",
+       {"GB of memory"}},
       {"truncated weights", train("--set student.path=truncated"), {"truncated", "model.safetensors"}},
       {"a safetensors header of the wrong shape", train("--set student.path=badheader"), {"model.safetensors"}},
       {"NaN weights in opd-generate", "$BIN/opd-generate --model nan --prompt hi --max-new-tokens 2", {"NaN"}},

@@ -62,6 +62,15 @@ std::string model_config_json(const ModelConfig& config);
 // comes without one (GenerationConfig.from_model_config): the token ids.
 std::string generation_config_json(const ModelConfig& config);
 
+// The weights `config` implies, roughly (embeddings, attention and MLP
+// projections; a tied lm_head counted once), in double so no size overflows.
+double approximate_parameters(const ModelConfig& config);
+// Throws, naming `where` and the sizes, when the model's weights in `dtype`
+// would not fit in this machine's physical memory: a CPU model is refused
+// before anything is allocated (else the allocation fails, or the kernel's
+// OOM killer ends the process as the weights are written).
+void check_weights_fit_in_memory(const ModelConfig& config, c10::ScalarType dtype, const std::string& where);
+
 const char* architecture_name(Architecture a);  // "qwen3", ...
 // "bfloat16" / "float16" / "float32" <-> ScalarType; throws on anything else.
 c10::ScalarType dtype_from_name(const std::string& name, const std::string& where);
