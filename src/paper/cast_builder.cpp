@@ -127,9 +127,10 @@ CastBuild build_cast(const Suite& suite) {
     // An sft stage a stop interrupted resumes from its checkpoint, when it
     // trains this same definition (and, for an `init` member, from the same
     // initial model, which is kept until the member is built).
-    const bool resuming = config && fs::exists(fs::path(config->run_dir) / kFingerprintFile) &&
-                          !train::latest_checkpoint(config->run_dir).empty() &&
-                          built_from(config->run_dir, fingerprint, "the sft run of cast member '" + m.name + "'");
+    const std::string checkpoint =
+        config && fs::exists(fs::path(config->run_dir) / kFingerprintFile) ? train::latest_checkpoint(config->run_dir) : "";
+    const bool resuming =
+        !checkpoint.empty() && built_from(config->run_dir, fingerprint, "the sft run of cast member '" + m.name + "'");
     if (m.init && !resuming) {
       fs::remove_all(start);
       write_initial_model(*m.init, start);
@@ -154,7 +155,7 @@ CastBuild build_cast(const Suite& suite) {
         write_fingerprint(sft.run_dir, fingerprint);
       }
       train::Trainer trainer(sft);
-      if (resuming) trainer.resume(train::latest_checkpoint(sft.run_dir));
+      if (resuming) trainer.resume(checkpoint);
       if (trainer.run().stopped) {  // checkpointed: not built; the next call resumes it
         spdlog::warn("opd-bench: cast member '{}' stopped during its sft; rerun to finish it", m.name);
         build.stopped = true;

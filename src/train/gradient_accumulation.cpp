@@ -53,10 +53,8 @@ void rank_step_entropy(model::CausalLM& student, const rollout::Trajectories& t,
   selection_entropy = at::cat(parts, 0);
   const auto candidates = (source.to(device) == static_cast<int8_t>(TokenSource::kStudent)) &
                           (plan.loss_mask.to(device) > 0);
-  const auto sum = run.sum_over_ranks ? run.sum_over_ranks
-                                      : std::function<std::vector<double>(std::vector<double>)>(
-                                            [](std::vector<double> v) { return v; });
-  const auto found = objectives::step_top_fraction_cuts(selection_entropy.masked_select(candidates), rhos, sum);
+  const auto found =
+      objectives::step_top_fraction_cuts(selection_entropy.masked_select(candidates), rhos, run.sum_over_ranks);
   cuts.clear();
   for (size_t i = 0; i < rhos.size(); ++i) cuts.emplace_back(rhos[i], found[i]);
 }

@@ -30,8 +30,8 @@ struct MicroBatching {
   bool poison = false;                       // fault injection: the loss (and its gradient) is NaN
   std::function<void()> before_last_backward;  // e.g. arm the gradient sync's hooks
   // Adds a vector over the ranks (entropy selection's step-wide ranking);
-  // unset: one process.
-  std::function<std::vector<double>(std::vector<double>)> sum_over_ranks;
+  // the default is one process's.
+  std::function<std::vector<double>(std::vector<double>)> sum_over_ranks = [](std::vector<double> v) { return v; };
 };
 
 struct AccumulatedGradients {
