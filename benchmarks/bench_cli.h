@@ -5,7 +5,12 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
+
+#include "opd/core/cpu_allocator.h"
 
 namespace opd::bench {
 
@@ -33,6 +38,17 @@ inline CLI::Validator at_least(int64_t min) {
         return "";
       },
       "INT>=" + std::to_string(min));
+}
+
+// keep_freed_cpu_memory() for a benchmark's main: a malformed OPD_CPU_CACHE_MB
+// is one line and exit 2, like a bad flag. Returns the setting in effect.
+inline std::string keep_freed_cpu_memory_or_exit(const char* name) {
+  try {
+    return keep_freed_cpu_memory();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    std::exit(2);
+  }
 }
 
 }  // namespace opd::bench

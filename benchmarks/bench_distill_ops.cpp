@@ -256,7 +256,7 @@ std::vector<Case> cases(const Args& a, const Inputs& in) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  opd::keep_freed_cpu_memory();
+  opd::bench::keep_freed_cpu_memory_or_exit("bench_distill_ops");
   Args a;
   CLI::App app{"The fused distillation ops against the ATen compositions they replace: values, gradients, time, "
                "bytes and memory, per op, shape and dtype."};

@@ -88,7 +88,7 @@ Measured measure(const Pass& pass, const Inputs& in, const at::Device& device, i
 }  // namespace
 
 int main(int argc, char** argv) {
-  opd::keep_freed_cpu_memory();
+  opd::bench::keep_freed_cpu_memory_or_exit("bench_lm_head_loss");
   Args a;
   CLI::App app{"The lm_head + log-prob pass, whole logits against chunks (ops/linear_row_logprobs)"};
   opd::bench::one_line_errors(app, "bench_lm_head_loss");

@@ -222,7 +222,7 @@ int run_model_dir(const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  a.malloc_setting = opd::keep_freed_cpu_memory();
+  a.malloc_setting = opd::bench::keep_freed_cpu_memory_or_exit("bench_rollout");
   CLI::App app{"Rollout speed: the KV cache against recomputation on a random model, or (--model) an HF "
                "model directory on a device, printed as one JSON line."};
   app.add_option("--new-tokens", a.new_tokens, "tokens generated per row")->check(opd::bench::at_least(1))->capture_default_str();

@@ -62,7 +62,7 @@ std::string nfc(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  opd::keep_freed_cpu_memory();
+  opd::bench::keep_freed_cpu_memory_or_exit("bench_tokenizer");
   std::string path = std::string(OPD_SOURCE_DIR) +
                      "/tests/fixtures/tokenizers/qwen3/tokenizer.json";
   double mb = 8;

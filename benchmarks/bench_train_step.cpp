@@ -238,7 +238,7 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  opd::keep_freed_cpu_memory();
+  opd::bench::keep_freed_cpu_memory_or_exit("bench_train_step");
   Args a;
   CLI::App app{"One OPD training step of a random student/teacher pair: tokens/s, MFU, peak memory, time split."};
   std::vector<std::string> shape_names;

@@ -108,9 +108,9 @@ inline std::string error_text(const std::exception& e) {
 
 template <typename Body>
 int run_main(const char* tool, Body body) {
-  keep_freed_cpu_memory();
-  use_all_cpu_threads();
   try {
+    keep_freed_cpu_memory();
+    use_all_cpu_threads();
     return body();
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what_without_backtrace());

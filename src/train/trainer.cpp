@@ -1,6 +1,7 @@
 #include "opd/train/trainer.h"
 
 #include "opd/core/atomic_file.h"
+#include "opd/core/caching_cpu_allocator.h"
 #include "opd/core/seed_streams.h"
 #include "opd/core/stopwatch.h"
 #include "opd/core/tensorboard_writer.h"
@@ -35,7 +36,14 @@ namespace {
 // What a step spent where, in seconds.
 struct StepTimes {
   double rollout = 0, score = 0, backward = 0, comm = 0, total = 0;
+  double system = 0;  // CPU seconds this process spent in the kernel (page faults, futexes), all threads
 };
+
+double system_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_stime.tv_usec);
+}
 
 void record_step(Metrics& m, const UpdateOutcome& u, const LossPlan& plan, const StepTimes& times) {
   m.set("loss", u.loss);
@@ -49,6 +57,7 @@ void record_step(Metrics& m, const UpdateOutcome& u, const LossPlan& plan, const
   m.set("time_backward_s", times.backward);
   m.set("time_comm_s", times.comm);
   m.set("time_step_s", times.total);
+  m.set("time_system_s", times.system);
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
   m.set("peak_rss_mb", double(usage.ru_maxrss) / 1024.0);  // this rank's; Linux reports KiB
@@ -163,12 +172,15 @@ std::vector<int64_t> Trainer::Impl::next_rows() {
 Metrics Trainer::Impl::step(int64_t step) {
   StepTimes times;
   const Stopwatch whole;
+  const double system_at_start = system_cpu_seconds();
   Metrics m;
   const auto trajectories = writer->write(step, next_rows(), first_row(), &m);
+  release_cached_cpu_blocks();
   times.rollout = whole.seconds();
 
   const Stopwatch scoring;
   const auto scores = scorer->score(trajectories);
+  release_cached_cpu_blocks();
   times.score = scoring.seconds();
 
   const Stopwatch backward;
@@ -185,12 +197,14 @@ Metrics Trainer::Impl::step(int64_t step) {
   if (comm) run.sum_over_ranks = [this](std::vector<double> v) { return comm->sum(std::move(v), "entropy selection"); };
   updater->zero_grad();
   const auto grads = accumulate_gradients(resources.student, *objective, trajectories, plan, *scorer, scores, run, m);
+  release_cached_cpu_blocks();
   times.score += grads.teacher_seconds;
   times.backward = backward.seconds() - grads.teacher_seconds;
 
   const auto update = updater->update(step, grads.loss, m);
   times.comm = update.comm_seconds;
   times.total = whole.seconds();
+  times.system = system_cpu_seconds() - system_at_start;
   record_step(m, update, plan, times);
   return m;
 }

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 namespace opd {
 namespace {
@@ -20,7 +21,9 @@ TEST(CpuAllocator, AFreedEightMebibyteBlockStaysInTheProcessForReuse) {
       std::getenv("OPD_MALLOC_TUNING")) {
     GTEST_SKIP() << "the environment sets malloc's thresholds itself";
   }
-  ASSERT_EQ(keep_freed_cpu_memory(), "mmap 32 MiB, trim 256 MiB");
+  if (std::getenv("OPD_CPU_CACHE_MB")) GTEST_SKIP() << "the environment sizes the block cache itself";
+  const std::string setting = keep_freed_cpu_memory();
+  ASSERT_EQ(setting.rfind("mmap 32 MiB, trim 256 MiB, blocks >= 32 MiB cached up to ", 0), 0u) << setting;
   const struct mallinfo2 before = mallinfo2();
   void* block = std::malloc(kBlock);
   ASSERT_NE(block, nullptr);
@@ -40,6 +43,17 @@ TEST(CpuAllocator, TheEnvironmentCanKeepGlibcsDefaults) {
   const std::string setting = keep_freed_cpu_memory();
   ::unsetenv("OPD_MALLOC_TUNING");
   EXPECT_EQ(setting, "glibc defaults (OPD_MALLOC_TUNING=0)");
+}
+
+TEST(CpuAllocator, AMalformedBlockCacheSizeIsRefusedByName) {
+  ::setenv("OPD_CPU_CACHE_MB", "4GB", 1);
+  try {
+    keep_freed_cpu_memory();
+    ADD_FAILURE() << "OPD_CPU_CACHE_MB=4GB was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "OPD_CPU_CACHE_MB=4GB: expected a whole number of MiB (0 turns the CPU block cache off)");
+  }
+  ::unsetenv("OPD_CPU_CACHE_MB");
 }
 
 }  // namespace
