@@ -268,6 +268,72 @@ std::string resolved_value(const train::TrainConfig& config, const std::string& 
   return node.IsScalar() ? node.Scalar() : YAML::Dump(node);
 }
 
+namespace {
+
+// A results-table column a claim or gate compares on: "<split>/<domain>
+// avg@k" or "... pass@j" with a split of eval and a j it reports (domains
+// are known only once results exist).
+void check_score_column(const std::string& where, const std::string& score, const Suite& s) {
+  const auto slash = score.find('/'), space = score.rfind(' ');
+  const bool shaped = slash != std::string::npos && space != std::string::npos && slash < space;
+  TORCH_CHECK(shaped, where, ": expected a results column like 'test/all avg@", s.eval.k, "', got '", score, "'");
+  const std::string split = score.substr(0, slash), stat = score.substr(space + 1);
+  const bool known_split = std::any_of(s.eval.splits.begin(), s.eval.splits.end(),
+                                       [&](const auto& named) { return named.first == split; });
+  TORCH_CHECK(known_split, where, ": '", split, "' is not a split of eval");
+  bool known_stat = stat == "avg@" + std::to_string(s.eval.k);
+  for (auto j : s.eval.pass_at) known_stat = known_stat || stat == "pass@" + std::to_string(j);
+  TORCH_CHECK(known_stat, where, ": '", stat, "' is not reported (eval gives avg@", s.eval.k, " and pass@ of pass_at)");
+}
+
+bool names_row_or_baseline(const Suite& s, const std::string& name, bool baselines_too) {
+  for (const auto& row : s.rows) {
+    if (row.name == name) return true;
+  }
+  if (!baselines_too) return false;
+  return std::any_of(s.baselines.begin(), s.baselines.end(), [&](const Baseline& b) { return b.name == name; });
+}
+
+std::vector<Claim> read_claims(const config::Context& ctx, const YAML::Node& node, const Suite& s) {
+  const std::string& file = ctx.file();
+  TORCH_CHECK(node.IsSequence(), at(file, node), "claims must be a list of {name, better, than, score}");
+  std::vector<Claim> claims;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = "claims[" + std::to_string(i) + "]";
+    Reader r(ctx, node[i], path, {"name", "better", "than", "score"});
+    Claim c{r.get<std::string>("name", ""), r.get<std::string>("better", ""), r.get<std::string>("than", ""),
+            r.get<std::string>("score", "")};
+    const std::string where = at(file, node[i]) + path;
+    TORCH_CHECK(!c.name.empty(), where, ": needs a name");
+    TORCH_CHECK(names_row_or_baseline(s, c.better, false), where, ".better: no row named '", c.better, "'");
+    TORCH_CHECK(names_row_or_baseline(s, c.than, true), where, ".than: no row or baseline named '", c.than, "'");
+    TORCH_CHECK(c.better != c.than, where, ": better and than are the same row");
+    check_score_column(where + ".score", c.score, s);
+    claims.push_back(c);
+  }
+  return claims;
+}
+
+LearningGate read_gate(const config::Context& ctx, const YAML::Node& node, const Suite& s) {
+  const std::string where = at(ctx.file(), node) + "gate";
+  Reader r(ctx, node, "gate", {"row", "baseline", "score", "metric", "min_drop"});
+  LearningGate g;
+  g.row = r.get<std::string>("row", "");
+  g.baseline = r.get<std::string>("baseline", "");
+  g.score = r.get<std::string>("score", "");
+  g.metric = r.get<std::string>("metric", g.metric);
+  g.min_drop = r.get<double>("min_drop", g.min_drop);
+  TORCH_CHECK(names_row_or_baseline(s, g.row, false), where, ".row: no row named '", g.row, "'");
+  const bool baseline = std::any_of(s.baselines.begin(), s.baselines.end(),
+                                    [&](const Baseline& b) { return b.name == g.baseline; });
+  TORCH_CHECK(baseline, where, ".baseline: no baseline named '", g.baseline, "'");
+  check_score_column(where + ".score", g.score, s);
+  TORCH_CHECK(g.min_drop > 0 && g.min_drop < 1, where, ".min_drop must lie in (0, 1), got ", g.min_drop);
+  return g;
+}
+
+}  // namespace
+
 Suite load_suite(const std::string& path, const std::vector<std::string>& overrides) {
   const std::string text = read_text_file(path);
   YAML::Node root = config::load_document(text, path);
@@ -278,7 +344,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   for (const auto& o : overrides) config::apply_override(root, o, ctx, any_key, no_listed_keys);
   Reader r(ctx, root, "",
            {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
-            "eval", "sweep", "curves"});
+            "eval", "sweep", "curves", "claims", "gate"});
   Suite s;
   s.path = path;
   s.name = r.get<std::string>("name", "");
@@ -340,6 +406,8 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
     row_config(s, row, s.seeds.front());  // checks the row now, before anything trains
     s.rows.push_back(row);
   }
+  if (r.has("claims")) s.claims = read_claims(ctx, r.node("claims"), s);
+  if (r.has("gate")) s.gate = read_gate(ctx, r.node("gate"), s);
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include "opd/core/text_file.h"
 #include "opd/model/pretrained.h"
 #include "opd/paper/cast_builder.h"
+#include "opd/paper/claim_verdicts.h"
 #include "opd/paper/results_table.h"
 #include "opd/train/answer_evaluation.h"
 #include "opd/train/checkpoint.h"
@@ -72,6 +73,21 @@ std::map<std::string, double> last_metrics(const std::string& path) {
     if (v.is_number()) out[k] = v.get<double>();
   }
   return out;
+}
+
+// `metric`'s value at every step of a metrics.jsonl (steps without it are skipped).
+std::vector<double> metric_curve(const std::string& path, const std::string& metric) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<double> curve;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto fields = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (fields.is_object() && fields.contains(metric) && fields[metric].is_number()) {
+      curve.push_back(fields[metric].get<double>());
+    }
+  }
+  return curve;
 }
 
 bool selected(const SuiteRunOptions& options, const std::string& row) {
@@ -168,7 +184,22 @@ std::vector<RowResult> read_results(const Suite& suite) {
 std::string write_tables(const Suite& suite) {
   const auto results = read_results(suite);
   const auto table = make_results_table(suite, results);
-  const auto markdown = results_markdown(table, suite);
+  auto markdown = results_markdown(table, suite);
+  nlohmann::json claims = nlohmann::json::array();
+  if (suite.gate || !suite.claims.empty()) {
+    std::map<uint64_t, std::vector<double>> gate_curves;
+    if (suite.gate) {
+      for (const auto seed : suite.seeds) {
+        gate_curves[seed] = metric_curve(row_dir(suite, suite.gate->row, seed) + "/metrics.jsonl", suite.gate->metric);
+      }
+    }
+    const auto verdicts = make_verdicts(suite, results, gate_curves);
+    markdown += verdicts_markdown(verdicts, suite);
+    for (const auto& c : verdicts.claims) {
+      claims.push_back({{"name", c.claim.name}, {"verdict", verdict_name(c.verdict)}, {"seeds", c.difference.n},
+                        {"difference", c.difference.mean}});
+    }
+  }
   fs::create_directories(suite.out_dir);
   write_file_atomically(suite.out_dir + "/results.md", markdown);
   write_file_atomically(suite.out_dir + "/results.csv", results_csv(table));
@@ -176,6 +207,7 @@ std::string write_tables(const Suite& suite) {
   summary["title"] = table.title;
   summary["sweep"] = table.sweep;
   summary["curves"] = suite.curves;
+  summary["claims"] = claims;
   summary["columns"] = nlohmann::json::array();
   for (const auto& c : table.columns) summary["columns"].push_back(c.header());
   summary["rows"] = nlohmann::json::array();

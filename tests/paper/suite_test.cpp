@@ -254,6 +254,20 @@ TEST(OpdBench, RunsTheSmokeSuiteAndResumes) {
   for (const auto* line : {"| *student* (as is) |", "| *teacher* (as is) |", "| opd |", "| fkl (top-k) |", "| tropd |"}) {
     EXPECT_NE(md.find(line), std::string::npos) << line << " missing from\n" << md;
   }
+  // The claims' section: the gate line and a verdict per claim, whatever they are at this budget.
+  EXPECT_NE(md.find("## Claims"), std::string::npos) << md;
+  EXPECT_NE(md.find("Gate: 'opd' must train before any claim counts"), std::string::npos) << md;
+  for (const auto* claim : {"| TrOPD above OPD (TrOPD Table 1) | tropd | opd | test/all avg@2 | ",
+                            "| OPD above top-k FKL (TrOPD Table 1) | opd | fkl (top-k) | test/all avg@2 | "}) {
+    const auto at = md.find(claim);
+    ASSERT_NE(at, std::string::npos) << claim << " missing from\n" << md;
+    const std::string line = md.substr(at, md.find('\n', at) - at);
+    EXPECT_NE(line.find("| 2 |"), std::string::npos) << "paired over both seeds: " << line;
+    const bool known = line.find("| reproduced |") != std::string::npos || line.find("| reversed |") != std::string::npos ||
+                       line.find("| not distinguishable at this budget |") != std::string::npos ||
+                       line.find("| not tested |") != std::string::npos;
+    EXPECT_TRUE(known) << line;
+  }
   const auto csv = opd::testing::read_file_bytes(out + "/results.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 6) << csv;
   EXPECT_TRUE(fs::exists(out + "/summary.json"));

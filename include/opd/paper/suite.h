@@ -66,6 +66,24 @@ struct Baseline {
   std::string path;  // an HF directory, or cast:<member>
 };
 
+// A claim of the paper the suite reruns: row `better` scores higher than
+// the row or baseline `than` on `score`, a column of the results table
+// ("test/all avg@4", "test/arith pass@2"). claim_verdicts.h tests it.
+struct Claim {
+  std::string name;  // e.g. "TrOPD above OPD (TrOPD Table 1)"
+  std::string better, than, score;
+};
+
+// What must hold before any claim counts: row `row` (OPD, which every method
+// compared builds on) must train visibly: its `metric` falls by at least
+// `min_drop` from the first to the last tenth of its steps, and it scores
+// significantly above baseline `baseline` (the untrained student) on `score`.
+struct LearningGate {
+  std::string row, baseline, score;
+  std::string metric = "kl_k1";
+  double min_drop = 0.3;
+};
+
 struct Suite {
   std::string path;  // the suite file, for errors
   std::string name;
@@ -87,6 +105,8 @@ struct Suite {
   // objective.lambda; "" = no sweep plot.
   std::string sweep;
   std::vector<std::string> curves = {"kl_k1"};  // metrics plotted over training steps
+  std::vector<Claim> claims;
+  std::optional<LearningGate> gate;
 };
 
 // Reads a suite file. Every key is checked; errors are one line naming the

@@ -1,0 +1,148 @@
+#include "opd/paper/claim_verdicts.h"
+
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace opd::paper::claim_verdicts_test {
+namespace {
+
+using opd::testing::ScratchDir;
+
+TEST(PairedDifference, IsTheMeanDifferenceWithAStudentTInterval) {
+  // Differences 1, 2, 3: mean 2, sample sd 1, t(2) = 4.303, half width 4.303 / sqrt(3).
+  const auto d = paired_difference({1.5, 2.0, 3.25}, {0.5, 0.0, 0.25});
+  EXPECT_EQ(d.n, 3);
+  EXPECT_NEAR(d.mean, 2.0, 1e-12);
+  EXPECT_NEAR(d.lo, 2.0 - 4.303 / std::sqrt(3.0), 1e-9);
+  EXPECT_NEAR(d.hi, 2.0 + 4.303 / std::sqrt(3.0), 1e-9);
+  const auto one = paired_difference({1.0}, {0.0});
+  EXPECT_EQ(one.n, 1);
+  EXPECT_TRUE(std::isinf(one.lo) && std::isinf(one.hi));
+  EXPECT_EQ(paired_difference({}, {}).n, 0);
+}
+
+TEST(WindowDrop, ComparesTheFirstAndLastTenthOfTheSteps) {
+  std::vector<double> curve(20, 1.0);
+  curve[0] = curve[1] = 2.0;    // first tenth: mean 2
+  curve[18] = curve[19] = 0.5;  // last tenth: mean 0.5
+  EXPECT_NEAR(window_drop(curve), 0.75, 1e-12);
+  EXPECT_NEAR(window_drop({0.4, 0.3, 0.2}), 0.5, 1e-12) << "fewer than 10 steps: the first against the last";
+  EXPECT_EQ(window_drop({}), 0.0);
+}
+
+// A suite file with two rows, a student baseline, one claim and a gate.
+Suite gated_suite(const ScratchDir& dir, const std::string& claims) {
+  const std::string text = "name: v\nout_dir: " + (dir / "out") +
+                           "\ntasks: {domains: [arith], train: 8, test: 4}\n"
+                           "cast:\n  - {name: student, init: {layers: 1, hidden: 32, intermediate: 64, heads: 2, "
+                           "kv_heads: 1, head_dim: 16}}\n"
+                           "baselines:\n  - {name: student, path: \"cast:student\"}\n"
+                           "recipe:\n  student: {path: \"cast:student\", chat_template: chatml}\n"
+                           "  teacher: {path: \"cast:student\", chat_template: chatml}\n"
+                           "seeds: [0, 1, 2]\neval: {k: 2, pass_at: [1, 2]}\n"
+                           "rows:\n  - {name: opd, objective: {name: opd}}\n  - {name: tropd, objective: {name: tropd}}\n"
+                           "gate: {row: opd, baseline: student, score: \"test/all avg@2\"}\n" + claims;
+  std::ofstream(dir / "v.yaml") << text;
+  return load_suite(dir / "v.yaml");
+}
+
+RowResult result(const std::string& row, uint64_t seed, double avg, bool baseline = false) {
+  RowResult r;
+  r.row = row;
+  r.seed = seed;
+  r.baseline = baseline;
+  eval::EvalReport report;
+  report.k = 2;
+  report.rows.push_back({"all", 4, avg, {{1, avg}, {2, avg}}});
+  r.splits["test"] = report;
+  return r;
+}
+
+const std::string kClaim =
+    "claims:\n  - {name: \"TrOPD above OPD\", better: tropd, than: opd, score: \"test/all avg@2\"}\n";
+
+TEST(ClaimVerdicts, APassedGateLetsThePairedDifferenceDecide) {
+  ScratchDir dir;
+  const auto suite = gated_suite(dir, kClaim);
+  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}};
+  std::vector<RowResult> results = {result("student", 0, 0.10, true)};
+  for (uint64_t s = 0; s < 3; ++s) results.push_back(result("opd", s, 0.40 + 0.01 * double(s)));
+
+  auto above = results;
+  for (uint64_t s = 0; s < 3; ++s) above.push_back(result("tropd", s, 0.50 + 0.02 * double(s)));
+  auto table = make_verdicts(suite, above, falling);
+  EXPECT_TRUE(table.gate.passed) << table.gate.reason;
+  EXPECT_NEAR(table.gate.kl_drop, 0.5, 1e-12);
+  ASSERT_EQ(table.claims.size(), 1u);
+  EXPECT_EQ(table.claims[0].difference.n, 3);
+  EXPECT_NEAR(table.claims[0].difference.mean, 0.11, 1e-12);
+  EXPECT_EQ(table.claims[0].verdict, Verdict::kReproduced);
+
+  auto below = results;
+  for (uint64_t s = 0; s < 3; ++s) below.push_back(result("tropd", s, 0.20 + 0.01 * double(s)));
+  EXPECT_EQ(make_verdicts(suite, below, falling).claims[0].verdict, Verdict::kReversed);
+
+  auto mixed = results;
+  for (uint64_t s = 0; s < 3; ++s) mixed.push_back(result("tropd", s, s == 1 ? 0.60 : 0.30));
+  EXPECT_EQ(make_verdicts(suite, mixed, falling).claims[0].verdict, Verdict::kNotDistinguishable);
+
+  const auto md = verdicts_markdown(table, suite);
+  EXPECT_NE(md.find("| TrOPD above OPD | tropd | opd | test/all avg@2 | +0.110 ["), std::string::npos) << md;
+  EXPECT_NE(md.find("| 3 | reproduced |"), std::string::npos) << md;
+  EXPECT_NE(md.find("**passed**"), std::string::npos) << md;
+}
+
+TEST(ClaimVerdicts, AFailedGateMarksEveryClaimNotTested) {
+  ScratchDir dir;
+  const auto suite = gated_suite(dir, kClaim);
+  std::vector<RowResult> results = {result("student", 0, 0.10, true)};
+  for (uint64_t s = 0; s < 3; ++s) {
+    results.push_back(result("opd", s, 0.40));
+    results.push_back(result("tropd", s, 0.90));
+  }
+  // kl_k1 barely moves: the gate fails on its first condition.
+  const std::map<uint64_t, std::vector<double>> flat = {{0, {1.0, 0.9}}, {1, {1.0, 0.95}}, {2, {1.0, 0.85}}};
+  auto table = make_verdicts(suite, results, flat);
+  EXPECT_FALSE(table.gate.passed);
+  EXPECT_NE(table.gate.reason.find("kl_k1 of 'opd' falls 10 %, not the 30 % fall needed"), std::string::npos)
+      << table.gate.reason;
+  EXPECT_EQ(table.claims[0].verdict, Verdict::kNotTested) << "a clear win still is not tested";
+
+  // kl_k1 falls, but OPD does not beat the untrained student.
+  std::vector<RowResult> flat_scores = {result("student", 0, 0.40, true)};
+  for (uint64_t s = 0; s < 3; ++s) {
+    flat_scores.push_back(result("opd", s, s == 0 ? 0.45 : 0.38));
+    flat_scores.push_back(result("tropd", s, 0.90));
+  }
+  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.5}}, {2, {1.0, 0.5}}};
+  table = make_verdicts(suite, flat_scores, falling);
+  EXPECT_FALSE(table.gate.passed);
+  EXPECT_NE(table.gate.reason.find("'opd' is not significantly above 'student'"), std::string::npos)
+      << table.gate.reason;
+  EXPECT_NE(verdicts_markdown(table, suite).find("| not tested |"), std::string::npos);
+}
+
+TEST(ClaimVerdicts, BadClaimsAreOneLineNamingWhere) {
+  ScratchDir dir;
+  auto message = [&](const std::string& claims) {
+    return opd::testing::error_message([&] { gated_suite(dir, claims); });
+  };
+  auto bad = message("claims:\n  - {name: c, better: nosuch, than: opd, score: \"test/all avg@2\"}\n");
+  EXPECT_NE(bad.find("claims[0].better: no row named 'nosuch'"), std::string::npos) << bad;
+  bad = message("claims:\n  - {name: c, better: tropd, than: opd, score: \"test/all avg@8\"}\n");
+  EXPECT_NE(bad.find("claims[0].score: 'avg@8' is not reported"), std::string::npos) << bad;
+  bad = message("claims:\n  - {name: c, better: tropd, than: opd, score: \"heldout/all avg@2\"}\n");
+  EXPECT_NE(bad.find("'heldout' is not a split of eval"), std::string::npos) << bad;
+  bad = message("claims:\n  - {name: c, better: tropd, than: opd, score: avg}\n");
+  EXPECT_NE(bad.find("expected a results column like 'test/all avg@2'"), std::string::npos) << bad;
+  bad = message("claims:\n  - {name: c, better: tropd, than: opd, scor: x}\n");
+  EXPECT_NE(bad.find("scor: unknown key"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find('\n'), std::string::npos) << bad;
+}
+
+}  // namespace
+}  // namespace opd::paper::claim_verdicts_test
