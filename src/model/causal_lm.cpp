@@ -3,11 +3,14 @@
 #include "opd/model/activation_checkpoint.h"
 #include "opd/model/attention_mask.h"
 #include "opd/model/kv_cache.h"
+#include "opd/model/weight_init.h"
 
 namespace opd::model {
 
 DecoderModelImpl::DecoderModelImpl(const ModelConfig& c) : config_(c), rotary_(c) {
-  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  torch::nn::EmbeddingOptions embedding(c.vocab_size, c.hidden_size);
+  if (weights_uninitialized()) embedding._weight(new_weight({c.vocab_size, c.hidden_size}));  // else N(0, 1), as torch.nn
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(embedding));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c, i));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
@@ -51,8 +54,7 @@ at::Tensor DecoderModelImpl::forward(const at::Tensor& input_ids, const at::Tens
 CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
   model = register_module("model", DecoderModel(c));
   if (!c.tie_word_embeddings) {
-    lm_head = register_module(
-        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+    lm_head = register_module("lm_head", Projection(c.hidden_size, c.vocab_size, /*bias=*/false));
   }
 }
 

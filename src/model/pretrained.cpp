@@ -6,6 +6,7 @@
 #include "opd/model/hf_weights.h"
 #include "opd/model/lora.h"
 #include "opd/model/projection.h"
+#include "opd/model/weight_init.h"
 
 #include <ATen/core/grad_mode.h>
 #include <c10/core/DefaultDtype.h>
@@ -68,12 +69,14 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
   std::map<std::string, std::string> file_of;
   TensorMap stored = read_hf_weights(dir, &file_of);
 
-  // Built in the compute dtype, so a bf16 model never has an fp32 host copy;
-  // each weight then moves from the mapped file straight to its device.
+  // Built uninitialised in the compute dtype on the target device, so a bf16
+  // model never has an fp32 copy, a GPU model no host copy, and loading draws
+  // no random numbers; each weight is then copied from the mapped file.
   if (options.device.is_cpu()) check_weights_fit_in_memory(config, dtype, (fs::path(dir) / "config.json").string());
   CausalLM model{nullptr};
   {
     DefaultDtypeGuard in_dtype(dtype);
+    UninitializedWeights filled_below(options.device);  // every weight is copied in below, or refused
     model = CausalLM(config);
   }
   at::NoGradGuard no_grad;
@@ -92,8 +95,8 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options) {
     // double sum is non-finite exactly then, and (unlike isfinite) allocates nothing the tensor's size.
     TORCH_CHECK(std::isfinite(it->second.sum(at::kDouble).item<double>()), where, ": tensor '", name,
                 "' holds NaN or Inf");
-    // copy=true: the stored tensor may alias the read-only file mapping.
-    param.set_data(it->second.to(options.device, dtype, /*non_blocking=*/false, /*copy=*/true));
+    // From the mapped file into the weight, already on its device in its dtype.
+    param.copy_(it->second);
   }
   for (const auto& [name, tensor] : stored) {
     TORCH_CHECK(params.count(name) || ignorable(name, config), "model directory '", dir, "', ",

@@ -1,5 +1,7 @@
 #include "opd/model/projection.h"
 
+#include "opd/model/weight_init.h"
+
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
@@ -8,10 +10,14 @@
 namespace opd::model {
 
 ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool bias) {
+  weight = register_parameter("weight", new_weight({out_features, in_features}));
+  if (bias) this->bias = register_parameter("bias", new_weight({out_features}));
+  if (weights_uninitialized()) return;  // a loader fills them
   // torch.nn.Linear's default init, for models used before any weights load.
   const double bound = 1.0 / std::sqrt(double(in_features));
-  weight = register_parameter("weight", at::empty({out_features, in_features}).uniform_(-bound, bound));
-  if (bias) this->bias = register_parameter("bias", at::empty({out_features}).uniform_(-bound, bound));
+  at::NoGradGuard no_grad;
+  weight.uniform_(-bound, bound);
+  if (bias) this->bias.uniform_(-bound, bound);
 }
 
 at::Tensor ProjectionImpl::forward(const at::Tensor& x) {

@@ -1,9 +1,11 @@
 #include "opd/model/rms_norm.h"
 
+#include "opd/model/weight_init.h"
+
 namespace opd::model {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
-  weight = register_parameter("weight", at::ones({dim}));
+  weight = register_parameter("weight", new_weight({dim}).fill_(1.0));
 }
 
 at::Tensor RMSNormImpl::forward(const at::Tensor& x) {

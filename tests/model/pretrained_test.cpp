@@ -2,12 +2,14 @@
 #include "opd/model/pretrained.h"
 #include "opd/model/safetensors.h"
 #include "opd/model/tiny_model.h"
+#include "opd/model/weight_init.h"
 #include "support/test_support.h"
 
 #include <c10/core/DefaultDtype.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <ATen/core/grad_mode.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <filesystem>
 #include <fstream>
@@ -97,6 +99,31 @@ TEST(Pretrained, LoadsStraightIntoTheAskedDtypeWithWeightsOfItsOwn) {
   auto again = load_pretrained(dir / "m", LoadOptions{at::kFloat, at::kCPU});
   auto fresh = make_tiny_model(small_spec());
   expect_same_weights(fresh, again);
+}
+
+// Every weight is overwritten, so none is drawn first: loading leaves the
+// global generator where it was (a random init would advance it) and makes
+// the model in place, tied or not.
+TEST(Pretrained, LoadingDrawsNoRandomNumbers) {
+  ScratchDir dir;
+  for (bool tied : {false, true}) {
+    auto spec = small_spec();
+    spec.tie_word_embeddings = tied;
+    auto model = make_tiny_model(spec);
+    const std::string path = dir / (tied ? "tied" : "untied");
+    save_pretrained(model, path);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    const auto before = generator.get_state();
+    auto loaded = load_pretrained(path);
+    EXPECT_TRUE(at::equal(generator.get_state(), before)) << (tied ? "tied" : "untied") << ": the generator moved";
+    expect_same_weights(model, loaded);
+    EXPECT_FALSE(weights_uninitialized()) << "the scope ends with the load";
+  }
+  // Outside a loader the modules still draw torch.nn's init.
+  auto generator = at::detail::getDefaultCPUGenerator();
+  const auto before = generator.get_state();
+  CausalLM drawn(make_tiny_model(small_spec())->config());
+  EXPECT_FALSE(at::equal(generator.get_state(), before));
 }
 
 TEST(Pretrained, ShardedCheckpointLoadsSameAsUnsharded) {

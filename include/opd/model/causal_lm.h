@@ -5,11 +5,11 @@
 
 #include "opd/model/decoder_layer.h"
 #include "opd/model/model_config.h"
+#include "opd/model/projection.h"
 #include "opd/model/rotary_embedding.h"
 
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
 
 namespace opd::model {
 
@@ -54,7 +54,7 @@ class CausalLMImpl : public torch::nn::Module {
   at::Device device() const;
 
   DecoderModel model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+  Projection lm_head{nullptr};  // null when tie_word_embeddings
 
  private:
   ModelConfig config_;
