@@ -92,6 +92,39 @@ std::string difference_text(const PairedDifference& d) {
   return fmt::format("{:+.3f} [{:+.3f}, {:+.3f}]", d.mean, d.lo, d.hi);
 }
 
+PremiseOutcome measure(const std::vector<RowResult>& results, const Premise& p) {
+  PremiseOutcome out;
+  out.premise = p;
+  double sum = 0;
+  if (p.of.empty()) {
+    for (const auto& r : results) {
+      if (r.row != p.row || r.baseline) continue;
+      if (auto it = r.last_step.find(p.metric); it != r.last_step.end()) {
+        sum += it->second;
+        ++out.seeds;
+      }
+    }
+  } else {
+    const auto base = scores_by_seed(results, p.of, true, p.score);
+    for (const auto& [seed, v] : scores_by_seed(results, p.row, false, p.score)) {
+      sum += v;
+      ++out.seeds;
+    }
+    if (base.empty() || base.begin()->second <= 0) out.seeds = 0;
+    if (out.seeds) sum /= base.begin()->second;
+  }
+  if (out.seeds == 0) return out;
+  out.value = sum / double(out.seeds);
+  out.holds = out.value >= p.min && out.value <= p.max;
+  return out;
+}
+
+std::string bounds_text(const Premise& p) {
+  const bool low = p.min > -1e300, high = p.max < 1e300;
+  if (low && high) return fmt::format("in [{:g}, {:g}]", p.min, p.max);
+  return low ? fmt::format(">= {:g}", p.min) : fmt::format("<= {:g}", p.max);
+}
+
 }  // namespace
 
 PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b) {
@@ -161,6 +194,17 @@ VerdictTable make_verdicts(const Suite& suite, const std::vector<RowResult>& res
     }
     out.passed = out.reason.empty();
   }
+  for (const auto& premise : suite.premises) {
+    table.premises.push_back(measure(results, premise));
+    const auto& m = table.premises.back();
+    if (m.holds) continue;
+    table.gate.configured = true;
+    if (table.gate.passed) {
+      table.gate.passed = false;
+      table.gate.reason = m.seeds == 0 ? fmt::format("premise '{}' has no result to measure", premise.name)
+                                       : fmt::format("premise '{}' does not hold", premise.name);
+    }
+  }
   for (const auto& claim : suite.claims) {
     ClaimOutcome c;
     c.claim = claim;
@@ -173,7 +217,18 @@ VerdictTable make_verdicts(const Suite& suite, const std::vector<RowResult>& res
 
 std::string verdicts_markdown(const VerdictTable& table, const Suite& suite) {
   std::string out = "\n## Claims\n\n";
-  if (table.gate.configured) {
+  for (const auto& m : table.premises) {
+    const auto& p = m.premise;
+    const std::string what = p.of.empty() ? fmt::format("{}'s {} (last step)", p.row, p.metric)
+                                          : fmt::format("{}'s {} as a fraction of {}'s", p.row, p.score, p.of);
+    out += fmt::format("Premise '{}': {} is {} over {} seeds, needs {}: **{}**.\n\n", p.name, what,
+                       m.seeds ? fmt::format("{:.3f}", m.value) : std::string("unmeasured"), m.seeds,
+                       bounds_text(p), m.holds ? "holds" : "does not hold");
+  }
+  if (table.gate.configured && !suite.gate) {
+    out += "**Gate failed**: " + table.gate.reason + "; every claim is not tested at this budget.\n\n";
+  }
+  if (suite.gate) {
     const auto& g = *suite.gate;
     out += fmt::format(
         "Gate: '{}' must train before any claim counts: its {} {} (first to last tenth of the steps, "

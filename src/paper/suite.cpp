@@ -332,6 +332,41 @@ LearningGate read_gate(const config::Context& ctx, const YAML::Node& node, const
   return g;
 }
 
+std::vector<Premise> read_premises(const config::Context& ctx, const YAML::Node& node, const Suite& s) {
+  const std::string& file = ctx.file();
+  TORCH_CHECK(node.IsSequence(), at(file, node), "premises must be a list of {name, row, metric | of + score, min, max}");
+  std::vector<Premise> premises;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = "premises[" + std::to_string(i) + "]";
+    const std::string where = at(file, node[i]) + path;
+    Reader r(ctx, node[i], path, {"name", "row", "metric", "of", "score", "min", "max"});
+    Premise p;
+    p.name = r.get<std::string>("name", "");
+    p.row = r.get<std::string>("row", "");
+    p.metric = r.get<std::string>("metric", "");
+    p.of = r.get<std::string>("of", "");
+    p.score = r.get<std::string>("score", "");
+    p.min = r.get<double>("min", p.min);
+    p.max = r.get<double>("max", p.max);
+    TORCH_CHECK(!p.name.empty(), where, ": needs a name");
+    TORCH_CHECK(names_row_or_baseline(s, p.row, false), where, ".row: no row named '", p.row, "'");
+    TORCH_CHECK(p.metric.empty() != p.of.empty(), where, ": give a metric, or of (a baseline) with a score");
+    if (!p.of.empty()) {
+      const bool baseline = std::any_of(s.baselines.begin(), s.baselines.end(),
+                                        [&](const Baseline& b) { return b.name == p.of; });
+      TORCH_CHECK(baseline, where, ".of: no baseline named '", p.of, "'");
+      check_score_column(where + ".score", p.score, s);
+      TORCH_CHECK(r.has("min"), where, ": give min, the fraction of '", p.of, "' to reach");
+    } else {
+      TORCH_CHECK(p.score.empty(), where, ": score goes with of, not with metric");
+      TORCH_CHECK(r.has("min") || r.has("max"), where, ": give min, max or both");
+    }
+    TORCH_CHECK(p.min <= p.max, where, ": min ", p.min, " is above max ", p.max);
+    premises.push_back(p);
+  }
+  return premises;
+}
+
 }  // namespace
 
 Suite load_suite(const std::string& path, const std::vector<std::string>& overrides) {
@@ -344,7 +379,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   for (const auto& o : overrides) config::apply_override(root, o, ctx, any_key, no_listed_keys);
   Reader r(ctx, root, "",
            {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
-            "eval", "sweep", "curves", "claims", "gate"});
+            "eval", "sweep", "curves", "claims", "gate", "premises"});
   Suite s;
   s.path = path;
   s.name = r.get<std::string>("name", "");
@@ -408,6 +443,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   }
   if (r.has("claims")) s.claims = read_claims(ctx, r.node("claims"), s);
   if (r.has("gate")) s.gate = read_gate(ctx, r.node("gate"), s);
+  if (r.has("premises")) s.premises = read_premises(ctx, r.node("premises"), s);
   return s;
 }
 

@@ -126,6 +126,50 @@ TEST(ClaimVerdicts, AFailedGateMarksEveryClaimNotTested) {
   EXPECT_NE(verdicts_markdown(table, suite).find("| not tested |"), std::string::npos);
 }
 
+RowResult with_metric(RowResult r, const std::string& metric, double value) {
+  r.last_step[metric] = value;
+  return r;
+}
+
+TEST(ClaimVerdicts, APremiseThatDoesNotHoldMarksEveryClaimNotTested) {
+  ScratchDir dir;
+  const std::string premises =
+      "premises:\n"
+      "  - {name: top-k leaves mass out, row: tropd, metric: topk_mass, min: 0.6, max: 0.95}\n"
+      "  - {name: OPD near the teacher, row: opd, of: student, score: \"test/all avg@2\", min: 0.9}\n";
+  const auto suite = gated_suite(dir, kClaim + premises);
+  ASSERT_EQ(suite.premises.size(), 2u);
+  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}};
+  auto results_with = [&](double topk_mass) {
+    std::vector<RowResult> results = {result("student", 0, 0.10, true)};
+    for (uint64_t s = 0; s < 3; ++s) {
+      results.push_back(result("opd", s, 0.40 + 0.01 * double(s)));
+      results.push_back(with_metric(result("tropd", s, 0.60 + 0.01 * double(s)), "topk_mass", topk_mass));
+    }
+    return results;
+  };
+  auto table = make_verdicts(suite, results_with(0.8), falling);
+  ASSERT_EQ(table.premises.size(), 2u);
+  EXPECT_TRUE(table.premises[0].holds);
+  EXPECT_NEAR(table.premises[0].value, 0.8, 1e-12);
+  EXPECT_EQ(table.premises[0].seeds, 3);
+  EXPECT_TRUE(table.premises[1].holds);
+  EXPECT_NEAR(table.premises[1].value, 4.1, 1e-9) << "opd's 0.41 over the student's 0.10";
+  EXPECT_EQ(table.claims[0].verdict, Verdict::kReproduced);
+
+  // The top-k covers all the mass: the claim about truncation is not tested.
+  table = make_verdicts(suite, results_with(0.999), falling);
+  EXPECT_FALSE(table.premises[0].holds);
+  EXPECT_FALSE(table.gate.passed);
+  EXPECT_EQ(table.gate.reason, "premise 'top-k leaves mass out' does not hold");
+  EXPECT_EQ(table.claims[0].verdict, Verdict::kNotTested);
+  const auto md = verdicts_markdown(table, suite);
+  EXPECT_NE(md.find("Premise 'top-k leaves mass out': tropd's topk_mass (last step) is 0.999 over 3 seeds, needs in "
+                    "[0.6, 0.95]: **does not hold**."),
+            std::string::npos)
+      << md;
+}
+
 TEST(ClaimVerdicts, BadClaimsAreOneLineNamingWhere) {
   ScratchDir dir;
   auto message = [&](const std::string& claims) {
@@ -141,6 +185,12 @@ TEST(ClaimVerdicts, BadClaimsAreOneLineNamingWhere) {
   EXPECT_NE(bad.find("expected a results column like 'test/all avg@2'"), std::string::npos) << bad;
   bad = message("claims:\n  - {name: c, better: tropd, than: opd, scor: x}\n");
   EXPECT_NE(bad.find("scor: unknown key"), std::string::npos) << bad;
+  bad = message("premises:\n  - {name: p, row: opd, metric: topk_mass}\n");
+  EXPECT_NE(bad.find("premises[0]: give min, max or both"), std::string::npos) << bad;
+  bad = message("premises:\n  - {name: p, row: opd, metric: topk_mass, of: student, min: 1}\n");
+  EXPECT_NE(bad.find("premises[0]: give a metric, or of (a baseline) with a score"), std::string::npos) << bad;
+  bad = message("premises:\n  - {name: p, row: opd, of: teacher, score: \"test/all avg@2\", min: 0.9}\n");
+  EXPECT_NE(bad.find("premises[0].of: no baseline named 'teacher'"), std::string::npos) << bad;
   EXPECT_EQ(bad.find('\n'), std::string::npos) << bad;
 }
 

@@ -257,6 +257,8 @@ TEST(OpdBench, RunsTheSmokeSuiteAndResumes) {
   // The claims' section: the gate line and a verdict per claim, whatever they are at this budget.
   EXPECT_NE(md.find("## Claims"), std::string::npos) << md;
   EXPECT_NE(md.find("Gate: 'opd' must train before any claim counts"), std::string::npos) << md;
+  EXPECT_NE(md.find("Premise 'the teacher's top-8 leaves mass out': fkl (top-k)'s topk_mass (last step) is "),
+            std::string::npos) << md;
   for (const auto* claim : {"| TrOPD above OPD (TrOPD Table 1) | tropd | opd | test/all avg@2 | ",
                             "| OPD above top-k FKL (TrOPD Table 1) | opd | fkl (top-k) | test/all avg@2 | "}) {
     const auto at = md.find(claim);

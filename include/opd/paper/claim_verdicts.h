@@ -41,6 +41,13 @@ struct GateOutcome {
   std::string reason;            // why it failed, "" when it passed
 };
 
+struct PremiseOutcome {
+  Premise premise;
+  double value = 0;   // the metric's mean, or the score's fraction of the baseline
+  int64_t seeds = 0;  // 0: no result to measure it on
+  bool holds = false;
+};
+
 struct ClaimOutcome {
   Claim claim;
   PairedDifference difference;  // better - than
@@ -49,6 +56,7 @@ struct ClaimOutcome {
 
 struct VerdictTable {
   GateOutcome gate;
+  std::vector<PremiseOutcome> premises;
   std::vector<ClaimOutcome> claims;
 };
 

@@ -84,6 +84,20 @@ struct LearningGate {
   double min_drop = 0.3;
 };
 
+// A paper's premise, measured on the suite's own runs; a claim counts only
+// when every premise holds. Either a training metric of `row` (its last
+// step, mean over seeds) lies in [min, max] (e.g. TrOPD's teacher top-k mass
+// at 0.6-0.95: the top-k leaves 5-40 % of the mass out), or, with `of`,
+// `row`'s mean `score` reaches the fraction `min` of baseline `of`'s (OPD at
+// >= 90 % of the teacher).
+struct Premise {
+  std::string name;
+  std::string row;
+  std::string metric;     // a metrics.jsonl key; "" when `of` is given
+  std::string of, score;  // baseline and results column for the fraction form
+  double min = -1e300, max = 1e300;
+};
+
 struct Suite {
   std::string path;  // the suite file, for errors
   std::string name;
@@ -107,6 +121,7 @@ struct Suite {
   std::vector<std::string> curves = {"kl_k1"};  // metrics plotted over training steps
   std::vector<Claim> claims;
   std::optional<LearningGate> gate;
+  std::vector<Premise> premises;
 };
 
 // Reads a suite file. Every key is checked; errors are one line naming the
