@@ -47,7 +47,6 @@ char* CachingCpuAllocator::take_cached(size_t block_bytes) {
   free_.erase(it);
   ++stats_.hits;
   stats_.cached_bytes -= static_cast<int64_t>(header->block_bytes);
-  --stats_.cached_blocks;
   return data_of(header);
 }
 
@@ -99,13 +98,11 @@ void CachingCpuAllocator::keep_or_free(Header* header) {
         auto largest = std::prev(free_.end());
         to_free.push_back(largest->second);
         stats_.cached_bytes -= static_cast<int64_t>(largest->first);
-        --stats_.cached_blocks;
-        ++stats_.evictions;
+              ++stats_.evictions;
         free_.erase(largest);
       }
       free_.emplace(header->block_bytes, header);
       stats_.cached_bytes += bytes;
-      ++stats_.cached_blocks;
     }
   }
   for (Header* h : to_free) c10::free_cpu(h);
@@ -119,7 +116,9 @@ void CachingCpuAllocator::copy_data(void* dest, const void* src, std::size_t cou
 
 CpuBlockCacheStats CachingCpuAllocator::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  CpuBlockCacheStats s = stats_;
+  s.cached_blocks = static_cast<int64_t>(free_.size());
+  return s;
 }
 
 void CachingCpuAllocator::release_cached() {
@@ -129,7 +128,6 @@ void CachingCpuAllocator::release_cached() {
     for (const auto& [bytes, header] : free_) to_free.push_back(header);
     free_.clear();
     stats_.cached_bytes = 0;
-    stats_.cached_blocks = 0;
   }
   for (Header* h : to_free) c10::free_cpu(h);
 }

@@ -25,18 +25,8 @@ double t_quantile_95(int64_t df) {
 // The results-table value of `score` ("test/all avg@4") for one result.
 std::optional<double> score_of(const RowResult& r, const std::string& score) {
   const auto slash = score.find('/'), space = score.rfind(' ');
-  const std::string split = score.substr(0, slash), domain = score.substr(slash + 1, space - slash - 1),
-                    stat = score.substr(space + 1);
-  const auto it = r.splits.find(split);
-  if (it == r.splits.end()) return std::nullopt;
-  for (const auto& row : it->second.rows) {
-    if (row.domain != domain) continue;
-    if (stat == "avg@" + std::to_string(it->second.k)) return row.avg_at_k;
-    for (const auto& [j, v] : row.pass_at) {
-      if (stat == "pass@" + std::to_string(j)) return v;
-    }
-  }
-  return std::nullopt;
+  const TableColumn column{score.substr(0, slash), score.substr(slash + 1, space - slash - 1), score.substr(space + 1)};
+  return column_value(r, column);
 }
 
 // A row's (or baseline's) score by seed. A baseline is evaluated once: its

@@ -10,8 +10,15 @@ namespace {
 
 constexpr const char* kLastStep = "last step";
 
-// The value of `column` in one seed's result, if it has it.
-std::optional<double> cell_value(const RowResult& r, const TableColumn& c) {
+std::string format_stat(const Stat& s) {
+  if (s.n == 0) return "–";
+  if (s.n == 1) return fmt::format("{:.3f}", s.mean);
+  return fmt::format("{:.3f} ± {:.3f}", s.mean, s.std);
+}
+
+}  // namespace
+
+std::optional<double> column_value(const RowResult& r, const TableColumn& c) {
   if (c.domain == kLastStep) {
     const auto it = r.last_step.find(c.score);
     if (it == r.last_step.end()) return std::nullopt;
@@ -28,14 +35,6 @@ std::optional<double> cell_value(const RowResult& r, const TableColumn& c) {
   }
   return std::nullopt;
 }
-
-std::string format_stat(const Stat& s) {
-  if (s.n == 0) return "–";
-  if (s.n == 1) return fmt::format("{:.3f}", s.mean);
-  return fmt::format("{:.3f} ± {:.3f}", s.mean, s.std);
-}
-
-}  // namespace
 
 Stat mean_std(const std::vector<double>& values) {
   Stat s;
@@ -96,7 +95,7 @@ ResultsTable make_results_table(const Suite& suite, const std::vector<RowResult>
     for (const auto& column : table.columns) {
       std::vector<double> values;
       for (const auto* r : seeds) {
-        if (auto v = cell_value(*r, column)) values.push_back(*v);
+        if (auto v = column_value(*r, column)) values.push_back(*v);
       }
       line.cells.push_back(mean_std(values));
     }

@@ -286,11 +286,11 @@ void check_score_column(const std::string& where, const std::string& score, cons
   TORCH_CHECK(known_stat, where, ": '", stat, "' is not reported (eval gives avg@", s.eval.k, " and pass@ of pass_at)");
 }
 
-bool names_row_or_baseline(const Suite& s, const std::string& name, bool baselines_too) {
-  for (const auto& row : s.rows) {
-    if (row.name == name) return true;
-  }
-  if (!baselines_too) return false;
+bool has_row(const Suite& s, const std::string& name) {
+  return std::any_of(s.rows.begin(), s.rows.end(), [&](const SuiteRow& r) { return r.name == name; });
+}
+
+bool has_baseline(const Suite& s, const std::string& name) {
   return std::any_of(s.baselines.begin(), s.baselines.end(), [&](const Baseline& b) { return b.name == name; });
 }
 
@@ -305,8 +305,8 @@ std::vector<Claim> read_claims(const config::Context& ctx, const YAML::Node& nod
             r.get<std::string>("score", "")};
     const std::string where = at(file, node[i]) + path;
     TORCH_CHECK(!c.name.empty(), where, ": needs a name");
-    TORCH_CHECK(names_row_or_baseline(s, c.better, false), where, ".better: no row named '", c.better, "'");
-    TORCH_CHECK(names_row_or_baseline(s, c.than, true), where, ".than: no row or baseline named '", c.than, "'");
+    TORCH_CHECK(has_row(s, c.better), where, ".better: no row named '", c.better, "'");
+    TORCH_CHECK(has_row(s, c.than) || has_baseline(s, c.than), where, ".than: no row or baseline named '", c.than, "'");
     TORCH_CHECK(c.better != c.than, where, ": better and than are the same row");
     check_score_column(where + ".score", c.score, s);
     claims.push_back(c);
@@ -323,10 +323,8 @@ LearningGate read_gate(const config::Context& ctx, const YAML::Node& node, const
   g.score = r.get<std::string>("score", "");
   g.metric = r.get<std::string>("metric", g.metric);
   g.min_drop = r.get<double>("min_drop", g.min_drop);
-  TORCH_CHECK(names_row_or_baseline(s, g.row, false), where, ".row: no row named '", g.row, "'");
-  const bool baseline = std::any_of(s.baselines.begin(), s.baselines.end(),
-                                    [&](const Baseline& b) { return b.name == g.baseline; });
-  TORCH_CHECK(baseline, where, ".baseline: no baseline named '", g.baseline, "'");
+  TORCH_CHECK(has_row(s, g.row), where, ".row: no row named '", g.row, "'");
+  TORCH_CHECK(has_baseline(s, g.baseline), where, ".baseline: no baseline named '", g.baseline, "'");
   check_score_column(where + ".score", g.score, s);
   TORCH_CHECK(g.min_drop > 0 && g.min_drop < 1, where, ".min_drop must lie in (0, 1), got ", g.min_drop);
   return g;
@@ -349,12 +347,10 @@ std::vector<Premise> read_premises(const config::Context& ctx, const YAML::Node&
     p.min = r.get<double>("min", p.min);
     p.max = r.get<double>("max", p.max);
     TORCH_CHECK(!p.name.empty(), where, ": needs a name");
-    TORCH_CHECK(names_row_or_baseline(s, p.row, false), where, ".row: no row named '", p.row, "'");
+    TORCH_CHECK(has_row(s, p.row), where, ".row: no row named '", p.row, "'");
     TORCH_CHECK(p.metric.empty() != p.of.empty(), where, ": give a metric, or of (a baseline) with a score");
     if (!p.of.empty()) {
-      const bool baseline = std::any_of(s.baselines.begin(), s.baselines.end(),
-                                        [&](const Baseline& b) { return b.name == p.of; });
-      TORCH_CHECK(baseline, where, ".of: no baseline named '", p.of, "'");
+      TORCH_CHECK(has_baseline(s, p.of), where, ".of: no baseline named '", p.of, "'");
       check_score_column(where + ".score", p.score, s);
       TORCH_CHECK(r.has("min"), where, ": give min, the fraction of '", p.of, "' to reach");
     } else {

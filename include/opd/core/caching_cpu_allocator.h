@@ -5,8 +5,8 @@
 // same [V, H] gradient buffers (the embedding's and the lm_head's) and the
 // same logits chunks once per micro-batch: at Qwen3-0.6B's shape that was
 // about 17 GB of fresh pages (4.2 M page faults) a step, and the steps ran
-// 1.2x slower than with this cache. Blocks below the threshold pass straight to LibTorch's allocator
-// (glibc's heap keeps those, see cpu_allocator.h).
+// 1.2x slower than with this cache. Blocks below the threshold pass straight
+// through to glibc's heap, which keeps them (see cpu_allocator.h).
 #pragma once
 
 #include <c10/core/Allocator.h>
@@ -23,7 +23,7 @@ struct CpuBlockCacheStats {
   int64_t misses = 0;          // large requests that needed a fresh block
   int64_t evictions = 0;       // cached blocks freed to stay within the capacity
   int64_t cached_bytes = 0;    // bytes held now by freed blocks
-  int64_t cached_blocks = 0;
+  int64_t cached_blocks = 0;   // freed blocks held now
 };
 
 class CachingCpuAllocator final : public c10::Allocator {

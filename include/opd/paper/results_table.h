@@ -7,6 +7,7 @@
 #include "opd/paper/row_result.h"
 #include "opd/paper/suite.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct TableColumn {
   std::string split, domain, score;  // score: avg@k, pass@j, or a metric name
   std::string header() const;        // "test/arith avg@4"
 };
+
+// The value of `column` in one seed's result, if it has it.
+std::optional<double> column_value(const RowResult& r, const TableColumn& c);
 
 struct TableLine {
   std::string row;
