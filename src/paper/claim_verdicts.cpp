@@ -149,6 +149,12 @@ double window_drop(const std::vector<double>& curve) {
   return 1.0 - last / first;
 }
 
+double noise_ratio_from_split_cosine(double c) {
+  if (c <= 0) return 0.5;
+  const double x = (1 / std::min(c, 1.0) - 1) / 2;
+  return std::sqrt((1 + x) / (1 + 4 * x));
+}
+
 const char* verdict_name(Verdict v) {
   switch (v) {
     case Verdict::kReproduced: return "reproduced";
@@ -159,22 +165,36 @@ const char* verdict_name(Verdict v) {
   return "?";
 }
 
-VerdictTable make_verdicts(const Suite& suite, const std::vector<RowResult>& results,
-                           const std::map<uint64_t, std::vector<double>>& gate_curves) {
+VerdictTable make_verdicts(const Suite& suite, const std::vector<RowResult>& results, const GateCurves& gate_curves) {
   VerdictTable table;
   if (suite.gate) {
     const auto& g = *suite.gate;
     auto& out = table.gate;
     out.configured = true;
+    double cosines = 0, steps = 0;
+    for (const auto& [seed, curve] : gate_curves.split_cosine) {
+      if (curve.empty()) continue;
+      for (const double c : curve) cosines += c;
+      steps += double(curve.size());
+      ++out.cosine_seeds;
+    }
+    out.split_cosine = steps > 0 ? cosines / steps : 0;
+    out.noise_ratio = noise_ratio_from_split_cosine(out.split_cosine);
     double drops = 0;
-    for (const auto& [seed, curve] : gate_curves) {
+    for (const auto& [seed, curve] : gate_curves.divergence) {
       if (curve.empty()) continue;
       drops += window_drop(curve);
       ++out.kl_seeds;
     }
     out.kl_drop = out.kl_seeds ? drops / double(out.kl_seeds) : 0;
     out.over_start = compare(results, suite, g.row, g.baseline, g.score);
-    if (out.kl_seeds == 0) {
+    if (out.cosine_seeds == 0) {
+      out.reason = fmt::format("no grad_split_cosine curve of row '{}'", g.row);
+    } else if (out.noise_ratio < g.min_noise_ratio) {
+      out.reason = fmt::format("the gradient of '{}' is mostly noise at this batch (split-batch cosine {:.3f}: batch B's "
+                               "gradient norm is {:.2f} of batch B/4's, not the {:.2f} needed)",
+                               g.row, out.split_cosine, out.noise_ratio, g.min_noise_ratio);
+    } else if (out.kl_seeds == 0) {
       out.reason = fmt::format("no {} curve of row '{}'", g.metric, g.row);
     } else if (out.kl_drop < g.min_drop) {
       out.reason = fmt::format("{} of '{}' {}, not the {:.0f} % fall needed", g.metric, g.row,
@@ -221,9 +241,12 @@ std::string verdicts_markdown(const VerdictTable& table, const Suite& suite) {
   if (suite.gate) {
     const auto& g = *suite.gate;
     out += fmt::format(
-        "Gate: '{}' must train before any claim counts: its {} {} (first to last tenth of the steps, "
-        "mean of {} seeds; needs to fall {:.0f} %), and '{}' - '{}' on {} is {}. **{}**{}\n\n",
-        g.row, g.metric, change_text(table.gate.kl_drop), table.gate.kl_seeds, 100 * g.min_drop, g.row, g.baseline, g.score,
+        "Gate: '{}' must train before any claim counts: the cosine between its gradients on two halves of a step's "
+        "prompts is {:.3f} (mean over the steps of {} seeds), so batch B's gradient norm is {:.2f} of batch B/4's "
+        "(needs {:.2f}; pure noise gives 0.50); its {} {} (first to last tenth of the steps, mean of {} seeds; needs "
+        "to fall {:.0f} %), and '{}' - '{}' on {} is {}. **{}**{}\n\n",
+        g.row, table.gate.split_cosine, table.gate.cosine_seeds, table.gate.noise_ratio, g.min_noise_ratio, g.metric,
+        change_text(table.gate.kl_drop), table.gate.kl_seeds, 100 * g.min_drop, g.row, g.baseline, g.score,
         difference_text(table.gate.over_start), table.gate.passed ? "passed" : "failed",
         table.gate.passed ? "." : ": " + table.gate.reason + "; every claim is not tested at this budget.");
   } else {

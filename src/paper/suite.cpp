@@ -241,6 +241,9 @@ train::TrainConfig row_config(const Suite& suite, const SuiteRow& row, uint64_t 
   resolve_strings(suite, node);
   node["run_dir"] = row_dir(suite, row.name, seed);
   node["seed"] = seed;
+  // The gate reads the gradient noise of its row; every row logs it, so that
+  // a (row, seed) trains the same in every suite that gates.
+  if (suite.gate && !node["log_gradient_noise"].IsDefined()) node["log_gradient_noise"] = true;
   const std::string where = suite.path + ":" + std::to_string(row.line) + ": row '" + row.name + "' seed " +
                             std::to_string(seed);
   try {
@@ -316,17 +319,20 @@ std::vector<Claim> read_claims(const config::Context& ctx, const YAML::Node& nod
 
 LearningGate read_gate(const config::Context& ctx, const YAML::Node& node, const Suite& s) {
   const std::string where = at(ctx.file(), node) + "gate";
-  Reader r(ctx, node, "gate", {"row", "baseline", "score", "metric", "min_drop"});
+  Reader r(ctx, node, "gate", {"row", "baseline", "score", "metric", "min_drop", "min_noise_ratio"});
   LearningGate g;
   g.row = r.get<std::string>("row", "");
   g.baseline = r.get<std::string>("baseline", "");
   g.score = r.get<std::string>("score", "");
   g.metric = r.get<std::string>("metric", g.metric);
   g.min_drop = r.get<double>("min_drop", g.min_drop);
+  g.min_noise_ratio = r.get<double>("min_noise_ratio", g.min_noise_ratio);
   TORCH_CHECK(has_row(s, g.row), where, ".row: no row named '", g.row, "'");
   TORCH_CHECK(has_baseline(s, g.baseline), where, ".baseline: no baseline named '", g.baseline, "'");
   check_score_column(where + ".score", g.score, s);
   TORCH_CHECK(g.min_drop > 0 && g.min_drop < 1, where, ".min_drop must lie in (0, 1), got ", g.min_drop);
+  TORCH_CHECK(g.min_noise_ratio > 0.5 && g.min_noise_ratio < 1, where,
+              ".min_noise_ratio must lie in (0.5, 1) (0.5: pure noise, 1: no noise), got ", g.min_noise_ratio);
   return g;
 }
 
@@ -438,7 +444,14 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
     s.rows.push_back(row);
   }
   if (r.has("claims")) s.claims = read_claims(ctx, r.node("claims"), s);
-  if (r.has("gate")) s.gate = read_gate(ctx, r.node("gate"), s);
+  if (r.has("gate")) {
+    s.gate = read_gate(ctx, r.node("gate"), s);
+    for (const auto& row : s.rows) {
+      TORCH_CHECK(row_config(s, row, s.seeds.front()).data.prompts_per_step >= 2, path, ":", row.line, ": row '",
+                  row.name, "': the gate measures gradient noise between two halves of a step's prompts, so "
+                  "data.prompts_per_step must be at least 2");
+    }
+  }
   if (r.has("premises")) s.premises = read_premises(ctx, r.node("premises"), s);
   return s;
 }

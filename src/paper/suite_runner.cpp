@@ -187,10 +187,12 @@ std::string write_tables(const Suite& suite) {
   auto markdown = results_markdown(table, suite);
   nlohmann::json claims = nlohmann::json::array();
   if (suite.gate || !suite.claims.empty()) {
-    std::map<uint64_t, std::vector<double>> gate_curves;
+    GateCurves gate_curves;
     if (suite.gate) {
       for (const auto seed : suite.seeds) {
-        gate_curves[seed] = metric_curve(row_dir(suite, suite.gate->row, seed) + "/metrics.jsonl", suite.gate->metric);
+        const std::string metrics = row_dir(suite, suite.gate->row, seed) + "/metrics.jsonl";
+        gate_curves.divergence[seed] = metric_curve(metrics, suite.gate->metric);
+        gate_curves.split_cosine[seed] = metric_curve(metrics, "grad_split_cosine");
       }
     }
     const auto verdicts = make_verdicts(suite, results, gate_curves);

@@ -85,8 +85,9 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
   }
   AccumulatedGradients out;
   const int64_t B = batch.batch_size();
-  for (int64_t b = 0; b < B; b += run.micro_batch_size) {
-    const int64_t e = std::min(B, b + run.micro_batch_size);
+  for (int64_t b = 0, e = 0; b < B; b = e) {
+    e = std::min(B, b + run.micro_batch_size);
+    if (b < run.split_at_row && run.split_at_row < e) e = run.split_at_row;
     auto rows = [&](const at::Tensor& x) { return x.defined() ? x.slice(0, b, e).to(device) : x; };
     ObjectiveInputs in;
     add_student(in, student, batch.rows(b, e), chunked_head, run.logits_chunk_tokens);
@@ -119,6 +120,7 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
     if (run.poison) loss.loss = loss.loss * std::numeric_limits<double>::quiet_NaN();
     if (e == B && run.before_last_backward) run.before_last_backward();
     loss.loss.backward();
+    if (e == run.split_at_row && run.after_first_half) run.after_first_half();
     out.loss += loss.loss.item<double>();
     metrics.merge(loss.metrics);
   }

@@ -110,6 +110,9 @@ Trainer::Impl::Impl(TrainConfig c, std::shared_ptr<dist::Communicator> communica
     TORCH_CHECK(config.data.prompts_per_step % world == 0, "data.prompts_per_step: ", config.data.prompts_per_step,
                 " prompts do not split evenly over ", world, " ranks");
   }
+  TORCH_CHECK(!config.log_gradient_noise || config.data.prompts_per_step / world >= 2,
+              "log_gradient_noise: the gradient's two halves need at least 2 prompts per rank and step; data.prompts_per_step is ",
+              config.data.prompts_per_step, world > 1 ? fmt::format(" over {} ranks", world) : std::string());
   if (rank == 0) {  // before anything is loaded: a second run on run_dir fails at once
     run_lock.emplace(config.run_dir);
     if (run_lock->removed_temporaries() > 0) {
@@ -194,6 +197,10 @@ Metrics Trainer::Impl::step(int64_t step) {
   if (config.lora.dropout > 0) run.dropout_seed = draw_seed(config.seed, SeedStream::kLoraDropout, step);
   run.poison = step == poisoned_step;
   run.before_last_backward = [this] { updater->arm_gradient_sync(); };
+  if (config.log_gradient_noise) {
+    run.split_at_row = config.data.prompts_per_step / world / 2 * config.data.samples_per_prompt;
+    run.after_first_half = [this] { updater->keep_first_half_gradient(); };
+  }
   if (comm) run.sum_over_ranks = [this](std::vector<double> v) { return comm->sum(std::move(v), "entropy selection"); };
   updater->zero_grad();
   const auto grads = accumulate_gradients(resources.student, *objective, trajectories, plan, *scorer, scores, run, m);

@@ -11,6 +11,20 @@
 #include <cmath>
 
 namespace opd::train {
+namespace {
+
+// Every trainable gradient in one flat fp32 vector (zeros where none was made).
+at::Tensor flat_gradients(const std::vector<at::Tensor>& trainable) {
+  std::vector<at::Tensor> parts;
+  for (const auto& p : trainable) {
+    parts.push_back(p.grad().defined() ? p.grad().detach().reshape(-1).to(at::kFloat)
+                                       : at::zeros({p.numel()}, p.options().dtype(at::kFloat)));
+  }
+  return at::cat(parts);
+}
+
+}  // namespace
+
 Updater::Updater(std::vector<at::Tensor> trainable, const OptimConfig& optim, int64_t total_steps,
                  std::shared_ptr<dist::Communicator> comm, double bucket_mb)
     : trainable_(std::move(trainable)), optim_(optim), total_steps_(total_steps), comm_(std::move(comm)) {
@@ -36,6 +50,8 @@ void Updater::zero_grad() {
   }
 }
 
+void Updater::keep_first_half_gradient() { first_half_ = flat_gradients(trainable_); }
+
 void Updater::arm_gradient_sync() {
   if (grad_sync_) grad_sync_->arm();
 }
@@ -48,6 +64,14 @@ UpdateOutcome Updater::update(int64_t step, double local_loss, Metrics& metrics)
     if (grad_sync_) metrics.set("comm_buckets_overlapped", double(grad_sync_->finish()));
     out.loss = comm_->sum(local_loss, "loss");
     sum_metrics_over_ranks(metrics);
+  }
+  if (first_half_.defined()) {
+    if (comm_) comm_->wait(*comm_->start_all_reduce_sum(first_half_), "the gradient's first half");
+    const auto second_half = flat_gradients(trainable_) - first_half_;
+    const double dot = (first_half_.to(at::kDouble) * second_half.to(at::kDouble)).sum().item<double>();
+    const double norms = first_half_.to(at::kDouble).norm().item<double>() * second_half.to(at::kDouble).norm().item<double>();
+    if (norms > 0 && std::isfinite(dot / norms)) metrics.set("grad_split_cosine", dot / norms);
+    first_half_ = at::Tensor();
   }
   out.comm_seconds = sums.seconds();
   out.grad_norm = clip_grad_norm(trainable_, optim_.grad_clip);

@@ -186,6 +186,36 @@ TEST(DataParallel, TwoAndFourRanksMatchOneProcess) {
   }
 }
 
+// The gradient-noise diagnostic's halves are each rank's first and second
+// half of its prompts, summed over the ranks. With prompts A A A A B B B B,
+// greedy decoding and no shuffle, two ranks' halves both hold A A B B: their
+// cosine is 1 only if each half is summed over both ranks (rank 0's own first
+// half, A A, is not parallel to the rest). One process's halves, A A A A and
+// B B B B, differ.
+TEST(DataParallel, GradientNoiseHalvesAreSummedOverTheRanks) {
+  ScratchDir dir("opd-ddp-noise");
+  {
+    std::ofstream prompts(dir / "ab.jsonl");
+    for (const char* p : {"[50, 58, 28]", "[63, 32, 24, 39]"}) {
+      for (int i = 0; i < 4; ++i) prompts << "{\"prompt_ids\": " << p << "}\n";
+    }
+  }
+  const std::string base = recipe(dir) + " --set steps=1 --set log_gradient_noise=true --set rollout.temperature=0" +
+                           " --set data.shuffle=false --set data.train=" + (dir / "ab.jsonl");
+  auto cosine = [](const std::string& run_dir) {
+    std::ifstream metrics(run_dir + "/metrics.jsonl");
+    std::string line;
+    std::getline(metrics, line);
+    return nlohmann::json::parse(line).at("grad_split_cosine").get<double>();
+  };
+  const auto single = run(base + " --set run_dir=" + (dir / "one"));
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  EXPECT_LT(cosine(dir / "one"), 0.999);
+  const auto codes = launch(base + " --set run_dir=" + (dir / "two"), 2, dir / "two.log");
+  ASSERT_EQ(codes, std::vector<int>(2, 0)) << opd::testing::read_file_bytes(dir / "two.log.0");
+  EXPECT_NEAR(cosine(dir / "two"), 1.0, 1e-5);
+}
+
 // data.eval splits its problems over the ranks and sums their verdicts:
 // two ranks report what one process reports (5 problems: uneven shares;
 // sampled at temperature 1, so each sample's draws must be keyed by problem).

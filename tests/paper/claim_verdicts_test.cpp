@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <fstream>
 
@@ -34,6 +36,32 @@ TEST(WindowDrop, ComparesTheFirstAndLastTenthOfTheSteps) {
   EXPECT_EQ(window_drop({}), 0.0);
 }
 
+TEST(NoiseRatio, PredictsTheGradientNormRatioOfBatchBAndBOver4FromTheSplitCosine) {
+  // Per-sample gradients: a fixed mean of norm 1 plus isotropic noise of
+  // total variance s2, in 4096 dimensions. Measured over 400 draws of a batch
+  // of 16: the mean cosine between the two halves' gradients, and the ratio
+  // of the root mean squared norms of the batch's mean gradient and of its
+  // first quarter's. The prediction from the cosine alone must match.
+  at::manual_seed(7);
+  const int64_t dims = 4096, batch = 16, draws = 400;
+  const auto mean = at::ones({dims}, at::kDouble) / std::sqrt(double(dims));
+  for (const double s2 : {0.0, 2.0, 8.0, 32.0, 256.0}) {
+    double cosines = 0, full = 0, quarter = 0;
+    for (int64_t d = 0; d < draws; ++d) {
+      const auto samples = mean + at::randn({batch, dims}, at::kDouble) * std::sqrt(s2 / double(dims));
+      const auto a = samples.slice(0, 0, batch / 2).sum(0), b = samples.slice(0, batch / 2).sum(0);
+      cosines += (a * b).sum().item<double>() / (a.norm() * b.norm()).item<double>();
+      full += samples.mean(0).pow(2).sum().item<double>();
+      quarter += samples.slice(0, 0, batch / 4).mean(0).pow(2).sum().item<double>();
+    }
+    const double measured = std::sqrt(full / quarter);
+    EXPECT_NEAR(noise_ratio_from_split_cosine(cosines / double(draws)), measured, 0.02) << "noise variance " << s2;
+  }
+  EXPECT_DOUBLE_EQ(noise_ratio_from_split_cosine(1.0), 1.0);
+  EXPECT_DOUBLE_EQ(noise_ratio_from_split_cosine(-0.1), 0.5) << "no detectable signal: pure noise";
+  EXPECT_NEAR(noise_ratio_from_split_cosine(1.0 / 1.7), 0.75, 1e-9) << "x = 0.35: the gate's default threshold";
+}
+
 // A suite file with two rows, a student baseline, one claim and a gate.
 Suite gated_suite(const ScratchDir& dir, const std::string& claims) {
   const std::string text = "name: v\nout_dir: " + (dir / "out") +
@@ -62,13 +90,22 @@ RowResult result(const std::string& row, uint64_t seed, double avg, bool baselin
   return r;
 }
 
+// The gate row's curves: `divergence` by seed, and a split-batch gradient
+// cosine of `cosine` at each of its steps.
+GateCurves curves(const std::map<uint64_t, std::vector<double>>& divergence, double cosine = 0.9) {
+  GateCurves c;
+  c.divergence = divergence;
+  for (const auto& [seed, curve] : divergence) c.split_cosine[seed] = std::vector<double>(curve.size(), cosine);
+  return c;
+}
+
 const std::string kClaim =
     "claims:\n  - {name: \"TrOPD above OPD\", better: tropd, than: opd, score: \"test/all avg@2\"}\n";
 
 TEST(ClaimVerdicts, APassedGateLetsThePairedDifferenceDecide) {
   ScratchDir dir;
   const auto suite = gated_suite(dir, kClaim);
-  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}};
+  const auto falling = curves({{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}});
   std::vector<RowResult> results = {result("student", 0, 0.10, true)};
   for (uint64_t s = 0; s < 3; ++s) results.push_back(result("opd", s, 0.40 + 0.01 * double(s)));
 
@@ -105,7 +142,7 @@ TEST(ClaimVerdicts, AFailedGateMarksEveryClaimNotTested) {
     results.push_back(result("tropd", s, 0.90));
   }
   // kl_k1 barely moves: the gate fails on its first condition.
-  const std::map<uint64_t, std::vector<double>> flat = {{0, {1.0, 0.9}}, {1, {1.0, 0.95}}, {2, {1.0, 0.85}}};
+  const auto flat = curves({{0, {1.0, 0.9}}, {1, {1.0, 0.95}}, {2, {1.0, 0.85}}});
   auto table = make_verdicts(suite, results, flat);
   EXPECT_FALSE(table.gate.passed);
   EXPECT_NE(table.gate.reason.find("kl_k1 of 'opd' falls 10 %, not the 30 % fall needed"), std::string::npos)
@@ -118,12 +155,45 @@ TEST(ClaimVerdicts, AFailedGateMarksEveryClaimNotTested) {
     flat_scores.push_back(result("opd", s, s == 0 ? 0.45 : 0.38));
     flat_scores.push_back(result("tropd", s, 0.90));
   }
-  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.5}}, {2, {1.0, 0.5}}};
+  const auto falling = curves({{0, {1.0, 0.5}}, {1, {1.0, 0.5}}, {2, {1.0, 0.5}}});
   table = make_verdicts(suite, flat_scores, falling);
   EXPECT_FALSE(table.gate.passed);
   EXPECT_NE(table.gate.reason.find("'opd' is not significantly above 'student'"), std::string::npos)
       << table.gate.reason;
   EXPECT_NE(verdicts_markdown(table, suite).find("| not tested |"), std::string::npos);
+}
+
+TEST(ClaimVerdicts, AGradientThatIsMostlyNoiseFailsTheGate) {
+  ScratchDir dir;
+  const auto suite = gated_suite(dir, kClaim);
+  std::vector<RowResult> results = {result("student", 0, 0.10, true)};
+  for (uint64_t s = 0; s < 3; ++s) {
+    results.push_back(result("opd", s, 0.40 + 0.01 * double(s)));
+    results.push_back(result("tropd", s, 0.60));
+  }
+  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}};
+  // Cosine 0.3: x = 7/6, ratio sqrt(13/34) = 0.62, below 0.75.
+  auto table = make_verdicts(suite, results, curves(falling, 0.3));
+  EXPECT_FALSE(table.gate.passed);
+  EXPECT_NEAR(table.gate.split_cosine, 0.3, 1e-12);
+  EXPECT_EQ(table.gate.cosine_seeds, 3);
+  EXPECT_NEAR(table.gate.noise_ratio, std::sqrt(13.0 / 34.0), 1e-9);
+  EXPECT_NE(table.gate.reason.find("the gradient of 'opd' is mostly noise at this batch (split-batch cosine 0.300: "
+                                   "batch B's gradient norm is 0.62 of batch B/4's, not the 0.75 needed)"),
+            std::string::npos)
+      << table.gate.reason;
+  EXPECT_EQ(table.claims[0].verdict, Verdict::kNotTested);
+  EXPECT_NE(verdicts_markdown(table, suite).find("prompts is 0.300 (mean over the steps of 3 seeds), so batch B's "
+                                                 "gradient norm is 0.62 of batch B/4's (needs 0.75"),
+            std::string::npos);
+
+  GateCurves unmeasured;
+  unmeasured.divergence = falling;
+  table = make_verdicts(suite, results, unmeasured);
+  EXPECT_FALSE(table.gate.passed);
+  EXPECT_EQ(table.gate.reason, "no grad_split_cosine curve of row 'opd'");
+
+  EXPECT_TRUE(make_verdicts(suite, results, curves(falling, 0.9)).gate.passed);
 }
 
 RowResult with_metric(RowResult r, const std::string& metric, double value) {
@@ -139,7 +209,7 @@ TEST(ClaimVerdicts, APremiseThatDoesNotHoldMarksEveryClaimNotTested) {
       "  - {name: OPD near the teacher, row: opd, of: student, score: \"test/all avg@2\", min: 0.9}\n";
   const auto suite = gated_suite(dir, kClaim + premises);
   ASSERT_EQ(suite.premises.size(), 2u);
-  const std::map<uint64_t, std::vector<double>> falling = {{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}};
+  const auto falling = curves({{0, {1.0, 0.5}}, {1, {1.0, 0.6}}, {2, {1.0, 0.4}}});
   auto results_with = [&](double topk_mass) {
     std::vector<RowResult> results = {result("student", 0, 0.10, true)};
     for (uint64_t s = 0; s < 3; ++s) {
@@ -192,6 +262,28 @@ TEST(ClaimVerdicts, BadClaimsAreOneLineNamingWhere) {
   bad = message("premises:\n  - {name: p, row: opd, of: teacher, score: \"test/all avg@2\", min: 0.9}\n");
   EXPECT_NE(bad.find("premises[0].of: no baseline named 'teacher'"), std::string::npos) << bad;
   EXPECT_EQ(bad.find('\n'), std::string::npos) << bad;
+}
+
+TEST(ClaimVerdicts, AGateLogsEveryRowsGradientNoiseAndChecksItsBounds) {
+  ScratchDir dir;
+  const auto suite = gated_suite(dir, kClaim);
+  for (const auto& row : suite.rows) {
+    EXPECT_TRUE(row_config(suite, row, 0).log_gradient_noise) << row.name;
+  }
+  const auto bad = opd::testing::error_message([&] {
+    std::string text;
+    {
+      std::ifstream in(dir / "v.yaml");
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto at = text.find("score: \"test/all avg@2\"}");
+    text.insert(at + 23, ", min_noise_ratio: 0.4");
+    std::ofstream(dir / "w.yaml") << text;
+    load_suite(dir / "w.yaml");
+  });
+  EXPECT_NE(bad.find("gate.min_noise_ratio must lie in (0.5, 1) (0.5: pure noise, 1: no noise), got 0.4"),
+            std::string::npos)
+      << bad;
 }
 
 }  // namespace

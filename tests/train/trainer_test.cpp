@@ -157,6 +157,39 @@ TEST(Trainer, ActivationCheckpointingDoesNotChangeTheUpdate) {
   for (auto& [name, t] : wa) EXPECT_TRUE(at::allclose(t, wb.at(name), 1e-5, 1e-6)) << name;
 }
 
+// The gradient-noise diagnostic splits the step at half its prompts: the
+// update is the one without it, and the two halves' cosine is 1 exactly when
+// the halves hold the same rollouts (one prompt repeated, greedy decoding).
+TEST(Trainer, GradientNoiseIsTheCosineBetweenTheStepsHalves) {
+  ScratchDir a("opd-noise-a"), b("opd-noise-b");
+  auto ca = smoke_config(a, 1), cb = smoke_config(b, 1, {"log_gradient_noise=true"});
+  ca.optim.eps = cb.optim.eps = 1e-3;  // as in MicroBatchingDoesNotChangeTheUpdate
+  ca.micro_batch_size = cb.micro_batch_size = 5;  // the split (row 8) falls inside a micro-batch
+  expect_same_first_update(ca, cb, 1e-6);
+  const auto sampled = Trainer(cb).step(0);
+  ASSERT_TRUE(sampled.has("grad_split_cosine"));
+  EXPECT_GT(sampled.value("grad_split_cosine"), -1.0);
+  EXPECT_LT(sampled.value("grad_split_cosine"), 0.999) << "different prompts give different gradients";
+  EXPECT_FALSE(Trainer(ca).step(0).has("grad_split_cosine"));
+
+  ScratchDir c("opd-noise-same");
+  {
+    std::ofstream same(c / "same.jsonl");
+    for (int i = 0; i < 8; ++i) same << "{\"prompt_ids\": [50, 58, 28, 4, 18]}\n";
+  }
+  const auto twins = Trainer(smoke_config(c, 1, {"log_gradient_noise=true", "rollout.temperature=0",
+                                                 "data.train=" + (c / "same.jsonl")}))
+                         .step(0);
+  EXPECT_NEAR(twins.value("grad_split_cosine"), 1.0, 1e-5);
+
+  ScratchDir d("opd-noise-one");
+  const auto one = error_message([&] { Trainer(smoke_config(d, 1, {"log_gradient_noise=true", "data.prompts_per_step=1"})); });
+  EXPECT_NE(one.find("log_gradient_noise: the gradient's two halves need at least 2 prompts per rank and step; "
+                     "data.prompts_per_step is 1"),
+            std::string::npos)
+      << one;
+}
+
 TEST(Trainer, MissingModelDirectoryNamesTheKey) {
   ScratchDir dir;
   auto config = smoke_config(dir, 1);

@@ -75,13 +75,18 @@ struct Claim {
 };
 
 // What must hold before any claim counts: row `row` (OPD, which every method
-// compared builds on) must train visibly: its `metric` falls by at least
-// `min_drop` from the first to the last tenth of its steps, and it scores
-// significantly above baseline `baseline` (the untrained student) on `score`.
+// compared builds on) must train visibly: its gradient must be mostly signal
+// at this batch (the norm of batch B's gradient predicted from the
+// split-batch cosine at least `min_noise_ratio` of batch B/4's: pure noise
+// gives 0.5), its `metric` falls by at least `min_drop` from the first to the
+// last tenth of its steps, and it scores significantly above baseline
+// `baseline` (the untrained student) on `score`. A suite with a gate logs
+// every row's gradient noise (train.log_gradient_noise).
 struct LearningGate {
   std::string row, baseline, score;
   std::string metric = "kl_k1";
   double min_drop = 0.3;
+  double min_noise_ratio = 0.75;
 };
 
 // A paper's premise, measured on the suite's own runs; a claim counts only

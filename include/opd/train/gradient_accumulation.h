@@ -29,6 +29,10 @@ struct MicroBatching {
   std::optional<uint64_t> dropout_seed;      // reseeds the global CPU generator first (LoRA dropout draws from it)
   bool poison = false;                       // fault injection: the loss (and its gradient) is NaN
   std::function<void()> before_last_backward;  // e.g. arm the gradient sync's hooks
+  // > 0: rows [0, split_at_row) end a micro-batch, and after_first_half runs
+  // once their gradients are in (the gradient-noise diagnostic's halves).
+  int64_t split_at_row = 0;
+  std::function<void()> after_first_half;
   // Adds a vector over the ranks (entropy selection's step-wide ranking);
   // the default is one process's.
   std::function<std::vector<double>(std::vector<double>)> sum_over_ranks = [](std::vector<double> v) { return v; };

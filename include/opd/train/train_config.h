@@ -161,7 +161,9 @@ inline const std::vector<std::string> kLoraProjections = {"q_proj",    "k_proj",
     "where objective.reference's model runs (auto, cpu, cuda:1); \"\" = the student's device")          \
   X(double, dist_bucket_mb, "dist_bucket_mb", 25.0, above(0), "gradient all-reduce bucket size (started during backward)") \
   X(bool, activation_checkpointing, "activation_checkpointing", false, any(),                         \
-    "recompute each student layer in backward: less memory, ~1/3 more compute")
+    "recompute each student layer in backward: less memory, ~1/3 more compute")                      \
+  X(bool, log_gradient_noise, "log_gradient_noise", false, any(),                                     \
+    "log grad_split_cosine, the cosine between the gradients of the step's two halves of prompts (one gradient copy more)")
 
 #define OPD_CONFIG_PAIR_MEMBERS(m1, m2, key, d1, d2, check, doc) double m1 = d1, m2 = d2;
 

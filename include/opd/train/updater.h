@@ -44,6 +44,12 @@ class Updater {
   void zero_grad();
   // Before the step's last backward: gradient buckets start as backward fills them.
   void arm_gradient_sync();
+  // Copies the gradients accumulated so far, the first half of the step's
+  // prompts: update() then logs "grad_split_cosine", the cosine between the
+  // two halves' gradients summed over ranks. Both halves estimate the same
+  // expected gradient with independent noise, so it is near 1 when the
+  // signal dominates and near 0 when the noise does.
+  void keep_first_half_gradient();
   // Sums the gradients, `local_loss` and `metrics` over ranks, clips, and
   // updates at step `step`'s learning rate; then zeroes the gradients.
   UpdateOutcome update(int64_t step, double local_loss, Metrics& metrics);
@@ -64,6 +70,7 @@ class Updater {
   std::unique_ptr<dist::ZeroOneShards> shards_;    // ZeRO-1 over more than one rank
   std::unique_ptr<dist::GradientSync> grad_sync_;  // multi-process: gradient sums overlapping backward
   std::unique_ptr<AdamW> optimizer_;
+  at::Tensor first_half_;  // flat fp32 copy of the first half's gradients, while a step keeps one
 };
 
 }  // namespace opd::train
