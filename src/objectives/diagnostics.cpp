@@ -11,14 +11,13 @@ void add_masked_mean(Metrics& m, const std::string& name, const at::Tensor& valu
   auto w = mask.to(at::kDouble);
   auto v = values.detach().to(at::kDouble);
   // where(): values at unselected positions may be inf (a -inf log-prob at padding).
-  const double sum = at::where(w != 0, v * w, at::zeros_like(w)).sum().item<double>();
-  m.add(name, sum, w.sum().item<double>());
+  m.add(name, at::where(w != 0, v * w, at::zeros_like(w)).sum(), w.sum());
 }
 
 void add_source_counts(Metrics& m, const ObjectiveInputs& in) {
-  m.add_total("tokens_teacher_prefix", tokens_from(in, TokenSource::kTeacherPrefix).sum().item<double>());
-  m.add_total("tokens_student", tokens_from(in, TokenSource::kStudent).sum().item<double>());
-  m.add_total("tokens_refined", tokens_from(in, TokenSource::kRefined).sum().item<double>());
+  m.add_total("tokens_teacher_prefix", tokens_from(in, TokenSource::kTeacherPrefix).sum());
+  m.add_total("tokens_student", tokens_from(in, TokenSource::kStudent).sum());
+  m.add_total("tokens_refined", tokens_from(in, TokenSource::kRefined).sum());
 }
 
 void add_kl_estimates(Metrics& m, const at::Tensor& s, const at::Tensor& tau,
@@ -36,8 +35,7 @@ void add_student_entropy(Metrics& m, const at::Tensor& entropy, const at::Tensor
 
 void add_fraction(Metrics& m, const std::string& name, const at::Tensor& selected,
                   const at::Tensor& of) {
-  m.add(name, (selected.to(at::kDouble) * of.to(at::kDouble)).sum().item<double>(),
-        of.to(at::kDouble).sum().item<double>());
+  m.add(name, (selected.to(at::kDouble) * of.to(at::kDouble)).sum(), of.to(at::kDouble).sum());
 }
 
 }  // namespace opd::objectives

@@ -29,13 +29,7 @@ ObjectiveOutput WeightedSumObjective::compute(const ObjectiveInputs& in) {
     auto term = terms_[i].objective->compute(in);
     auto weighted = terms_[i].weight * term.loss;
     out.loss = out.loss.defined() ? out.loss + weighted : weighted;
-    for (const auto& [name, e] : term.metrics.entries()) {
-      if (e.total) {
-        out.metrics.add_total(prefixes_[i] + name, e.sum);
-      } else {
-        out.metrics.add(prefixes_[i] + name, e.sum, e.count);
-      }
-    }
+    out.metrics.merge(term.metrics, prefixes_[i]);
   }
   objectives::add_source_counts(out.metrics, in);
   return out;

@@ -84,6 +84,7 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
                       selection_entropy, entropy_cuts);
   }
   AccumulatedGradients out;
+  at::Tensor loss_sum;
   const int64_t B = batch.batch_size();
   for (int64_t b = 0, e = 0; b < B; b = e) {
     e = std::min(B, b + run.micro_batch_size);
@@ -121,9 +122,10 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
     if (e == B && run.before_last_backward) run.before_last_backward();
     loss.loss.backward();
     if (e == run.split_at_row && run.after_first_half) run.after_first_half();
-    out.loss += loss.loss.item<double>();
+    loss_sum = loss_sum.defined() ? loss_sum + loss.loss.detach() : loss.loss.detach().to(at::kDouble);
     metrics.merge(loss.metrics);
   }
+  out.loss = loss_sum.item<double>();  // the step's one read of the loss (no sync per micro-batch)
   return out;
 }
 
