@@ -127,6 +127,21 @@ RolloutBatch TrajectoryWriter::refined(int64_t step, const std::vector<std::vect
   const double attempted = attempt.response_lengths.sum().item<double>();
   generated = attempted + written.tokens();
   if (metrics) metrics->set("attempt_length", attempted / double(attempt.batch_size()));
+  if (metrics && refinement && sources_.is_correct) {
+    double checked = 0, attempts_right = 0, refined_right = 0;
+    for (size_t b = 0; b < prompts.size(); ++b) {
+      const auto& refiner = (*sources_.teachers)[out.row_teacher[b]].format;
+      const auto attempt_right = sources_.is_correct(
+          rows[b], sources_.student_format->tokenizer->decode(attempts[b], /*skip_special=*/true));
+      if (!attempt_right) continue;
+      checked += 1;
+      attempts_right += *attempt_right ? 1 : 0;
+      refined_right += *sources_.is_correct(rows[b], refiner.tokenizer->decode(written.ids[b], true)) ? 1 : 0;
+    }
+    metrics->add("attempt_pass_rate", attempts_right, checked);
+    metrics->add("refined_pass_rate", refined_right, checked);
+    metrics->add("refinement_gain", refined_right - attempts_right, checked);
+  }
   return pack_parts(prompts, {{written.ids, TokenSource::kRefined, written.logprobs}});
 }
 

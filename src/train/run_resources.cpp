@@ -1,5 +1,6 @@
 #include "opd/train/run_resources.h"
 
+#include "opd/eval/verifier.h"
 #include "opd/model/device.h"
 
 #include "opd/model/pretrained.h"
@@ -312,6 +313,15 @@ rollout::TrajectoryWriter make_trajectory_writer(const TrainConfig& config, Traj
   sources.teacher_of = resources.teacher_of;
   sources.refinement = resources.refinement;
   sources.opsd = resources.opsd;
+  if (trajectory == Trajectory::kRefined) {
+    std::shared_ptr<const eval::Verifier> verifier = eval::make_verifier(config::choice_name(config.eval.verifier));
+    const data::PromptDataset* dataset = &resources.dataset;
+    sources.is_correct = [verifier, dataset](int64_t row, const std::string& response) -> std::optional<bool> {
+      const auto& answer = (*dataset)[row].answer;
+      if (answer.empty()) return std::nullopt;
+      return verifier->correct(response, answer);
+    };
+  }
   return rollout::TrajectoryWriter(settings, sources);
 }
 

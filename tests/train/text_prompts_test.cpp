@@ -146,6 +146,25 @@ TEST(Refinement, TeacherRefinesAndScoresWithoutThePrivilegedText) {
   EXPECT_TRUE(std::isfinite(Trainer(c).step(0).value("loss")));
 }
 
+// TRD logs how often the attempts and their refinements are right, over the
+// rows whose line has an answer (here one prompt of two, 2 samples each). The
+// tiny random models write no \boxed{} answer, so both rates are 0.
+TEST(Refinement, PassRatesOfAttemptsAndRefinementsCountTheRowsWithAnAnswer) {
+  ScratchDir dir("opd-trd-pass");
+  const auto c = trd_config(dir, Refiner::kTeacher);
+  std::ofstream(dir / "text.jsonl") << "{\"prompt\": \"what is 2+3?\", \"solution\": \"2+3=5\", \"answer\": \"5\"}\n"
+                                       "{\"prompt\": \"add 7 and 8.\", \"solution\": \"7+8=15\"}\n";
+  Metrics m;
+  StepTrajectories(c).write(0, &m);
+  ASSERT_TRUE(m.has("attempt_pass_rate"));
+  ASSERT_TRUE(m.has("refined_pass_rate"));
+  EXPECT_EQ(m.entries().at("attempt_pass_rate").count, 2.0);
+  EXPECT_EQ(m.entries().at("refined_pass_rate").count, 2.0);
+  EXPECT_EQ(m.value("attempt_pass_rate"), 0.0);
+  EXPECT_EQ(m.value("refined_pass_rate"), 0.0);
+  EXPECT_EQ(m.value("refinement_gain"), 0.0);
+}
+
 TEST(Refinement, OpsdNeedsATemplateTextAndSolutions) {
   ScratchDir dir("opd-opsd-bad");
   auto c = trd_config(dir, Refiner::kStudent);

@@ -18,6 +18,7 @@
 #include "opd/rollout/teacher_pool.h"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -57,6 +58,11 @@ struct TrajectorySources {
   // ids), and whether the refiner is the frozen student reading the solution (OPSD).
   std::optional<data::RefinementTemplate> refinement;
   bool opsd = false;
+  // Whether a response to dataset row `row` gives its answer (nullopt: the
+  // row has none to check). Set, TRD logs how often the attempts and their
+  // refinements are right (attempt_pass_rate, refined_pass_rate, and their
+  // difference refinement_gain): the refiner's premise is that it fixes attempts.
+  std::function<std::optional<bool>(int64_t row, const std::string& response)> is_correct;
 };
 
 class TrajectoryWriter {
