@@ -56,6 +56,18 @@ __device__ __forceinline__ uint4 pack(const float (&v)[8]) {
   return make_uint4(w[0], w[1], w[2], w[3]);
 }
 
+// Order-preserving 32-bit key of a float: larger value, larger key. NaN takes
+// the key of -inf, so it is never preferred to a number.
+__device__ __forceinline__ uint32_t order_key(float v) {
+  const uint32_t u = __float_as_uint(v != v ? kNegInf : v);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// The float whose order_key is `key`.
+__device__ __forceinline__ float key_value(uint32_t key) {
+  return __uint_as_float((key & 0x80000000u) ? (key & 0x7FFFFFFFu) : ~key);
+}
+
 __device__ __forceinline__ bool aligned16(const void* p) {
   return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
 }
@@ -115,6 +127,9 @@ struct SoftmaxState {
 };
 
 __device__ __forceinline__ float shfl_xor(float v, int off) {
+  return __shfl_xor_sync(0xFFFFFFFFu, v, off);
+}
+__device__ __forceinline__ double shfl_xor(double v, int off) {
   return __shfl_xor_sync(0xFFFFFFFFu, v, off);
 }
 __device__ __forceinline__ SoftmaxState shfl_xor(const SoftmaxState& v, int off) {

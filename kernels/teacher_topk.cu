@@ -1,54 +1,18 @@
 #include "teacher_topk.cuh"
 
+#include "radix_histogram.cuh"
 #include "softmax_row.cuh"
 
 namespace opd::kernels {
 namespace {
 
+using device::count;
+using device::for_each_uniform;
+using device::order_key;
 using device::SoftmaxState;
 
 constexpr int kThreads = 512;
 constexpr int kBins = 256;
-
-// Order-preserving 32-bit key of a float: larger value, larger key. NaN takes
-// the key of -inf, so it is never preferred to a number.
-__device__ __forceinline__ uint32_t order_key(float v) {
-  const uint32_t u = __float_as_uint(v != v ? device::kNegInf : v);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-// Calls fn(index, value, valid) for every element of the row with a trip
-// count that is the same for all lanes of a warp (lanes past the end get
-// valid = false), as __match_any_sync needs.
-template <typename T, typename Fn>
-__device__ __forceinline__ void for_each_uniform(const T* x, int64_t n, Fn fn) {
-  constexpr int kVec = device::VecWidth<T>::value;
-  int64_t head = 0;
-  if (device::aligned16(x)) {
-    const int64_t vectors = n / kVec;
-    const uint4* xv = reinterpret_cast<const uint4*>(x);
-    for (int64_t base = 0; base < vectors; base += blockDim.x) {
-      const int64_t i = base + threadIdx.x;
-      float v[kVec] = {};
-      if (i < vectors) device::unpack(__ldg(xv + i), v);
-#pragma unroll
-      for (int j = 0; j < kVec; ++j) fn(i * kVec + j, v[j], i < vectors);
-    }
-    head = vectors * kVec;
-  }
-  for (int64_t base = head; base < n; base += blockDim.x) {
-    const int64_t i = base + threadIdx.x;
-    fn(i, i < n ? device::to_float(x[i]) : 0.f, i < n);
-  }
-}
-
-// Adds one to bin `digit` (kBins = none) for every lane, one atomic per
-// distinct digit of the warp.
-__device__ __forceinline__ void count(int* hist, unsigned digit) {
-  const unsigned peers = __match_any_sync(0xFFFFFFFFu, digit);
-  const int lane = threadIdx.x & 31;
-  if (digit < kBins && lane == __ffs(peers) - 1) atomicAdd(hist + digit, __popc(peers));
-}
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) teacher_topk_kernel(TeacherTopkParams p) {
@@ -76,7 +40,7 @@ __global__ void __launch_bounds__(kThreads) teacher_topk_kernel(TeacherTopkParam
     for_each_uniform(x, n, [&](int64_t, float v, bool valid) {
       if (shift == kTopShift && valid) st.add(v);  // the first pass also takes the softmax statistics
       const uint32_t key = order_key(v) >> kKeyShift;
-      count(hist, valid && (key & mask) == want ? (key >> shift) & 0xFFu : kBins);
+      count<kBins>(hist, valid && (key & mask) == want ? (key >> shift) & 0xFFu : kBins);
     });
     __syncthreads();
     if (threadIdx.x == 0) {

@@ -50,6 +50,11 @@ OPD_CUDA_PATH(void counter_uniform(const at::Tensor& token_index, uint64_t seed,
 OPD_CUDA_PATH(void trust_mask(const at::Tensor& log_ratio, const at::Tensor& token_index,
                               uint64_t seed, int64_t step, const at::Tensor& mask))
 
+// temperature > 0; uniforms contiguous float64 [rows]; tokens int64 and logprobs float [rows].
+OPD_CUDA_PATH(void sample_tokens(const LogitsRows& x, double temperature, int64_t top_k, double top_p,
+                                 double min_p, const at::Tensor& uniforms, const at::Tensor& tokens,
+                                 const at::Tensor& logprobs))
+
 #undef OPD_CUDA_PATH
 
 }  // namespace opd::ops::cuda

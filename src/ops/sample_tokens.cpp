@@ -1,5 +1,7 @@
 #include "opd/ops/sample_tokens.h"
 
+#include "cuda_paths.h"
+#include "logits_rows.h"
 #include "opd/ops/aten_composition.h"
 
 #include <ATen/Parallel.h>
@@ -121,8 +123,10 @@ SampledTokens sample_tokens(const at::Tensor& logits, const SamplingParams& para
                     at::empty({B}, logits.options().dtype(at::kFloat))};
   if (B == 0) return out;
   if (logits.is_cuda()) {
-    // No sort of the vocabulary: top-p by bisection, the draw by a scan.
-    return aten_composition::sample_tokens(logits, params, uniforms);
+    if (params.temperature == 0) return aten_composition::sample_tokens(logits, params, uniforms);  // an argmax
+    // One fused kernel per step: no sort of the vocabulary, no [B, V] temporaries.
+    cuda::sample_tokens(logits_rows(logits, "sample_tokens"), params.temperature, params.top_k, params.top_p,
+                        params.min_p, uniforms.to(logits.device()).contiguous(), out.tokens, out.logprobs);
   } else {
     sample_cpu(logits, params, uniforms.contiguous(), out);
   }

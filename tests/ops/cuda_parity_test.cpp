@@ -201,19 +201,30 @@ TEST_P(CudaParity, TeacherTopk_CUDA) {
 INSTANTIATE_TEST_SUITE_P(Dtypes, CudaParity, ::testing::Values(at::kFloat, at::kBFloat16),
                          [](const auto& info) { return info.param == at::kFloat ? "fp32" : "bf16"; });
 
-// The sort-free CUDA sampler draws what the CPU draws from the same uniforms
-// (a uniform within rounding of a boundary may rarely fall either side).
+// The fused CUDA sampler draws what the CPU draws from the same uniforms (a
+// uniform within rounding of a boundary may rarely fall either side), for
+// each filter alone and together, bf16 and fp32, and Qwen3's vocabulary.
 TEST(CudaParitySampling, SameTokensAsTheCpu_CUDA) {
   OPD_SKIP_WITHOUT_CUDA();
-  auto logits = padded_logits(512, 32000, at::kBFloat16, 21);
-  auto u = counter_uniform(at::arange(512, at::kLong), 3, 0);
-  for (const SamplingParams& p : {SamplingParams{1.0, 0, 1.0, 0.0}, SamplingParams{0.7, 50, 0.9, 0.0},
-                                  SamplingParams{1.0, 0, 0.95, 0.05}, SamplingParams{0.0, 0, 1.0, 0.0}}) {
-    auto cpu = sample_tokens(logits, p, u);
-    auto gpu = sample_tokens(logits.cuda(), p, u.cuda());
-    EXPECT_LE((gpu.tokens.cpu() != cpu.tokens).sum().item<int64_t>(), 2) << "T " << p.temperature;
-    auto same = gpu.tokens.cpu() == cpu.tokens;
-    EXPECT_TRUE(close(gpu.logprobs.cpu().masked_select(same), cpu.logprobs.masked_select(same), 1e-4, 1e-5));
+  const std::vector<SamplingParams> params = {
+      {1.0, 0, 1.0, 0.0}, {0.7, 50, 0.9, 0.0}, {1.0, 0, 0.95, 0.05}, {0.0, 0, 1.0, 0.0}, {1.0, 1, 1.0, 0.0},
+      {0.6, 20, 1.0, 0.0}, {1.0, 0, 0.5, 0.0}, {1.3, 0, 1.0, 0.1}};
+  struct Case {
+    int64_t rows, vocab;
+    at::ScalarType dtype;
+  };
+  for (const Case c : {Case{512, 32000, at::kBFloat16}, Case{256, 32000, at::kFloat}, Case{64, 151936, at::kBFloat16}}) {
+    auto logits = padded_logits(c.rows, c.vocab, c.dtype, 21);
+    auto u = counter_uniform(at::arange(c.rows, at::kLong), 3, 0);
+    for (const SamplingParams& p : params) {
+      SCOPED_TRACE(::testing::Message() << c.rows << " x " << c.vocab << " T " << p.temperature << " top_k "
+                                        << p.top_k << " top_p " << p.top_p << " min_p " << p.min_p);
+      auto cpu = sample_tokens(logits, p, u);
+      auto gpu = sample_tokens(logits.cuda(), p, u.cuda());
+      EXPECT_LE((gpu.tokens.cpu() != cpu.tokens).sum().item<int64_t>(), 2);
+      auto same = gpu.tokens.cpu() == cpu.tokens;
+      EXPECT_TRUE(close(gpu.logprobs.cpu().masked_select(same), cpu.logprobs.masked_select(same), 1e-4, 1e-5));
+    }
   }
 }
 

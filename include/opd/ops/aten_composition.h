@@ -34,7 +34,8 @@ TeacherTopk teacher_topk(const at::Tensor& logits, int64_t k);
 
 // As ops::sample_tokens, from [B, V] ATen operations without sorting the
 // vocabulary (top-p by bisection on the threshold, the draw by a cumulative
-// sum): the CUDA path of sample_tokens, and on the CPU its cross-check.
+// sum): on the CPU the fused path's cross-check, on CUDA greedy decoding's
+// argmax and a reference for the fused kernel.
 SampledTokens sample_tokens(const at::Tensor& logits, const SamplingParams& params, const at::Tensor& uniforms);
 
 }  // namespace opd::ops::aten_composition

@@ -1,6 +1,7 @@
 // The next token of each row: temperature, top-k, top-p and min-p filtering
-// and one draw, as an op with a fused CPU path and a CUDA path that never
-// sorts the vocabulary (top-p by bisection on the probability threshold).
+// and one draw, as an op with a fused CPU path and a fused CUDA kernel that
+// never sorts the vocabulary (kernels/sample_tokens.cuh: top-k and top-p by
+// radix selects on the values' bits).
 // The draw is inverse-CDF on a uniform the caller supplies (Philox, from
 // counter_uniform), so a row's token depends on its logits and its own
 // uniform only: reproducible across batch splits, ranks and devices.
