@@ -59,7 +59,7 @@ const std::vector<ObjectiveSpec>& objective_specs() {
       {ObjectiveKind::kMask, "mask", "PG surrogate, A = 1[tau - s > c] (tau - s)", with_pg({"mask_threshold"}),
        shared_defaults, {}},
       {ObjectiveKind::kTropd, "tropd", "Bernoulli trust region + outlier estimator + teacher-prefix guidance",
-       with_pg({"outlier", "top_k", "reward_floor", "prefix_beta", "renormalize", "kl_clip"}), shared_defaults, {}},
+       with_pg({"outlier", "top_k", "reward_floor", "prefix_beta", "renormalize", "kl_clip", "fkl_after_first_error"}), shared_defaults, {}},
       {ObjectiveKind::kTrd, "trd", "full-vocab forward KL on refined tokens", {"kl_clip", "support_k"},
        shared_defaults, {}},
       {ObjectiveKind::kFklFull, "fkl_full", "full-vocab forward KL on student tokens", {"kl_clip", "support_k"},

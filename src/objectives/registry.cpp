@@ -39,7 +39,8 @@ std::unique_ptr<Objective> make_objective(const ObjectiveConfig& c) {
     case ObjectiveKind::kMask: return std::make_unique<MaskObjective>(pg, c.mask_threshold);
     case ObjectiveKind::kTropd:
       return std::make_unique<TropdObjective>(
-          TropdOptions{pg, c.outlier, c.top_k, c.reward_floor, c.prefix_beta, c.renormalize, c.kl_clip});
+          TropdOptions{pg, c.outlier, c.top_k, c.reward_floor, c.prefix_beta, c.renormalize, c.kl_clip,
+                       c.fkl_after_first_error});
     case ObjectiveKind::kTrd: return full_vocab(c, ops::KlDirection::kForward, TokenSource::kRefined);
     case ObjectiveKind::kFklFull:
       return full_vocab(c, ops::KlDirection::kForward, TokenSource::kStudent);

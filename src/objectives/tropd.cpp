@@ -52,8 +52,12 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
       if (options_.kl_clip > 0) {
         objectives::add_fraction(m, "fkl_outlier_clipped_fraction", fkl.detach() > options_.kl_clip, outlier);
       }
+      const auto fkl_tokens =
+          options_.fkl_after_first_error
+              ? outlier
+              : outlier * (t.student - after_first_error(t.student, in.targets, in.teacher_topk_ids));
       out.loss = out.loss + objectives::weighted_loss(objectives::clip_per_token(fkl, options_.kl_clip),
-                                                      in.token_weight * outlier);
+                                                      in.token_weight * fkl_tokens);
       objectives::add_masked_mean(m, "fkl_outlier", fkl, outlier);
       break;
     }

@@ -260,15 +260,11 @@ TEST_P(TropdTest, OutlierFklRenormalisedAndClippedMatchReference) {
   }
 }
 
-// A response's first error is its first student token outside the teacher's
-// top-k: the outlier statistics are split at it, per row.
-TEST_P(TropdTest, SplitsOutlierStatisticsAtEachResponsesFirstError) {
-  auto c = case_for(5);
-  auto got = run(tropd_config(OutlierVariant::kFkl, 0.001), c);
-  Ref r = make_ref(c);
+// after[b, t]: student token t of row b follows the row's first error, its
+// first student token outside the teacher's top-k.
+at::Tensor after_first_error(const Ref& r, const RandomCase& c) {
   const auto student = r.student > 0;
   const auto error = student & ~(r.topk_ids == c.in.targets.unsqueeze(-1)).any(-1);
-  // after[b, t]: an error at some t' < t in row b.
   auto after = at::zeros_like(student);
   for (int64_t b = 0; b < student.size(0); ++b) {
     bool seen = false;
@@ -277,6 +273,38 @@ TEST_P(TropdTest, SplitsOutlierStatisticsAtEachResponsesFirstError) {
       seen = seen || error[b][t].item<bool>();
     }
   }
+  return after;
+}
+
+// fkl_after_first_error: false trains the outliers up to each response's
+// first error with the FKL, and leaves those after it untrained.
+TEST_P(TropdTest, OutlierFklUpToTheFirstErrorMatchesReference) {
+  auto c = case_for(5);
+  Ref r = make_ref(c);
+  const auto outlier = (~trust(r)) & (r.student > 0);
+  const auto after = after_first_error(r, c);
+  ASSERT_GT(count(outlier & after), 0) << "the case must have outliers after an error";
+  auto config = tropd_config(OutlierVariant::kFkl, 0.001);
+  config.fkl_after_first_error = false;
+  expect_matches_reference(
+      config, c,
+      [&](const Ref& r) {
+        auto term = tropd_term(r, OutlierVariant::kMask, 0.001, 1.0, config.reward_floor);
+        const auto up_to = outlier & ~after;
+        return Term{term.loss + topk_fkl(r, false) * up_to.to(at::kDouble), term.trained | up_to};
+      },
+      dtype(), "fkl_after_first_error false");
+}
+
+// A response's first error is its first student token outside the teacher's
+// top-k: the outlier statistics are split at it, per row.
+TEST_P(TropdTest, SplitsOutlierStatisticsAtEachResponsesFirstError) {
+  auto c = case_for(5);
+  auto got = run(tropd_config(OutlierVariant::kFkl, 0.001), c);
+  Ref r = make_ref(c);
+  const auto student = r.student > 0;
+  const auto error = student & ~(r.topk_ids == c.in.targets.unsqueeze(-1)).any(-1);
+  const auto after = after_first_error(r, c);
   const auto to = student & ~after;
   ASSERT_GT(count(after), 0);
   ASSERT_GT(count(to & error), 0);

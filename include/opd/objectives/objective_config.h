@@ -89,6 +89,8 @@ struct WeightedObjective;
     "what a token outside the trust region gets: top-k fkl, nothing, or a clipped advantage")          \
   X(double, prefix_beta, "prefix_beta", 0.001, at_least(0), "weight of -s on teacher-prefix tokens")   \
   X(double, kl_clip, "kl_clip", 0.0, at_least(0), "> 0 caps each token's KL (no gradient above it)")   \
+  X(bool, fkl_after_first_error, "fkl_after_first_error", true, any(),                                 \
+    "tropd fkl: also the outliers after a response's first token outside the teacher's top-k; false = up to it") \
   X(int64_t, support_k, "support_k", 0, at_least(0),                                                   \
     "> 0 restricts both softmaxes to the teacher's top-k, renormalised")                               \
   X(SftTargets, sft_targets, "targets", SftTargets::kTeacher, any(),                                   \

@@ -3,7 +3,9 @@
 //   trusted (M = 1): PG surrogate with the PG objectives' advantage (lambda applies);
 //   outlier (M = 0): variant fkl  -> top-k forward KL (renormalize: both
 //                                    distributions on the k ids; kl_clip > 0:
-//                                    each token's KL capped, no gradient above),
+//                                    each token's KL capped, no gradient above;
+//                                    fkl_after_first_error false: only up to a
+//                                    response's first error),
 //                    variant mask -> nothing,
 //                    variant clip -> PG surrogate with max(A, reward_floor).
 // On teacher-prefix tokens (source 1): l_t = -prefix_beta * s_t (the K1
@@ -26,6 +28,10 @@ struct TropdOptions {
   double prefix_beta = 0.001;
   bool renormalize = false;  // variant fkl: the KL of the renormalised top-k distributions
   double kl_clip = 0;        // variant fkl: > 0 caps each outlier's KL
+  // Variant fkl: false leaves the outliers after a response's first error
+  // (its first token outside the teacher's top-k) untrained, as mask does:
+  // the teacher's distribution there follows a context it would not write.
+  bool fkl_after_first_error = true;
 };
 
 class TropdObjective final : public Objective {
