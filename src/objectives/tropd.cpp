@@ -41,6 +41,9 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
   // Entropy selection, when on, narrows the policy-gradient terms only.
   out.loss = objectives::policy_gradient_loss(t.advantage, t.s, in.token_weight * trusted * t.selected);
 
+  // A response's student tokens after its first error, when the teacher's top-k was scored.
+  const auto after = in.teacher_topk_ids.defined() ? after_first_error(t.student, in.targets, in.teacher_topk_ids)
+                                                   : at::Tensor();
   at::Tensor fkl;  // variant fkl: each token's outlier KL (before any clip)
   switch (options_.outlier) {
     case OutlierVariant::kFkl: {
@@ -52,10 +55,7 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
       if (options_.kl_clip > 0) {
         objectives::add_fraction(m, "fkl_outlier_clipped_fraction", fkl.detach() > options_.kl_clip, outlier);
       }
-      const auto fkl_tokens =
-          options_.fkl_after_first_error
-              ? outlier
-              : outlier * (t.student - after_first_error(t.student, in.targets, in.teacher_topk_ids));
+      const auto fkl_tokens = options_.fkl_after_first_error ? outlier : outlier * (t.student - after);
       out.loss = out.loss + objectives::weighted_loss(objectives::clip_per_token(fkl, options_.kl_clip),
                                                       in.token_weight * fkl_tokens);
       objectives::add_masked_mean(m, "fkl_outlier", fkl, outlier);
@@ -80,8 +80,7 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
   objectives::add_fraction(m, "outlier_fraction", outlier, t.student);
   objectives::add_masked_mean(m, "trust_probability", at::clamp_max(t.log_ratio, 0).exp(), t.student);
   objectives::add_masked_mean(m, "prefix_logprob", t.s, prefix);
-  if (in.teacher_topk_ids.defined()) {  // the outliers before and after each response's first error
-    const auto after = after_first_error(t.student, in.targets, in.teacher_topk_ids);
+  if (after.defined()) {  // the outliers before and after each response's first error
     const auto to = t.student - after;
     objectives::add_fraction(m, "outlier_fraction_to_first_error", outlier * to, to);
     objectives::add_fraction(m, "outlier_fraction_after_first_error", outlier * after, after);

@@ -2,7 +2,6 @@
 
 #include "opd/eval/verifier.h"
 #include "opd/model/device.h"
-
 #include "opd/model/pretrained.h"
 #include "opd/objectives/registry.h"
 #include "opd/train/prompt_formats.h"

@@ -743,6 +743,8 @@ ObjectiveConfig varied_objective(ObjectiveKind kind, bool term = false) {
       c.prefix_beta = 1e-4;
     } else if (key == "kl_clip") {
       c.kl_clip = 10.0;
+    } else if (key == "fkl_after_first_error") {
+      c.fkl_after_first_error = false;
     } else if (key == "support_k") {
       c.support_k = 128;
     } else if (key == "targets") {
