@@ -57,6 +57,32 @@ SyntheticProblem word_reversal(std::mt19937_64& rng) {
   return p;
 }
 
+// The letters picked in a random order, each line the picked ones sorted
+// (an insertion sort): every order is a correct solution, so the teacher
+// that learns them spreads its mass over the letters not yet picked.
+SyntheticProblem letter_sort(std::mt19937_64& rng) {
+  const int64_t letters = uniform_int(rng, 4, 7);
+  std::string word;
+  while (static_cast<int64_t>(word.size()) < letters) {
+    const char c = static_cast<char>('a' + uniform_int(rng, 0, 25));
+    if (word.find(c) == std::string::npos) word += c;
+  }
+  SyntheticProblem p;
+  p.domain = "sort";
+  p.prompt = "sort " + word;
+  p.answer = word;
+  std::sort(p.answer.begin(), p.answer.end());
+  std::string picked = word;  // a second, independent order of the same letters
+  for (size_t i = picked.size(); i > 1; --i) std::swap(picked[i - 1], picked[uniform_int(rng, 0, int64_t(i) - 1)]);
+  std::string line;
+  for (char c : picked) {
+    line.insert(std::lower_bound(line.begin(), line.end(), c), c);
+    p.solution += line + "\n";
+  }
+  p.solution += boxed(p.answer);
+  return p;
+}
+
 // Draws `count` problems of `domain` whose prompts are in neither `taken`
 // nor each other, adding them to `taken`.
 std::vector<SyntheticProblem> draw_distinct(const std::string& domain, int64_t count, std::mt19937_64& rng,
@@ -86,14 +112,15 @@ std::vector<SyntheticProblem> draw_split(const std::vector<std::string>& domains
 }  // namespace
 
 const std::vector<std::string>& synthetic_domains() {
-  static const std::vector<std::string> names = {"arith", "reverse"};
+  static const std::vector<std::string> names = {"arith", "reverse", "sort"};
   return names;
 }
 
 SyntheticProblem make_synthetic_problem(const std::string& domain, std::mt19937_64& rng) {
   if (domain == "arith") return addition_chain(rng);
   if (domain == "reverse") return word_reversal(rng);
-  TORCH_CHECK(false, "synthetic tasks: unknown domain '", domain, "' (known: arith, reverse)");
+  if (domain == "sort") return letter_sort(rng);
+  TORCH_CHECK(false, "synthetic tasks: unknown domain '", domain, "' (known: arith, reverse, sort)");
 }
 
 SyntheticSplits make_synthetic_splits(const SyntheticTaskSpec& spec) {

@@ -38,4 +38,8 @@ void add_fraction(Metrics& m, const std::string& name, const at::Tensor& selecte
   m.add(name, (selected.to(at::kDouble) * of.to(at::kDouble)).sum(), of.to(at::kDouble).sum());
 }
 
+void add_valid_fraction(Metrics& m, const std::string& name, const at::Tensor& of, const ObjectiveInputs& in) {
+  if (in.valid_tokens.defined()) add_fraction(m, name, in.valid_tokens.to(of.device()), of);
+}
+
 }  // namespace opd::objectives

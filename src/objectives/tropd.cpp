@@ -78,6 +78,8 @@ ObjectiveOutput TropdObjective::compute(const ObjectiveInputs& in) {
 
   objectives::add_fraction(m, "trust_ratio", trusted, t.student);
   objectives::add_fraction(m, "outlier_fraction", outlier, t.student);
+  objectives::add_valid_fraction(m, "outlier_valid_fraction", outlier, in);
+  objectives::add_valid_fraction(m, "trusted_valid_fraction", trusted, in);
   objectives::add_masked_mean(m, "trust_probability", at::clamp_max(t.log_ratio, 0).exp(), t.student);
   objectives::add_masked_mean(m, "prefix_logprob", t.s, prefix);
   if (after.defined()) {  // the outliers before and after each response's first error

@@ -99,6 +99,7 @@ AccumulatedGradients accumulate_gradients(model::CausalLM& student, Objective& o
     in.loss_mask = rows(plan.loss_mask);
     in.token_weight = rows(plan.token_weight);
     in.token_index = rows(plan.token_keys);
+    in.valid_tokens = rows(plan.valid_tokens);
     in.step = run.step;
     in.seed = run.seed;
     rollout::TokenScores teacher;

@@ -16,6 +16,7 @@
 #include "opd/train/metrics_log.h"
 #include "opd/train/stop_signal.h"
 #include "opd/train/training_evaluation.h"
+#include "opd/train/valid_solution_tokens.h"
 #include "trainer_impl.h"
 
 #include <fmt/format.h>
@@ -130,6 +131,7 @@ Trainer::Impl::Impl(TrainConfig c, std::shared_ptr<dist::Communicator> communica
   if (config.lora.rank > 0) add_student_lora();
   student->model->checkpoint_layers = config.activation_checkpointing;
   writer.emplace(make_trajectory_writer(config, needs.trajectory, resources, world));
+  solutions_known = knows_solutions(resources.dataset);
   rollout::StepScoring scoring;
   scoring.teacher.logprobs = needs.teacher_logprobs;
   scoring.teacher.topk = needs.teacher_topk;
@@ -177,7 +179,8 @@ Metrics Trainer::Impl::step(int64_t step) {
   const Stopwatch whole;
   const double system_at_start = system_cpu_seconds();
   Metrics m;
-  const auto trajectories = writer->write(step, next_rows(), first_row(), &m);
+  const auto rows = next_rows();
+  const auto trajectories = writer->write(step, rows, first_row(), &m);
   release_cached_cpu_blocks();
   times.rollout = whole.seconds();
 
@@ -188,7 +191,11 @@ Metrics Trainer::Impl::step(int64_t step) {
 
   const Stopwatch backward;
   const auto sum_over_ranks = [this](double v) { return comm ? comm->sum(v, "loss token count") : v; };
-  const auto plan = plan_loss(trajectories.batch, config.objective.normalization, first_row(), step, sum_over_ranks);
+  auto plan = plan_loss(trajectories.batch, config.objective.normalization, first_row(), step, sum_over_ranks);
+  if (solutions_known) {
+    plan.valid_tokens = aligned_targets(
+        valid_solution_tokens(trajectories.batch, rows, resources.dataset, *resources.student_format.tokenizer));
+  }
   MicroBatching run;
   run.micro_batch_size = config.micro_batch_size;
   run.logits_chunk_tokens = config.logits_chunk_tokens;

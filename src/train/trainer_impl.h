@@ -64,6 +64,7 @@ struct Trainer::Impl {
   int64_t next_step = 0;
   int64_t consecutive_skips = 0;
   int64_t poisoned_step = -1;
+  bool solutions_known = false;  // the dataset's correct solutions are known: the steps mark valid tokens
 };
 
 }  // namespace opd::train

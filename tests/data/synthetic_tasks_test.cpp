@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -42,6 +44,28 @@ void expect_sound_addition(const SyntheticProblem& p) {
   EXPECT_EQ(p.answer, std::to_string(running));
 }
 
+// Each line of a letter sort is the last one with one more of the prompt's
+// letters, kept sorted; the last holds them all, and the answer is it.
+void expect_sound_sort(const SyntheticProblem& p) {
+  std::string letters = p.prompt.substr(std::string("sort ").size());
+  ASSERT_GE(letters.size(), 4u);
+  ASSERT_LE(letters.size(), 7u);
+  std::sort(letters.begin(), letters.end());
+  ASSERT_EQ(std::adjacent_find(letters.begin(), letters.end()), letters.end()) << "letters repeat: " << p.prompt;
+  EXPECT_EQ(p.answer, letters);
+  const auto steps = lines_of(p.solution);
+  ASSERT_EQ(steps.size(), letters.size() + 1);
+  std::string last;
+  for (size_t n = 1; n <= letters.size(); ++n) {
+    const auto& line = steps[n - 1];
+    ASSERT_EQ(line.size(), n) << p.solution;
+    EXPECT_TRUE(std::is_sorted(line.begin(), line.end())) << line;
+    EXPECT_TRUE(std::includes(letters.begin(), letters.end(), line.begin(), line.end())) << line;
+    EXPECT_TRUE(std::includes(line.begin(), line.end(), last.begin(), last.end())) << last << " -> " << line;
+    last = line;
+  }
+}
+
 TEST(SyntheticTasks, SolutionsAreSoundAndVerify) {
   const auto verifier = eval::make_verifier("math_boxed");
   const auto& alphabet = tokenizer::default_char_alphabet();
@@ -57,6 +81,8 @@ TEST(SyntheticTasks, SolutionsAreSoundAndVerify) {
       }
       if (domain == "arith") {
         expect_sound_addition(p);
+      } else if (domain == "sort") {
+        expect_sound_sort(p);
       } else {
         // "reverse abc": the lines grow the reversed word one letter at a time.
         const std::string word = p.prompt.substr(std::string("reverse ").size());
@@ -67,6 +93,23 @@ TEST(SyntheticTasks, SolutionsAreSoundAndVerify) {
       }
     }
   }
+}
+
+TEST(SyntheticTasks, SortSolutionsPickTheLettersInEveryOrder) {
+  // The teacher's entropy at a branch point comes from these orders: the
+  // first line of "sort" takes each of the prompt's letters about as often.
+  std::mt19937_64 rng(5);
+  std::map<int64_t, int64_t> first_pick_rank;  // the first picked letter's rank among the prompt's letters
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    const auto p = make_synthetic_problem("sort", rng);
+    if (p.answer.size() != 4) continue;
+    first_pick_rank[static_cast<int64_t>(p.answer.find(p.solution[0]))] += 1;
+  }
+  ASSERT_EQ(first_pick_rank.size(), 4u);
+  int64_t fours = 0;
+  for (const auto& [rank, count] : first_pick_rank) fours += count;
+  for (const auto& [rank, count] : first_pick_rank) EXPECT_NEAR(double(count) / fours, 0.25, 0.06) << "rank " << rank;
 }
 
 TEST(SyntheticTasks, SplitsAreDisjointBalancedAndSeeded) {
@@ -123,7 +166,7 @@ TEST(SyntheticTasks, WritesJsonlTheDatasetReads) {
 TEST(SyntheticTasks, BadSpecsAreNamed) {
   SyntheticTaskSpec spec;
   spec.domains = {"arith", "poetry"};
-  opd::testing::expect_error([&] { make_synthetic_splits(spec); }, {"unknown domain 'poetry'", "arith, reverse"});
+  opd::testing::expect_error([&] { make_synthetic_splits(spec); }, {"unknown domain 'poetry'", "arith, reverse, sort"});
   spec.domains = {"arith"};
   spec.train_size = 20000;  // only 9^3 + 9^4 = 7290 distinct chains exist
   opd::testing::expect_error([&] { make_synthetic_splits(spec); }, {"domain 'arith' ran out of distinct problems"});

@@ -316,6 +316,24 @@ TEST_P(TropdTest, SplitsOutlierStatisticsAtEachResponsesFirstError) {
   EXPECT_NEAR(got.metrics.value("fkl_outlier_after_first_error"), masked_mean(fkl, outlier & after), 1e-4);
 }
 
+// With the run's valid tokens known, the fraction of each region that is
+// valid (the premise that outliers carry information); without, none.
+TEST_P(TropdTest, CountsTheValidTokensOfEachRegion) {
+  auto c = case_for(6);
+  EXPECT_FALSE(run(tropd_config(OutlierVariant::kMask, 0.001), c).metrics.has("outlier_valid_fraction"));
+  const auto valid = at::rand(c.in.targets.sizes(), at::TensorOptions(at::kDouble)) < 0.4;
+  c.in.valid_tokens = valid.to(at::kFloat);
+  auto got = run(tropd_config(OutlierVariant::kMask, 0.001), c);
+  Ref r = make_ref(c);
+  const auto student = r.student > 0;
+  const auto outlier = (~trust(r)) & student;
+  const auto trusted = trust(r) & student;
+  ASSERT_GT(count(outlier & valid), 0);
+  ASSERT_GT(count(outlier & ~valid), 0);
+  EXPECT_NEAR(got.metrics.value("outlier_valid_fraction"), count(outlier & valid) / count(outlier), 1e-12);
+  EXPECT_NEAR(got.metrics.value("trusted_valid_fraction"), count(trusted & valid) / count(trusted), 1e-12);
+}
+
 // tau >= s on every student token: every token is trusted, and with
 // prefix_beta = 0 TrOPD is opd.
 TEST_P(TropdTest, AllTrustedWithoutPrefixEqualsOpd) {

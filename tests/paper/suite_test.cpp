@@ -259,6 +259,12 @@ TEST(OpdBench, RunsTheSmokeSuiteAndResumes) {
   EXPECT_NE(md.find("Gate: 'opd' must train before any claim counts"), std::string::npos) << md;
   EXPECT_NE(md.find("Premise 'the teacher's top-8 leaves mass out': fkl (top-k)'s topk_mass (last step) is "),
             std::string::npos) << md;
+  // The synthetic tasks' solutions are known, so the trainer marks valid tokens and TrOPD counts its valid outliers.
+  const auto valid = md.find("Premise 'a quarter of the outliers are valid tokens': tropd's outlier_valid_fraction");
+  ASSERT_NE(valid, std::string::npos) << md;
+  const std::string premise = md.substr(valid, md.find('\n', valid) - valid);
+  EXPECT_NE(premise.find("over 2 seeds"), std::string::npos) << premise;
+  EXPECT_EQ(premise.find("unmeasured"), std::string::npos) << premise;
   for (const auto* claim : {"| TrOPD above OPD (TrOPD Table 1) | tropd | opd | test/all avg@2 | ",
                             "| OPD above top-k FKL (TrOPD Table 1) | opd | fkl (top-k) | test/all avg@2 | "}) {
     const auto at = md.find(claim);

@@ -6,6 +6,9 @@
 //            "7+5+8=?" -> "7+5=12\n12+8=20\n\boxed{20}"
 //   reverse  a 3-5 letter word reversed, one more letter per line:
 //            "reverse abc" -> "c\ncb\ncba\n\boxed{cba}"
+//   sort     4-7 distinct letters sorted by picking them in any order, the
+//            picked ones sorted on each line; every order is correct:
+//            "sort cab" -> "a\nab\nabc\n\boxed{abc}" or "b\nbc\nabc\n\boxed{abc}"
 // Every character is in the character tokenizer's alphabet
 // (tokenizer/char_tokenizer.h), so the tiny models of the paper harness read them.
 #pragma once

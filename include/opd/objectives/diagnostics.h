@@ -34,4 +34,8 @@ void add_student_entropy(Metrics& m, const at::Tensor& entropy, const at::Tensor
 void add_fraction(Metrics& m, const std::string& name, const at::Tensor& selected,
                   const at::Tensor& of);
 
+// The fraction of `of` that is valid (in.valid_tokens) as `name`, when the
+// run knows which tokens are; nothing otherwise.
+void add_valid_fraction(Metrics& m, const std::string& name, const at::Tensor& of, const ObjectiveInputs& in);
+
 }  // namespace opd::objectives

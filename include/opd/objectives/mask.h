@@ -14,7 +14,9 @@ class MaskObjective final : public Objective {
       : options_(options), threshold_(threshold) {}
   std::string_view name() const override { return "mask"; }
   ObjectiveNeeds needs() const override { return options_.needs(); }
-  // Adds masked_fraction: the share of trained tokens whose advantage was zeroed.
+  // Adds masked_fraction: the share of trained tokens whose advantage was zeroed;
+  // with in.valid_tokens, masked_valid_fraction: the share of those still on a
+  // correct solution.
   ObjectiveOutput compute(const ObjectiveInputs& in) override;
 
  private:

@@ -60,6 +60,10 @@ struct ObjectiveInputs {
   // Each position's token key (core/token_keys.h: global row * kRowStride +
   // t), so per-token randomness does not depend on micro-batches or ranks. int64.
   at::Tensor token_index;
+  // float, 1 where the target keeps its response on a correct solution of
+  // its problem (train/valid_solution_tokens.h); undefined when not known.
+  // Only diagnostics read it.
+  at::Tensor valid_tokens;
   int64_t step = 0;   // optimizer step (0-based): schedules, trust-mask draws
   uint64_t seed = 0;  // the run's seed
 

@@ -44,7 +44,10 @@ class TropdObjective final : public Objective {
   // With the teacher's top-k scored, a response's first error is its first
   // student token outside that top-k: outlier_fraction and fkl_outlier are
   // also split into *_to_first_error (tokens up to and including it; all of
-  // an error-free response) and *_after_first_error.
+  // an error-free response) and *_after_first_error. With in.valid_tokens:
+  // outlier_valid_fraction and trusted_valid_fraction, the fractions of each
+  // region still on a correct solution (the premise that outliers carry
+  // information is that many are valid).
   ObjectiveOutput compute(const ObjectiveInputs& in) override;
 
  private:

@@ -17,6 +17,9 @@ struct LossPlan {
   at::Tensor loss_mask;     // [B, T-1] float, aligned
   at::Tensor token_weight;  // [B, T-1]: an objective's loss is sum_t l_t * token_weight_t
   at::Tensor token_keys;    // [B, T-1] int64 (core/token_keys.h)
+  // [B, T-1] float, aligned: 1 where the target keeps its response on a
+  // correct solution (valid_solution_tokens.h); undefined when not known.
+  at::Tensor valid_tokens;
   double global_tokens = 0; // loss tokens of the step over every rank
 };
 
