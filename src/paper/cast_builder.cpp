@@ -2,6 +2,7 @@
 
 #include "opd/core/atomic_file.h"
 #include "opd/core/text_file.h"
+#include "opd/data/refinement_examples.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/tokenizer/char_tokenizer.h"
@@ -44,6 +45,10 @@ nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
   }
   j["sft"] = {{"steps", m.sft.steps}, {"lr", m.sft.lr}, {"warmup", m.sft.warmup}, {"batch", m.sft.batch},
               {"domain", m.sft.domain}};
+  if (!m.sft.refinement.empty()) {  // the template's text, so editing it rebuilds the member
+    const auto t = data::find_refinement_template(m.sft.refinement);
+    j["sft"]["refinement"] = {{"prompt", t.prompt}, {"privileged", t.privileged}};
+  }
   return j;
 }
 
@@ -69,6 +74,25 @@ void write_initial_model(const model::TinyModelSpec& spec, const std::string& di
   write_file_atomically(dir + "/tokenizer.json", tokenizer::char_tokenizer_json());
 }
 
+// The problems a member's sft trains on.
+std::string problems_file(const Suite& suite, const CastMember& m) {
+  return tasks_file(suite, m.sft.domain.empty() ? "train" : "train." + m.sft.domain);
+}
+
+// With sft.refinement, those problems and their refinement examples, written
+// beside the member's directory.
+std::string refinement_file(const Suite& suite, const CastMember& m) { return cast_dir(suite, m.name) + ".refine.jsonl"; }
+
+void write_refinement_file(const Suite& suite, const CastMember& m) {
+  std::vector<data::SyntheticProblem> problems;  // problems_file's, drawn again
+  for (auto& p : data::make_synthetic_splits(*suite.tasks).train) {
+    if (m.sft.domain.empty() || p.domain == m.sft.domain) problems.push_back(std::move(p));
+  }
+  const auto refinement = data::find_refinement_template(m.sft.refinement);
+  data::write_synthetic_jsonl(data::with_refinement_examples(problems, refinement, suite.tasks->seed),
+                              refinement_file(suite, m));
+}
+
 train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {
   train::TrainConfig c;
   c.run_dir = cast_dir(suite, m.name) + ".sft";
@@ -81,7 +105,7 @@ train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std
   c.student.dtype = model::ComputeDtype::kFloat32;
   c.student.chat_template = suite.chat_template;
   c.teacher = c.student;  // sft on dataset solutions reads no teacher; the trainer still loads one
-  c.data.train_path = tasks_file(suite, m.sft.domain.empty() ? "train" : "train." + m.sft.domain);
+  c.data.train_path = m.sft.refinement.empty() ? problems_file(suite, m) : refinement_file(suite, m);
   c.data.prompts_per_step = m.sft.batch;
   c.data.samples_per_prompt = 1;
   c.rollout.max_new_tokens = suite.eval.max_new_tokens;
@@ -154,6 +178,7 @@ CastBuild build_cast(const Suite& suite) {
         fs::create_directories(sft.run_dir);
         write_fingerprint(sft.run_dir, fingerprint);
       }
+      if (!m.sft.refinement.empty()) write_refinement_file(suite, m);
       train::Trainer trainer(sft);
       if (resuming) trainer.resume(checkpoint);
       if (trainer.run().stopped) {  // checkpointed: not built; the next call resumes it

@@ -3,6 +3,7 @@
 #include "opd/core/join.h"
 #include "opd/core/config_yaml.h"
 #include "opd/core/text_file.h"
+#include "opd/data/refinement_template.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/config_loader.h"
 #include "opd/train/train_config_schema.h"
@@ -89,7 +90,7 @@ model::TinyModelSpec read_initial_model(const config::Context& ctx, const YAML::
 
 SftStage read_sft(const config::Context& ctx, const YAML::Node& node, const std::string& path) {
   const std::string& file = ctx.file();
-  Reader r(ctx, node, path, {"steps", "lr", "warmup", "batch", "domain"});
+  Reader r(ctx, node, path, {"steps", "lr", "warmup", "batch", "domain", "refinement"});
   SftStage s;
   s.steps = r.get<int64_t>("steps", s.steps);
   TORCH_CHECK(s.steps >= 0, at(file, node), path, ".steps must be >= 0, got ", s.steps);
@@ -98,6 +99,16 @@ SftStage read_sft(const config::Context& ctx, const YAML::Node& node, const std:
   s.warmup = r.get<int64_t>("warmup", s.warmup);
   s.batch = r.positive("batch", s.batch);
   s.domain = r.get<std::string>("domain", "");
+  s.refinement = r.get<std::string>("refinement", "");
+  if (!s.refinement.empty()) {
+    try {
+      data::find_refinement_template(s.refinement);
+    } catch (const c10::Error& e) {
+      TORCH_CHECK(false, at(file, r.node("refinement")), path, ".refinement: ", e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      TORCH_CHECK(false, at(file, r.node("refinement")), path, ".refinement: ", e.what());
+    }
+  }
   return s;
 }
 

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -139,6 +140,29 @@ TEST(Suite, CastIsReusedOnlyWhenItsDefinitionMatches) {
   text.replace(text.find("train: 40"), 9, "train: 42");
   const auto other_tasks = load_suite(write(dir, "s3.yaml", text));
   opd::testing::expect_error([&] { write_tasks(other_tasks); }, {"the synthetic tasks in", "different definition"});
+}
+
+// sft.refinement trains a member on the problems and on them as refinement
+// prompts; the template is part of its definition.
+TEST(Suite, ARefinerMemberTrainsOnRefinementExamples) {
+  ScratchDir dir;
+  std::string text = kSuite;
+  text.replace(text.find("OUT"), 3, dir / "out");
+  text.replace(text.find("sft: {steps: 2}"), 15, "sft: {steps: 2, refinement: synthetic}");
+  const auto suite = load_suite(write(dir, "s.yaml", text));
+  EXPECT_EQ(suite.cast[1].sft.refinement, "synthetic");
+  EXPECT_EQ(build_cast(suite).built, 2);
+  const auto lines = opd::testing::read_file_bytes(dir / "out/cast/student.refine.jsonl");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 80) << "40 problems, each also as a refinement prompt";
+  EXPECT_NE(lines.find("attempt:"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "out/cast/student/model.safetensors"));
+  EXPECT_EQ(build_cast(suite).built, 0);
+
+  std::string bad = kSuite;
+  bad.replace(bad.find("OUT"), 3, dir / "bad");
+  bad.replace(bad.find("sft: {steps: 2}"), 15, "sft: {steps: 2, refinement: no_such_template}");
+  opd::testing::expect_error([&] { load_suite(write(dir, "bad.yaml", bad)); },
+                             {"bad.yaml", "cast[1].sft.refinement", "no_such_template"});
 }
 
 // A stop (SIGTERM) during a member's sft leaves it unbuilt, never "built"

@@ -25,6 +25,10 @@ struct SftStage {
   int64_t warmup = 20;
   int64_t batch = 32;   // solutions per step
   std::string domain;   // train only on this domain's problems; "" = all
+  // A refinement template (configs/refinement): train on each problem and
+  // on it as a refinement prompt around a faulty attempt
+  // (data/refinement_examples.h), so the member can refine for TRD. "" = off.
+  std::string refinement;
 };
 
 // One model of the cast: `init` (a random tiny Qwen3-shaped model reading the
