@@ -5,6 +5,7 @@
 #include "opd/data/refinement_examples.h"
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
+#include "opd/paper/rejection_sampling.h"
 #include "opd/tokenizer/char_tokenizer.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/trainer.h"
@@ -45,6 +46,11 @@ nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
   }
   j["sft"] = {{"steps", m.sft.steps}, {"lr", m.sft.lr}, {"warmup", m.sft.warmup}, {"batch", m.sft.batch},
               {"domain", m.sft.domain}};
+  if (m.rft.rounds > 0) {
+    const auto& r = m.rft;
+    j["rft"] = {{"rounds", r.rounds}, {"prompts", r.prompts}, {"samples", r.samples}, {"temperature", r.temperature},
+                {"steps", r.sft.steps}, {"lr", r.sft.lr}, {"warmup", r.sft.warmup}, {"batch", r.sft.batch}};
+  }
   if (!m.sft.refinement.empty()) {  // the template's text, so editing it rebuilds the member
     const auto t = data::find_refinement_template(m.sft.refinement);
     j["sft"]["refinement"] = {{"prompt", t.prompt}, {"privileged", t.privileged}};
@@ -83,6 +89,10 @@ std::string problems_file(const Suite& suite, const CastMember& m) {
 // beside the member's directory.
 std::string refinement_file(const Suite& suite, const CastMember& m) { return cast_dir(suite, m.name) + ".refine.jsonl"; }
 
+std::string sft_data(const Suite& suite, const CastMember& m) {
+  return m.sft.refinement.empty() ? problems_file(suite, m) : refinement_file(suite, m);
+}
+
 void write_refinement_file(const Suite& suite, const CastMember& m) {
   std::vector<data::SyntheticProblem> problems;  // problems_file's, drawn again
   for (auto& p : data::make_synthetic_splits(*suite.tasks).train) {
@@ -93,29 +103,110 @@ void write_refinement_file(const Suite& suite, const CastMember& m) {
                               refinement_file(suite, m));
 }
 
-train::TrainConfig sft_config(const Suite& suite, const CastMember& m, const std::string& start) {
+// An sft run of `stage` from the model in `start` on the problems in
+// `train_path`, in `run_dir`.
+train::TrainConfig sft_config(const Suite& suite, const SftStage& stage, const std::string& start,
+                              const std::string& run_dir, const std::string& train_path) {
   train::TrainConfig c;
-  c.run_dir = cast_dir(suite, m.name) + ".sft";
+  c.run_dir = run_dir;
   c.seed = 0;
-  c.steps = m.sft.steps;
-  c.micro_batch_size = m.sft.batch;
-  c.log_every = std::max<int64_t>(1, m.sft.steps / 5);
+  c.steps = stage.steps;
+  c.micro_batch_size = stage.batch;
+  c.log_every = std::max<int64_t>(1, stage.steps / 5);
   c.keep_checkpoints = 1;
   c.student.path = start;
   c.student.dtype = model::ComputeDtype::kFloat32;
   c.student.chat_template = suite.chat_template;
   c.teacher = c.student;  // sft on dataset solutions reads no teacher; the trainer still loads one
-  c.data.train_path = m.sft.refinement.empty() ? problems_file(suite, m) : refinement_file(suite, m);
-  c.data.prompts_per_step = m.sft.batch;
+  c.data.train_path = train_path;
+  c.data.prompts_per_step = stage.batch;
   c.data.samples_per_prompt = 1;
   c.rollout.max_new_tokens = suite.eval.max_new_tokens;
   c.objective = default_objective_config(ObjectiveKind::kSft);
   c.objective.sft_targets = SftTargets::kDataset;
-  c.optim.lr = m.sft.lr;
-  c.optim.warmup_steps = std::min(m.sft.warmup, m.sft.steps);
+  c.optim.lr = stage.lr;
+  c.optim.warmup_steps = std::min(stage.warmup, stage.steps);
   c.optim.schedule = train::LrSchedule::kCosine;
   c.optim.min_lr_ratio = 0.1;
   return c;
+}
+
+// Whether the sft run `sft` stopped before its end resumes: it has a
+// checkpoint and trains this same definition.
+std::string resumable_checkpoint(const train::TrainConfig& sft, const nlohmann::json& fingerprint,
+                                 const std::string& what) {
+  if (!fs::exists(fs::path(sft.run_dir) / kFingerprintFile)) return "";
+  const auto checkpoint = train::latest_checkpoint(sft.run_dir);
+  return !checkpoint.empty() && built_from(sft.run_dir, fingerprint, "the sft run of " + what) ? checkpoint : "";
+}
+
+// Runs `sft` (from `checkpoint` when given) and moves its final weights, with
+// `fingerprint`, to `into`. False when a stop request ended it: checkpointed,
+// and the next call resumes it.
+bool run_sft(const train::TrainConfig& sft, const std::string& checkpoint, const nlohmann::json& fingerprint,
+             const std::string& into, const std::string& what) {
+  if (checkpoint.empty()) {
+    fs::remove_all(sft.run_dir);
+    fs::create_directories(sft.run_dir);
+    write_fingerprint(sft.run_dir, fingerprint);
+  }
+  train::Trainer trainer(sft);
+  if (!checkpoint.empty()) trainer.resume(checkpoint);
+  if (trainer.run().stopped) {
+    spdlog::warn("opd-bench: {} stopped during its sft; rerun to finish it", what);
+    return false;
+  }
+  write_fingerprint(sft.run_dir + "/final", fingerprint);
+  fs::remove_all(into);
+  fs::rename(sft.run_dir + "/final", into);
+  return true;
+}
+
+// Rejection-sampling fine-tuning (suite.h's RftStage): each round samples
+// from the last round's model, keeps the right responses and fine-tunes on
+// them into <member>.rft-<round>; the last round becomes the member, with
+// rft_rounds.json (each round's sampled, right and kept responses). A round
+// built before is kept; a round's sft a stop interrupted resumes.
+bool build_by_rejection_sampling(const Suite& suite, const CastMember& m, const std::string& start,
+                                 const nlohmann::json& fingerprint) {
+  const std::string target = cast_dir(suite, m.name);
+  const std::string problems_path = tasks_file(suite, "train");
+  auto problems = data::make_synthetic_splits(*suite.tasks).train;  // problems_path's lines, drawn again
+  problems.resize(std::min<size_t>(problems.size(), static_cast<size_t>(m.rft.prompts)));
+  nlohmann::json rounds = nlohmann::json::array();
+  std::string current = start;
+  for (int64_t round = 0; round < m.rft.rounds; ++round) {
+    const std::string dir = target + ".rft-" + std::to_string(round);
+    const std::string what = "cast member '" + m.name + "' (rft round " + std::to_string(round) + ")";
+    auto round_fingerprint = fingerprint;
+    round_fingerprint["rft_round"] = round;
+    const std::string data_path = dir + ".jsonl";
+    const auto sft = sft_config(suite, m.rft.sft, current, dir + ".sft", data_path);
+    if (!built_from(dir, round_fingerprint, what)) {
+      const std::string checkpoint = resumable_checkpoint(sft, round_fingerprint, what);
+      if (checkpoint.empty()) {
+        const auto s = sample_right_solutions(suite, current, problems_path, problems, m.rft.samples,
+                                              m.rft.temperature, static_cast<uint64_t>(round));
+        TORCH_CHECK(!s.kept.empty(), suite.path, ": ", what, ": none of the ", s.sampled,
+                    " sampled responses was right, so there is nothing to fine-tune on");
+        spdlog::info("opd-bench: {}: {} of {} sampled responses right, {} distinct kept", what, s.right, s.sampled,
+                     s.kept.size());
+        data::write_synthetic_jsonl(s.kept, data_path);
+        write_file_atomically(dir + ".json", nlohmann::json{{"round", round}, {"sampled", s.sampled},
+                                                            {"right", s.right}, {"kept", s.kept.size()}}
+                                                 .dump() + "\n");
+      }
+      if (!run_sft(sft, checkpoint, round_fingerprint, dir, what)) return false;
+    }
+    rounds.push_back(nlohmann::json::parse(read_text_file(dir + ".json")));
+    current = dir;
+  }
+  write_file_atomically(current + "/rft_rounds.json", rounds.dump(1) + "\n");
+  write_fingerprint(current, fingerprint);
+  fs::rename(current, target);
+  for (int64_t round = 0; round < m.rft.rounds; ++round) fs::remove_all(target + ".rft-" + std::to_string(round));
+  if (m.init) fs::remove_all(start);
+  return true;
 }
 
 }  // namespace
@@ -147,21 +238,25 @@ CastBuild build_cast(const Suite& suite) {
     if (built_from(target, fingerprint, "cast member '" + m.name + "'")) continue;
     spdlog::info("opd-bench: building cast member '{}'", m.name);
     const std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
-    const auto config = m.sft.steps > 0 ? std::optional(sft_config(suite, m, start)) : std::nullopt;
+    const std::string what = "cast member '" + m.name + "'";
+    const auto config = m.sft.steps > 0 ? std::optional(sft_config(suite, m.sft, start, target + ".sft", sft_data(suite, m)))
+                                        : std::nullopt;
     // An sft stage a stop interrupted resumes from its checkpoint, when it
     // trains this same definition (and, for an `init` member, from the same
     // initial model, which is kept until the member is built).
-    const std::string checkpoint =
-        config && fs::exists(fs::path(config->run_dir) / kFingerprintFile) ? train::latest_checkpoint(config->run_dir) : "";
-    const bool resuming =
-        !checkpoint.empty() && built_from(config->run_dir, fingerprint, "the sft run of cast member '" + m.name + "'");
-    if (m.init && !resuming) {
+    const std::string checkpoint = config ? resumable_checkpoint(*config, fingerprint, what) : "";
+    if (m.init && checkpoint.empty()) {
       fs::remove_all(start);
       write_initial_model(*m.init, start);
     }
     TORCH_CHECK(built(start), suite.path, ": cast member '", m.name, "' starts from '", start, "', which is not built");
     fs::remove_all(target);
-    if (!config) {
+    if (m.rft.rounds > 0) {
+      if (!build_by_rejection_sampling(suite, m, start, fingerprint)) {
+        build.stopped = true;
+        return build;
+      }
+    } else if (!config) {
       if (m.init) {
         write_fingerprint(start, fingerprint);
         fs::rename(start, target);
@@ -172,22 +267,11 @@ CastBuild build_cast(const Suite& suite) {
         fs::rename(target + ".tmp", target);
       }
     } else {
-      const auto& sft = *config;
-      if (!resuming) {
-        fs::remove_all(sft.run_dir);
-        fs::create_directories(sft.run_dir);
-        write_fingerprint(sft.run_dir, fingerprint);
-      }
       if (!m.sft.refinement.empty()) write_refinement_file(suite, m);
-      train::Trainer trainer(sft);
-      if (resuming) trainer.resume(checkpoint);
-      if (trainer.run().stopped) {  // checkpointed: not built; the next call resumes it
-        spdlog::warn("opd-bench: cast member '{}' stopped during its sft; rerun to finish it", m.name);
+      if (!run_sft(*config, checkpoint, fingerprint, target, what)) {
         build.stopped = true;
         return build;
       }
-      write_fingerprint(sft.run_dir + "/final", fingerprint);
-      fs::rename(sft.run_dir + "/final", target);
       if (m.init) fs::remove_all(start);
     }
     ++build.built;

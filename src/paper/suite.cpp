@@ -112,13 +112,30 @@ SftStage read_sft(const config::Context& ctx, const YAML::Node& node, const std:
   return s;
 }
 
+RftStage read_rft(const config::Context& ctx, const YAML::Node& node, const std::string& path) {
+  const std::string& file = ctx.file();
+  Reader r(ctx, node, path, {"rounds", "prompts", "samples", "temperature", "steps", "lr", "warmup", "batch"});
+  RftStage s;
+  s.rounds = r.positive("rounds", 2);
+  s.prompts = r.positive("prompts", s.prompts);
+  s.samples = r.positive("samples", s.samples);
+  s.temperature = r.get<double>("temperature", s.temperature);
+  TORCH_CHECK(s.temperature > 0, at(file, node), path, ".temperature must be > 0 (sampling), got ", s.temperature);
+  s.sft.steps = r.positive("steps", 100);
+  s.sft.lr = r.get<double>("lr", 5e-4);
+  TORCH_CHECK(s.sft.lr > 0, at(file, node), path, ".lr must be > 0, got ", s.sft.lr);
+  s.sft.warmup = r.get<int64_t>("warmup", 10);
+  s.sft.batch = r.positive("batch", s.sft.batch);
+  return s;
+}
+
 std::vector<CastMember> read_cast(const config::Context& ctx, const YAML::Node& node) {
   const std::string& file = ctx.file();
   TORCH_CHECK(node.IsSequence(), at(file, node), "cast must be a list of members");
   std::vector<CastMember> cast;
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "cast[" + std::to_string(i) + "]";
-    Reader r(ctx, node[i], path, {"name", "init", "from", "sft"});
+    Reader r(ctx, node[i], path, {"name", "init", "from", "sft", "rft"});
     CastMember m;
     m.name = r.get<std::string>("name", "");
     TORCH_CHECK(!m.name.empty() && row_slug(m.name) == m.name, at(file, node[i]), path,
@@ -134,6 +151,8 @@ std::vector<CastMember> read_cast(const config::Context& ctx, const YAML::Node& 
       TORCH_CHECK(known, at(file, r.node("from")), path, ".from: '", m.from, "' is not an earlier cast member");
     }
     if (r.has("sft")) m.sft = read_sft(ctx, r.node("sft"), path + ".sft");
+    TORCH_CHECK(!(r.has("sft") && r.has("rft")), at(file, node[i]), path, ": give sft or rft, not both");
+    if (r.has("rft")) m.rft = read_rft(ctx, r.node("rft"), path + ".rft");
     cast.push_back(m);
   }
   return cast;

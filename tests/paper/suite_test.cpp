@@ -1,5 +1,6 @@
 // The paper harness: suite files, row recipes, the results table, and
 // opd-bench end to end on configs/paper/ci_smoke.yaml (resumable).
+#include "opd/eval/verifier.h"
 #include "opd/paper/cast_builder.h"
 #include "opd/paper/results_table.h"
 #include "opd/paper/suite.h"
@@ -163,6 +164,62 @@ TEST(Suite, ARefinerMemberTrainsOnRefinementExamples) {
   bad.replace(bad.find("sft: {steps: 2}"), 15, "sft: {steps: 2, refinement: no_such_template}");
   opd::testing::expect_error([&] { load_suite(write(dir, "bad.yaml", bad)); },
                              {"bad.yaml", "cast[1].sft.refinement", "no_such_template"});
+}
+
+// rft samples from the model, keeps the right responses and fine-tunes on
+// them, round after round; the member records each round. A teacher that
+// memorised eight problems gets some right; an untrained one gets none,
+// which is an error naming the member and round.
+TEST(Suite, AnRftMemberFineTunesOnItsOwnRightSamples) {
+  ScratchDir dir;
+  const std::string text = R"yaml(name: t
+out_dir: OUT
+tasks: {domains: [reverse], train: 8, test: 2}
+cast:
+  - {name: teacher, init: {layers: 1, hidden: 32, intermediate: 64, heads: 2, kv_heads: 1, head_dim: 16},
+     sft: {steps: 150, lr: 1.0e-2, batch: 8}}
+  - {name: student, from: teacher, rft: {rounds: 2, prompts: 8, samples: 4, steps: 3, batch: 8}}
+recipe:
+  student: {path: "cast:student", chat_template: chatml}
+  teacher: {path: "cast:teacher", chat_template: chatml}
+eval: {max_new_tokens: 24}
+rows:
+  - {name: opd, objective: {name: opd}}
+)yaml";
+  auto suite_text = [&](const std::string& out) {
+    std::string t = text;
+    t.replace(t.find("OUT"), 3, dir / out);
+    return t;
+  };
+  const auto suite = load_suite(write(dir, "s.yaml", suite_text("out")));
+  EXPECT_EQ(suite.cast[1].rft.rounds, 2);
+  EXPECT_EQ(suite.cast[1].rft.sft.steps, 3);
+  ASSERT_EQ(build_cast(suite).built, 2);
+  const auto rounds = nlohmann::json::parse(opd::testing::read_file_bytes(dir / "out/cast/student/rft_rounds.json"));
+  ASSERT_EQ(rounds.size(), 2u);
+  const auto verifier = eval::make_verifier("math_boxed");
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(rounds[round].at("sampled"), 32);
+    EXPECT_GE(rounds[round].at("kept").get<int>(), 1) << rounds.dump();
+    std::ifstream kept(dir / ("out/cast/student.rft-" + std::to_string(round) + ".jsonl"));
+    int lines = 0;
+    for (std::string line; std::getline(kept, line); ++lines) {
+      const auto j = nlohmann::json::parse(line);
+      EXPECT_TRUE(verifier->correct(j.at("solution").get<std::string>(), j.at("answer").get<std::string>())) << line;
+    }
+    EXPECT_EQ(lines, rounds[round].at("kept").get<int>());
+    EXPECT_FALSE(fs::exists(dir / ("out/cast/student.rft-" + std::to_string(round)))) << "no leftover rounds";
+  }
+  EXPECT_TRUE(fs::exists(dir / "out/cast/student/model.safetensors"));
+  EXPECT_EQ(build_cast(suite).built, 0);
+
+  std::string untrained = suite_text("untrained");
+  untrained.replace(untrained.find("\n     sft: {steps: 150, lr: 1.0e-2, batch: 8}"), 45, "");
+  opd::testing::expect_error([&] { build_cast(load_suite(write(dir, "u.yaml", untrained))); },
+                             {"cast member 'student' (rft round 0)", "none of the 32 sampled responses was right"});
+  std::string both = suite_text("both");
+  both.replace(both.find("rft: {rounds"), 0, "sft: {steps: 1}, ");
+  opd::testing::expect_error([&] { load_suite(write(dir, "b.yaml", both)); }, {"cast[1]: give sft or rft, not both"});
 }
 
 // A stop (SIGTERM) during a member's sft leaves it unbuilt, never "built"

@@ -31,6 +31,18 @@ struct SftStage {
   std::string refinement;
 };
 
+// Rejection-sampling fine-tuning (paper/rejection_sampling.h): `rounds`
+// times, sample `samples` responses to each of the first `prompts` training
+// problems at `temperature`, keep the right ones, and fine-tune on them by
+// `sft` (its steps, lr, warmup and batch; domain and refinement unused).
+struct RftStage {
+  int64_t rounds = 0;  // 0 = none
+  int64_t prompts = 1000;
+  int64_t samples = 4;
+  double temperature = 1.0;
+  SftStage sft;
+};
+
 // One model of the cast: `init` (a random tiny Qwen3-shaped model reading the
 // character tokenizer: YAML keys layers, hidden, intermediate, heads,
 // kv_heads, head_dim, seed) or `from` (an earlier member), then `sft`. Built
@@ -40,6 +52,7 @@ struct CastMember {
   std::optional<model::TinyModelSpec> init;
   std::string from;
   SftStage sft;
+  RftStage rft;  // instead of sft: the "RL-like" teacher of G-OPD
 };
 
 struct EvalSpec {
