@@ -6,7 +6,7 @@
 #include "opd/model/pretrained.h"
 #include "opd/model/tiny_model.h"
 #include "opd/paper/rejection_sampling.h"
-#include "opd/tokenizer/char_tokenizer.h"
+#include "opd/tokenizer/bpe_trainer.h"
 #include "opd/train/checkpoint.h"
 #include "opd/train/trainer.h"
 
@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 
 namespace opd::paper {
 namespace fs = std::filesystem;
@@ -34,6 +35,7 @@ nlohmann::json tasks_fingerprint(const data::SyntheticTaskSpec& t) {
 // its start (recursively) and its sft stage.
 nlohmann::json member_fingerprint(const Suite& suite, const CastMember& m) {
   nlohmann::json j{{"tasks", tasks_fingerprint(*suite.tasks)}, {"chat_template", suite.chat_template}};
+  if (suite.bpe_vocab > 0) j["bpe_vocab"] = suite.bpe_vocab;  // absent for characters, as casts built before it
   if (m.init) {
     const auto& i = *m.init;
     j["init"] = {{"layers", i.num_hidden_layers}, {"hidden", i.hidden_size}, {"intermediate", i.intermediate_size},
@@ -73,11 +75,27 @@ void write_fingerprint(const std::string& dir, const nlohmann::json& fingerprint
   write_file_atomically((fs::path(dir) / kFingerprintFile).string(), fingerprint.dump(1) + "\n");
 }
 
-// The member's random initial model with the character tokenizer, in `dir`.
-void write_initial_model(const model::TinyModelSpec& spec, const std::string& dir) {
+// The tokenizer.json every `init` member reads: characters, or with
+// bpe_vocab a BPE trained on the training problems' prompts and solutions.
+std::string cast_tokenizer_json(const Suite& suite) {
+  if (suite.bpe_vocab == 0) return tokenizer::char_tokenizer_json();
+  std::vector<std::string> texts;
+  for (const auto& p : data::make_synthetic_splits(*suite.tasks).train) {
+    texts.push_back(p.prompt);
+    texts.push_back(p.solution);
+  }
+  try {
+    return tokenizer::train_bpe(texts, suite.bpe_vocab).tokenizer_json;
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(suite.path + ": bpe_vocab: " + e.what());
+  }
+}
+
+// The member's random initial model with the cast's tokenizer, in `dir`.
+void write_initial_model(const Suite& suite, const model::TinyModelSpec& spec, const std::string& dir) {
   auto model = model::make_tiny_model(spec);
   model::save_pretrained(model, dir);
-  write_file_atomically(dir + "/tokenizer.json", tokenizer::char_tokenizer_json());
+  write_file_atomically(dir + "/tokenizer.json", cast_tokenizer_json(suite));
 }
 
 // The problems a member's sft trains on.
@@ -247,7 +265,7 @@ CastBuild build_cast(const Suite& suite) {
     const std::string checkpoint = config ? resumable_checkpoint(*config, fingerprint, what) : "";
     if (m.init && checkpoint.empty()) {
       fs::remove_all(start);
-      write_initial_model(*m.init, start);
+      write_initial_model(suite, *m.init, start);
     }
     TORCH_CHECK(built(start), suite.path, ": cast member '", m.name, "' starts from '", start, "', which is not built");
     fs::remove_all(target);

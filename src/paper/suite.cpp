@@ -410,7 +410,7 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   const auto no_listed_keys = [](const std::string&) { return std::vector<std::string>{}; };
   for (const auto& o : overrides) config::apply_override(root, o, ctx, any_key, no_listed_keys);
   Reader r(ctx, root, "",
-           {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "cast", "recipe", "rows", "baselines", "seeds",
+           {"name", "title", "out_dir", "shared_dir", "tasks", "chat_template", "bpe_vocab", "cast", "recipe", "rows", "baselines", "seeds",
             "eval", "sweep", "curves", "claims", "gate", "premises"});
   Suite s;
   s.path = path;
@@ -423,6 +423,18 @@ Suite load_suite(const std::string& path, const std::vector<std::string>& overri
   s.chat_template = r.get<std::string>("chat_template", s.chat_template);
   if (r.has("cast")) s.cast = read_cast(ctx, r.node("cast"));
   TORCH_CHECK(s.cast.empty() || s.tasks, path, ": a cast is trained on synthetic tasks; add a tasks: section");
+  s.bpe_vocab = r.get<int64_t>("bpe_vocab", 0);
+  if (s.bpe_vocab != 0) {
+    const auto chars = static_cast<int64_t>(tokenizer::default_char_alphabet().size()) + 3;
+    TORCH_CHECK(s.bpe_vocab > chars, at(path, r.node("bpe_vocab")), "bpe_vocab must be above the ", chars,
+                " ids of the character tokenizer (0 keeps it), got ", s.bpe_vocab);
+    TORCH_CHECK(s.tasks, at(path, r.node("bpe_vocab")), "bpe_vocab trains on the synthetic tasks; add a tasks: section");
+    for (auto& m : s.cast) {
+      if (!m.init) continue;
+      m.init->vocab_size = s.bpe_vocab;
+      m.init->eos_token_id = s.bpe_vocab - 3;  // <|endoftext|>, after the merged tokens
+    }
+  }
   for (const auto& m : s.cast) {
     if (m.sft.steps > 0 && !m.sft.domain.empty()) {
       const auto& d = s.tasks->domains;

@@ -4,6 +4,7 @@
 #include "opd/paper/cast_builder.h"
 #include "opd/paper/results_table.h"
 #include "opd/paper/suite.h"
+#include "opd/tokenizer/hf_tokenizer.h"
 #include "opd/train/stop_signal.h"
 #include "support/test_support.h"
 
@@ -164,6 +165,44 @@ TEST(Suite, ARefinerMemberTrainsOnRefinementExamples) {
   bad.replace(bad.find("sft: {steps: 2}"), 15, "sft: {steps: 2, refinement: no_such_template}");
   opd::testing::expect_error([&] { load_suite(write(dir, "bad.yaml", bad)); },
                              {"bad.yaml", "cast[1].sft.refinement", "no_such_template"});
+}
+
+// bpe_vocab gives the cast a BPE trained on the tasks: every member reads
+// the same tokenizer.json, the models' vocabulary and EOS follow it, the
+// solutions take fewer tokens than characters, and a cast built with the
+// character tokenizer is not reused for it.
+TEST(Suite, ABpeCastSharesOneTokenizerTrainedOnTheTasks) {
+  ScratchDir dir;
+  std::string text = kSuite;
+  text.replace(text.find("OUT"), 3, dir / "out");
+  ASSERT_EQ(build_cast(load_suite(write(dir, "chars.yaml", text))).built, 2);
+  text.replace(text.find("cast:"), 0, "bpe_vocab: 128\n");
+  const auto suite = load_suite(write(dir, "s.yaml", text));
+  EXPECT_EQ(suite.bpe_vocab, 128);
+  opd::testing::expect_error([&] { build_cast(suite); }, {"cast member 'teacher'", "different definition"});
+  fs::remove_all(dir / "out/cast");
+  ASSERT_EQ(build_cast(suite).built, 2);
+  const auto config = nlohmann::json::parse(opd::testing::read_file_bytes(dir / "out/cast/student/config.json"));
+  EXPECT_EQ(config.at("vocab_size"), 128);
+  EXPECT_EQ(config.at("eos_token_id"), 125);
+  const auto json = opd::testing::read_file_bytes(dir / "out/cast/teacher/tokenizer.json");
+  EXPECT_EQ(json, opd::testing::read_file_bytes(dir / "out/cast/student/tokenizer.json"));
+  auto tok = tokenizer::HfTokenizer::from_file(dir / "out/cast/student/tokenizer.json");
+  EXPECT_EQ(tok->vocab_size(), 128);
+  EXPECT_EQ(tok->token_to_id("<|endoftext|>"), 125);
+  const auto tasks = opd::testing::read_file_bytes(dir / "out/tasks/train.jsonl");
+  const std::string solution = nlohmann::json::parse(tasks.substr(0, tasks.find('\n'))).at("solution");
+  EXPECT_LT(tok->encode(solution).size(), solution.size());
+  EXPECT_EQ(tok->decode(tok->encode(solution)), solution);
+
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"bpe_vocab: 64\n", "bpe_vocab must be above the 64 ids of the character tokenizer"},
+           {"bpe_vocab: 100000\n", "bad.yaml: bpe_vocab: train_bpe: after"}}) {
+    std::string bad = kSuite;
+    bad.replace(bad.find("OUT"), 3, dir / "bad");
+    bad.replace(bad.find("cast:"), 0, value);
+    opd::testing::expect_error([&] { build_cast(load_suite(write(dir, "bad.yaml", bad))); }, {message});
+  }
 }
 
 // rft samples from the model, keeps the right responses and fine-tunes on

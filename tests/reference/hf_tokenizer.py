@@ -10,6 +10,11 @@
         surrogate, bytes no UTF-8 has) and what decode makes of them; and the
         first text's ids with ids at and past the vocabulary mixed in, decoded.
 
+    python hf_tokenizer.py words TOKENIZER_JSON TEXTS_JSON OUT_JSON
+        For every string of TEXTS_JSON: the pieces the tokenizer's
+        pre-tokenizer cuts it into (the words BPE merges within), as raw
+        text (a byte-level tokenizer's mapped characters mapped back).
+
     python hf_tokenizer.py make llama3_style|mistral_style TEXTS_JSON OUT_DIR
         Trains a tokenizer.json of that family's layout with `tokenizers` on
         the texts (and a generated corpus) and saves it to OUT_DIR:
@@ -87,20 +92,35 @@ def make_mistral_style(texts):
     return tok
 
 
+def gpt2_byte_map():
+    """GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest for 256 + n."""
+    mapping, n = {}, 0
+    for b in range(256):
+        printable = 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255
+        mapping[b] = chr(b) if printable else chr(256 + n)
+        n += 0 if printable else 1
+    return mapping
+
+
 def byte_ids(tok, data):
     """The ids of the byte tokens spelling `data` (<0xNN> byte-fallback tokens,
     or byte-level BPE's printable stand-ins), or None if the tokenizer has none."""
     if tok.token_to_id("<0x80>") is not None:
         ids = [tok.token_to_id(f"<0x{b:02X}>") for b in data]
     else:
-        # GPT-2's bytes_to_unicode: printable bytes stand for themselves, the rest for 256 + n.
-        mapping, n = {}, 0
-        for b in range(256):
-            printable = 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255
-            mapping[b] = chr(b) if printable else chr(256 + n)
-            n += 0 if printable else 1
+        mapping = gpt2_byte_map()
         ids = [tok.token_to_id(mapping[b]) for b in data]
     return None if any(i is None for i in ids) else ids
+
+
+def words(tokenizer_json, texts_json, out_json):
+    tok = Tokenizer.from_file(tokenizer_json)
+    texts = json.load(open(texts_json, encoding="utf-8"))
+    unmapped = {c: bytes([b]) for b, c in gpt2_byte_map().items()}
+    pieces = [[b"".join(unmapped[c] for c in piece).decode("utf-8")
+               for piece, _ in tok.pre_tokenizer.pre_tokenize_str(t)] for t in texts]
+    with open(out_json, "w", encoding="utf-8") as f:
+        json.dump(pieces, f, ensure_ascii=False)
 
 
 def encode(tokenizer_json, texts_json, out_json):
@@ -133,6 +153,8 @@ def encode(tokenizer_json, texts_json, out_json):
 def main(argv):
     if len(argv) == 4 and argv[0] == "encode":
         encode(*argv[1:])
+    elif len(argv) == 4 and argv[0] == "words":
+        words(*argv[1:])
     elif len(argv) == 4 and argv[0] == "make" and argv[1] in ("llama3_style", "mistral_style"):
         texts = json.load(open(argv[2], encoding="utf-8"))
         tok = make_llama3_style(texts) if argv[1] == "llama3_style" else make_mistral_style(texts)

@@ -131,6 +131,10 @@ struct Suite {
   std::string shared_dir;
   std::optional<data::SyntheticTaskSpec> tasks;  // synthetic tasks, written to <out_dir>/tasks
   std::string chat_template = "chatml";          // how cast models read prompts
+  // The cast's tokenizer: 0 = one token per character (64 ids); else a
+  // byte-level BPE of this many ids trained on the training problems
+  // (tokenizer/bpe_trainer.h), which every `init` member reads.
+  int64_t bpe_vocab = 0;
   std::vector<CastMember> cast;
   std::string recipe_yaml;  // the shared recipe (a TrainConfig map) as YAML text
   std::vector<SuiteRow> rows;
