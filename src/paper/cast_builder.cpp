@@ -92,10 +92,10 @@ std::string cast_tokenizer_json(const Suite& suite) {
 }
 
 // The member's random initial model with the cast's tokenizer, in `dir`.
-void write_initial_model(const Suite& suite, const model::TinyModelSpec& spec, const std::string& dir) {
+void write_initial_model(const model::TinyModelSpec& spec, const std::string& tokenizer_json, const std::string& dir) {
   auto model = model::make_tiny_model(spec);
   model::save_pretrained(model, dir);
-  write_file_atomically(dir + "/tokenizer.json", cast_tokenizer_json(suite));
+  write_file_atomically(dir + "/tokenizer.json", tokenizer_json);
 }
 
 // The problems a member's sft trains on.
@@ -219,9 +219,9 @@ bool build_by_rejection_sampling(const Suite& suite, const CastMember& m, const 
     rounds.push_back(nlohmann::json::parse(read_text_file(dir + ".json")));
     current = dir;
   }
-  write_file_atomically(current + "/rft_rounds.json", rounds.dump(1) + "\n");
-  write_fingerprint(current, fingerprint);
-  fs::rename(current, target);
+  fs::rename(current, target);  // a stop before the fingerprint below leaves the member unbuilt
+  write_file_atomically(target + "/rft_rounds.json", rounds.dump(1) + "\n");
+  write_fingerprint(target, fingerprint);
   for (int64_t round = 0; round < m.rft.rounds; ++round) fs::remove_all(target + ".rft-" + std::to_string(round));
   if (m.init) fs::remove_all(start);
   return true;
@@ -250,13 +250,14 @@ void write_tasks(const Suite& suite) {
 CastBuild build_cast(const Suite& suite) {
   write_tasks(suite);
   CastBuild build;
+  std::optional<std::string> tokenizer_json;
   for (const auto& m : suite.cast) {
     const std::string target = cast_dir(suite, m.name);
     const auto fingerprint = member_fingerprint(suite, m);
-    if (built_from(target, fingerprint, "cast member '" + m.name + "'")) continue;
-    spdlog::info("opd-bench: building cast member '{}'", m.name);
-    const std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
     const std::string what = "cast member '" + m.name + "'";
+    if (built_from(target, fingerprint, what)) continue;
+    spdlog::info("opd-bench: building {}", what);
+    const std::string start = m.init ? target + ".init" : cast_dir(suite, m.from);
     const auto config = m.sft.steps > 0 ? std::optional(sft_config(suite, m.sft, start, target + ".sft", sft_data(suite, m)))
                                         : std::nullopt;
     // An sft stage a stop interrupted resumes from its checkpoint, when it
@@ -265,7 +266,8 @@ CastBuild build_cast(const Suite& suite) {
     const std::string checkpoint = config ? resumable_checkpoint(*config, fingerprint, what) : "";
     if (m.init && checkpoint.empty()) {
       fs::remove_all(start);
-      write_initial_model(suite, *m.init, start);
+      if (!tokenizer_json) tokenizer_json = cast_tokenizer_json(suite);  // trained once for the whole cast
+      write_initial_model(*m.init, *tokenizer_json, start);
     }
     TORCH_CHECK(built(start), suite.path, ": cast member '", m.name, "' starts from '", start, "', which is not built");
     fs::remove_all(target);

@@ -94,7 +94,6 @@ BpeTraining train_bpe(const std::vector<std::string>& texts, int64_t vocab_size,
   std::unordered_map<std::string, int32_t> id_of_token;
   for (size_t i = 0; i < tokens.size(); ++i) id_of_token[tokens[i]] = static_cast<int32_t>(i);
 
-  BpeTraining out;
   std::vector<std::pair<std::string, std::string>> merges;
   while (static_cast<int64_t>(tokens.size()) + 3 < vocab_size) {
     int64_t best_count = 0;
@@ -119,9 +118,8 @@ BpeTraining train_bpe(const std::vector<std::string>& texts, int64_t vocab_size,
       count_pairs(w, 1, pairs);
     }
   }
-  out.tokenizer_json = byte_level_bpe_json(tokens, merges, qwen3_split_pattern());
-  out.merges = std::move(merges);
-  return out;
+  std::string json = byte_level_bpe_json(tokens, merges, qwen3_split_pattern());
+  return {std::move(json), std::move(merges)};
 }
 
 }  // namespace opd::tokenizer
