@@ -11,6 +11,7 @@
 #include <string>
 
 #include "opd/core/cpu_allocator.h"
+#include "opd/model/cpu_packed_linear.h"
 
 namespace opd::bench {
 
@@ -40,11 +41,14 @@ inline CLI::Validator at_least(int64_t min) {
       "INT>=" + std::to_string(min));
 }
 
-// keep_freed_cpu_memory() for a benchmark's main: a malformed OPD_CPU_CACHE_MB
-// is one line and exit 2, like a bad flag. Returns the setting in effect.
+// keep_freed_cpu_memory() for a benchmark's main, and the linear-packing
+// setting read: a malformed OPD_CPU_CACHE_MB or OPD_CPU_PACKED_LINEAR is one
+// line and exit 2, like a bad flag. Returns the settings in effect.
 inline std::string keep_freed_cpu_memory_or_exit(const char* name) {
   try {
-    return keep_freed_cpu_memory();
+    const auto memory = keep_freed_cpu_memory();
+    return memory + (model::cpu_linear_packing_enabled() ? "; oneDNN-packed CPU linears"
+                                                         : "; unpacked CPU linears");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", name, e.what());
     std::exit(2);

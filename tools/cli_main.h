@@ -1,10 +1,12 @@
 // Shared by every tools/*_main.cpp: keep freed CPU memory for reuse, use
-// every core, run the body, and turn any exception into one line on stderr
+// every core, read the linear-packing setting (a bad one fails here, not
+// mid-run), run the body, and turn any exception into one line on stderr
 // and exit code 1. Only tools decide exit codes.
 #pragma once
 
 #include "opd/core/cpu_allocator.h"
 #include "opd/core/cpu_threads.h"
+#include "opd/model/cpu_packed_linear.h"
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
@@ -111,6 +113,7 @@ int run_main(const char* tool, Body body) {
   try {
     keep_freed_cpu_memory();
     use_all_cpu_threads();
+    model::cpu_linear_packing_enabled();
     return body();
   } catch (const c10::Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", tool, e.what_without_backtrace());

@@ -64,7 +64,9 @@ at::Tensor CausalLMImpl::hidden_states(const at::Tensor& input_ids, const at::Te
 }
 
 at::Tensor CausalLMImpl::project(const at::Tensor& hidden) {
-  return lm_head ? lm_head(hidden) : at::linear(hidden, model->embed_tokens->weight);
+  if (lm_head) return lm_head(hidden);
+  auto logits = packed_tied_head_.forward(hidden, {});
+  return logits.defined() ? logits : at::linear(hidden, model->embed_tokens->weight);
 }
 
 const at::Tensor& CausalLMImpl::head_weight() const {

@@ -21,7 +21,8 @@ ProjectionImpl::ProjectionImpl(int64_t in_features, int64_t out_features, bool b
 }
 
 at::Tensor ProjectionImpl::forward(const at::Tensor& x) {
-  auto y = at::linear(x, weight, bias);
+  auto y = packed.forward(x, bias);
+  if (!y.defined()) y = at::linear(x, weight, bias);
   if (!has_lora()) return y;
   const auto in = lora_dropout_ > 0 && is_training() ? at::dropout(x, lora_dropout_, /*train=*/true) : x;
   return y + at::linear(at::linear(in, lora_A), lora_B) * lora_scale_;

@@ -1,5 +1,6 @@
 #include "opd/rollout/generator.h"
 
+#include "opd/model/cpu_packed_linear.h"
 #include "opd/model/kv_cache.h"
 #include "opd/ops/counter_uniform.h"
 #include "opd/rollout/sequence_packing.h"
@@ -69,6 +70,7 @@ RolloutBatch generate(model::CausalLM& model, const std::vector<std::vector<int6
                 model->config().max_position_embeddings);
   }
   at::NoGradGuard no_grad;
+  const model::CpuPackedWeights packed(*model);
   const auto device = model->device();
   auto [prompt_ids, prompt_mask] = pad_prompts(prompts, config.pad_token_id);
   const int64_t Tp = prompt_ids.size(1);

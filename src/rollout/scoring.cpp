@@ -1,6 +1,7 @@
 #include "opd/rollout/scoring.h"
 
 #include "opd/core/token_alignment.h"
+#include "opd/model/cpu_packed_linear.h"
 #include "opd/ops/teacher_topk.h"
 #include "opd/ops/token_logprob.h"
 
@@ -59,6 +60,7 @@ TokenScores score_tokens(model::CausalLM& model, const RolloutBatch& batch,
   TORCH_CHECK(request.topk <= scored_vocab, "score_tokens: top-k ", request.topk,
               " exceeds the scored vocabulary of ", scored_vocab);
   at::NoGradGuard no_grad;
+  const model::CpuPackedWeights packed(*model);
   std::vector<at::Tensor> logprobs, topk_ids, topk_logp, entropy;
   for (int64_t b = 0; b < batch.batch_size(); b += micro_batch) {
     auto mb = batch.rows(b, std::min(batch.batch_size(), b + micro_batch));

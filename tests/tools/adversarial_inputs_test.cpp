@@ -224,6 +224,7 @@ TEST_F(AdversarialInputs, EachIsOneClearLine) {
       {"MASTER_PORT=abc", "WORLD_SIZE=2 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=abc " + train(""), {"MASTER_PORT"}},
       {"LOCAL_RANK=-1", "LOCAL_RANK=-1 " + train(""), {"LOCAL_RANK"}},
       {"OPD_CPU_CACHE_MB=4GB", "OPD_CPU_CACHE_MB=4GB " + train(""), {"OPD_CPU_CACHE_MB=4GB"}},
+      {"OPD_CPU_PACKED_LINEAR=yes", "OPD_CPU_PACKED_LINEAR=yes " + train(""), {"OPD_CPU_PACKED_LINEAR=yes"}},
   };
 
   std::map<Outcome, int> tally;

@@ -55,9 +55,12 @@ class CausalLMImpl : public torch::nn::Module {
 
   DecoderModel model{nullptr};
   Projection lm_head{nullptr};  // null when tie_word_embeddings
+  // The tied embedding packed as the head, while a CpuPackedWeights guard holds it.
+  PackedLinear& packed_tied_head() { return packed_tied_head_; }
 
  private:
   ModelConfig config_;
+  PackedLinear packed_tied_head_;
 };
 TORCH_MODULE(CausalLM);
 

@@ -5,6 +5,8 @@
 // torch.nn.Linear's ("weight", "bias"), so HF checkpoints load unchanged.
 #pragma once
 
+#include "opd/model/cpu_packed_linear.h"
+
 #include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -23,6 +25,8 @@ class ProjectionImpl : public torch::nn::Module {
   at::Tensor merged_weight() const;
 
   at::Tensor weight, bias, lora_A, lora_B;
+  // W packed for no-grad CPU forwards while a CpuPackedWeights guard holds it.
+  PackedLinear packed;
 
  private:
   double lora_scale_ = 0.0, lora_dropout_ = 0.0;
